@@ -1,0 +1,159 @@
+"""Producer Lambda: pushes realistic, reproducible events about people onto the Kinesis stream.
+
+Payload (all optional):
+    {"count": 1000}            how many events (default 1000), or
+    {"duration_seconds": 60}   produce until this much time has passed (bounded by the timeout)
+    "consent_ratio": 0.5       share of subjects who consented
+    "seed": 42                 same seed, same events
+    "subjects": 1000           size of the subject pool
+    "consent_noise": 0.0       share of events whose consent value is ambiguous (must be no consent)
+    "malformed_ratio": 0.0     share of records that are not scrubbable (to prove quarantine)
+    "event_types": [...]       subset of the producer's event types
+    "start_time": ISO-8601     time of the first event (default: now)
+
+Returns ``{sent, failed, batches, retried, produced, malformed, seed}``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import datetime
+from typing import Any, Iterator
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+
+from .events import EVENT_TYPES, MALFORMED_SAMPLES, EventFactory, encode
+from .kinesis_sink import KinesisSink, SendResult
+
+SERVICE = "pii-producer"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("METRICS_NAMESPACE", "PiiScrubbing"), service=SERVICE)
+
+MAX_COUNT = 1_000_000
+CHUNK = 2000  # events generated and sent per round in duration mode
+_SAFETY_MS = 10_000
+
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+_client = None
+
+
+def kinesis_client():
+    global _client
+    if _client is None:
+        _client = boto3.client("kinesis", config=BOTO_CONFIG)
+    return _client
+
+
+class PayloadError(ValueError):
+    pass
+
+
+def _num(payload: dict, key: str, default, lo, hi, kind=float):
+    v = payload.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
+        raise PayloadError(f"{key} must be a {'whole ' if kind is int else ''}number")
+    if not lo <= v <= hi:
+        raise PayloadError(f"{key} must be between {lo} and {hi}")
+    return kind(v)
+
+
+def parse_payload(payload: dict | None) -> dict[str, Any]:
+    payload = payload or {}
+    if not isinstance(payload, dict):
+        raise PayloadError("payload must be a JSON object")
+    known = {"count", "duration_seconds", "consent_ratio", "seed", "subjects", "consent_noise",
+             "malformed_ratio", "event_types", "start_time"}
+    unknown = sorted(set(payload) - known)
+    if unknown:
+        raise PayloadError(f"unknown payload key(s): {', '.join(unknown)}")
+    if "count" in payload and "duration_seconds" in payload:
+        raise PayloadError("give count or duration_seconds, not both")
+    opts: dict[str, Any] = {
+        "count": _num(payload, "count", 1000, 0, MAX_COUNT, int) if "duration_seconds" not in payload else None,
+        "duration_seconds": _num(payload, "duration_seconds", 0, 1, 900) if "duration_seconds" in payload else None,
+        "consent_ratio": _num(payload, "consent_ratio", 0.5, 0.0, 1.0),
+        "seed": _num(payload, "seed", random.SystemRandom().randrange(2**31), 0, 2**63 - 1, int),
+        "subjects": _num(payload, "subjects", 1000, 1, 100_000, int),
+        "consent_noise": _num(payload, "consent_noise", 0.0, 0.0, 1.0),
+        "malformed_ratio": _num(payload, "malformed_ratio", 0.0, 0.0, 1.0),
+    }
+    types = payload.get("event_types", list(EVENT_TYPES))
+    if not isinstance(types, list) or not types or not set(types) <= set(EVENT_TYPES):
+        raise PayloadError(f"event_types must be a non-empty subset of {', '.join(EVENT_TYPES)}")
+    opts["event_types"] = tuple(types)
+    st = payload.get("start_time")
+    if st is not None:
+        try:
+            opts["start_time"] = datetime.fromisoformat(str(st).replace("Z", "+00:00"))
+        except ValueError:
+            raise PayloadError("start_time must be an ISO-8601 timestamp") from None
+        if opts["start_time"].tzinfo is None:
+            raise PayloadError("start_time must carry a time zone")
+    else:
+        opts["start_time"] = None
+    return opts
+
+
+class Production:
+    """Generates the records to send: events (partition key = subject id), plus any probes."""
+
+    def __init__(self, opts: dict[str, Any]):
+        self.factory = EventFactory(
+            seed=opts["seed"],
+            consent_ratio=opts["consent_ratio"],
+            subjects=opts["subjects"],
+            start_time=opts["start_time"],
+            consent_noise=opts["consent_noise"],
+            event_types=opts["event_types"],
+        )
+        self.malformed_ratio = opts["malformed_ratio"]
+        self.rng = random.Random(opts["seed"] ^ 0xBAD)
+        self.produced = 0
+        self.malformed = 0
+
+    def records(self, n: int) -> Iterator[tuple[str, bytes]]:
+        for _ in range(n):
+            self.produced += 1
+            if self.malformed_ratio and self.rng.random() < self.malformed_ratio:
+                self.malformed += 1
+                yield f"malformed-{self.produced}", self.rng.choice(MALFORMED_SAMPLES)
+            else:
+                ev = self.factory.next_event()
+                yield ev["subject_id"], encode(ev)
+
+
+def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_000) -> dict[str, Any]:
+    prod = Production(opts)
+    total = SendResult()
+    if opts["count"] is not None:
+        total.add(sink.send(prod.records(opts["count"])))
+    else:
+        deadline = time.monotonic() + opts["duration_seconds"]
+        while time.monotonic() < deadline and remaining_ms() > _SAFETY_MS:
+            total.add(sink.send(prod.records(CHUNK)))
+    out = total.as_dict()
+    out.update(produced=prod.produced, malformed=prod.malformed, seed=opts["seed"])
+    return out
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    try:
+        opts = parse_payload(event)
+    except PayloadError as exc:
+        # The message names a payload key, never a value.
+        logger.warning("invalid payload", extra={"error": str(exc)})
+        return {"error": str(exc)}
+    sink = KinesisSink(kinesis_client(), os.environ["STREAM_NAME"])
+    remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
+    out = produce(opts, sink, remaining)
+    for key in ("sent", "failed", "retried", "batches"):
+        metrics.add_metric(name=f"Producer{key.capitalize()}", unit=MetricUnit.Count, value=out[key])
+    logger.info("production finished", extra=out)
+    return out

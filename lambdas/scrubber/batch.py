@@ -1,0 +1,116 @@
+"""The Firehose data-transformation contract, as pure code.
+
+Input: the ``records`` of a Firehose transformation event (``recordId``, base64 ``data``, and for
+a Kinesis source ``approximateArrivalTimestamp`` and ``kinesisRecordMetadata``). Output: one
+response record per input ``recordId``, exactly once and in input order, with ``result`` one of
+``Ok``, ``Dropped`` or ``ProcessingFailed``.
+
+Guarantees:
+
+* Never ``Ok`` for a record we could not scrub: any failure, expected or not, is
+  ``ProcessingFailed``, which Firehose writes (raw) to the quarantine prefix.
+* Never raises because of a record's content.
+* The serialised response stays under Lambda's 6 MB synchronous response limit. If the transformed
+  batch would not fit, the records past the budget are failed (reason ``response_budget``) rather
+  than the whole invocation failing; with the configured 3 MB processor buffer this cannot happen
+  for sane events, and the metric says so if it ever does.
+"""
+
+from __future__ import annotations
+
+import binascii
+from base64 import b64decode, b64encode
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .codec import DecodeFailure, decode_object, encode_line
+from .policy import Policy, PolicyRejection
+
+OK = "Ok"
+DROPPED = "Dropped"
+FAILED = "ProcessingFailed"
+
+INVALID_BASE64 = "invalid_base64"
+RESPONSE_BUDGET = "response_budget"
+INTERNAL_ERROR = "internal_error"
+
+# Lambda: 6 MB (6,291,456 bytes) for a synchronous response. Keep headroom for the envelope.
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
+RESPONSE_BUDGET_BYTES = LAMBDA_RESPONSE_LIMIT - 16 * 1024
+# Bytes a record adds to the JSON response besides its id and data:
+# {"recordId":"","result":"ProcessingFailed","data":""},  -> 52 characters at most
+_ENTRY_OVERHEAD = 56
+
+
+@dataclass
+class BatchResult:
+    records: list[dict]
+    records_in: int = 0
+    ok: int = 0
+    redacted: int = 0
+    dropped: int = 0
+    failed: Counter = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+
+def process_records(
+    records: Iterable[Mapping],
+    policy: Policy,
+    redacted_at: str,
+    budget: int = RESPONSE_BUDGET_BYTES,
+) -> BatchResult:
+    out: list[dict] = []
+    res = BatchResult(records=out)
+    failed = res.failed
+    append = out.append
+    used = 16  # {"records":[]}
+    over_budget = False
+    count = 0
+
+    for rec in records:
+        rid = rec["recordId"]
+        count += 1
+        reason = None
+        if over_budget:
+            reason = RESPONSE_BUDGET
+        else:
+            try:
+                raw = b64decode(rec["data"], validate=True)
+                res.bytes_in += len(raw)
+                event = decode_object(raw)
+                was_redacted = policy.scrub(event, redacted_at)
+                line = encode_line(event)
+                data = b64encode(line).decode("ascii")
+                size = len(rid) + len(data) + _ENTRY_OVERHEAD
+                if used + size > budget:
+                    over_budget = True
+                    reason = RESPONSE_BUDGET
+                else:
+                    used += size
+                    res.bytes_out += len(line)
+                    res.ok += 1
+                    res.redacted += was_redacted
+                    append({"recordId": rid, "result": OK, "data": data})
+                    continue
+            except DecodeFailure as exc:
+                reason = exc.reason
+            except PolicyRejection as exc:
+                reason = exc.reason
+            except (binascii.Error, ValueError, TypeError):
+                reason = INVALID_BASE64
+            except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
+                reason = INTERNAL_ERROR
+        failed[reason] += 1
+        used += len(rid) + _ENTRY_OVERHEAD
+        # Firehose writes the original record to the error prefix; echoing it back would only
+        # spend response budget, so failed records carry empty data.
+        append({"recordId": rid, "result": FAILED, "data": ""})
+
+    res.records_in = count
+    return res

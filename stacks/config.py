@@ -1,0 +1,413 @@
+"""The pipeline's one typed configuration.
+
+Read from the ``pipeline`` key of the CDK context (``cdk.json``, or ``-c pipeline='{...}'``),
+validated here, at synth time. Both the CDK app and the offline twin build from the same
+``PipelineConfig`` so that the twin runs under the same names and limits as a deployment.
+
+This module must stay free of ``aws_cdk`` imports: the twin and the tests import it without
+paying for jsii.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+CONTEXT_KEY = "pipeline"
+
+# AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
+_KINESIS_RETENTION_HOURS = (24, 8760)
+_KINESIS_MAX_PROVISIONED_SHARDS = 500  # default account quota per region in most regions
+_FIREHOSE_BUFFER_INTERVAL_S = (0, 900)
+_FIREHOSE_BUFFER_SIZE_MIB = (1, 128)
+_PROCESSOR_BUFFER_INTERVAL_S = (0, 900)
+_PROCESSOR_BUFFER_SIZE_MIB = (1, 3)  # Lambda processor: Firehose buffers at most 3 MB per invocation
+_PROCESSOR_RETRIES = (0, 300)
+_LAMBDA_MEMORY_MB = (128, 10240)
+_LAMBDA_TIMEOUT_S = (1, 900)
+_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S = 300  # Firehose waits at most 5 minutes for a processor
+_LOG_RETENTION_DAYS = (1, 3653, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288)
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
+_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ERROR_OUTPUT_TYPE = "!{firehose:error-output-type}"
+_PREFIX_EXPR_RE = re.compile(r"!\{([^}]*)\}")
+_ALLOWED_EXPR_RE = re.compile(r"^(timestamp:[yMdHms/_\-]+|firehose:error-output-type|firehose:random-string)$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. The message names the offending key."""
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    mode: str = "ON_DEMAND"  # or PROVISIONED
+    shard_count: int = 1  # used only in PROVISIONED mode
+    retention_hours: int = 24
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    buffering_interval_seconds: int = 300
+    buffering_size_mib: int = 64
+    processor_buffer_interval_seconds: int = 60
+    processor_buffer_size_mib: int = 3
+    processor_retries: int = 3
+    data_prefix: str = "data/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    quarantine_prefix: str = (
+        "quarantine/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    )
+
+    @property
+    def quarantine_root(self) -> str:
+        """The static part of the quarantine prefix: everything before the first expression."""
+        return self.quarantine_prefix.split("!{", 1)[0]
+
+    @property
+    def data_root(self) -> str:
+        return self.data_prefix.split("!{", 1)[0]
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_transition_to_ia_days: int = 30
+    data_expiration_days: int = 0  # 0 keeps data until a subject-rights job or a person removes it
+    noncurrent_version_expiration_days: int = 30
+    quarantine_expiration_days: int = 7
+    access_log_expiration_days: int = 90
+    removal_policy: str = "RETAIN"  # or DESTROY (for throwaway environments)
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    memory_mb: int
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class ScrubProfile:
+    """Which field carries consent and which fields are personal data, for one event shape."""
+
+    name: str
+    consent_field: str
+    sensitive_fields: tuple[str, ...]
+    event_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScrubPolicyConfig:
+    redaction_token: str = "REDACTED_CONTENT"
+    type_field: str = "event_type"
+    # Profile applied to events that carry no type field; None sends them to quarantine.
+    default_profile: str | None = "legacy"
+    profiles: tuple[ScrubProfile, ...] = ()
+
+    def to_json(self) -> str:
+        """The compact form handed to the scrubbing Lambda through its environment."""
+        return json.dumps(
+            {
+                "redaction_token": self.redaction_token,
+                "type_field": self.type_field,
+                "default_profile": self.default_profile,
+                "profiles": [
+                    {
+                        "name": p.name,
+                        "consent_field": p.consent_field,
+                        "sensitive_fields": list(p.sensitive_fields),
+                        "event_types": list(p.event_types),
+                    }
+                    for p in self.profiles
+                ],
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    name_prefix: str = "pii-scrub"
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    producer: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=512, timeout_seconds=300))
+    scrubber: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=1024, timeout_seconds=120))
+    scrub_policy: ScrubPolicyConfig = field(default_factory=ScrubPolicyConfig)
+    quarantine_reader_role_name: str = "pii-scrub-quarantine-reader"
+    log_retention_days: int = 30
+    lambda_architecture: str = "x86_64"
+
+    # Resource names, shared by the CDK app and the offline twin.
+    @property
+    def stream_name(self) -> str:
+        return f"{self.name_prefix}-events"
+
+    @property
+    def delivery_stream_name(self) -> str:
+        return f"{self.name_prefix}-delivery"
+
+    @property
+    def producer_function_name(self) -> str:
+        return f"{self.name_prefix}-producer"
+
+    @property
+    def scrubber_function_name(self) -> str:
+        return f"{self.name_prefix}-scrubber"
+
+    def data_bucket_name(self, account: str, region: str) -> str:
+        return f"{self.name_prefix}-lake-{account}-{region}"
+
+    @property
+    def firehose_log_group_name(self) -> str:
+        return f"/aws/kinesisfirehose/{self.delivery_stream_name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing and validation
+# --------------------------------------------------------------------------------------------
+
+
+def _default_profiles() -> list[dict[str, Any]]:
+    return [
+        # The event of reference 003: only dob and ssn_no are personal data.
+        {"name": "legacy", "consent_field": "data_share_consent", "sensitive_fields": ["dob", "ssn_no"]},
+        # The producer's events.
+        {
+            "name": "customer",
+            "consent_field": "data_share_consent",
+            "sensitive_fields": ["name", "dob", "ssn", "email", "phone", "address", "note"],
+            "event_types": ["customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted"],
+        },
+    ]
+
+
+class _Reader:
+    """Reads one mapping of the context, naming each key by its full path in errors."""
+
+    def __init__(self, raw: Any, path: str):
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{path} must be an object, got {type(raw).__name__}")
+        self.raw = dict(raw)
+        self.path = path
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def get(self, name: str, default: Any) -> Any:
+        self.used.add(name)
+        return self.raw.get(name, default)
+
+    def int_in(self, name: str, default: int, lo: int, hi: int) -> int:
+        v = self.get(name, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"{self.key(name)} must be an integer, got {v!r}")
+        if not lo <= v <= hi:
+            raise ConfigError(f"{self.key(name)} must be between {lo} and {hi}, got {v}")
+        return v
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        v = self.get(name, default)
+        if v not in allowed:
+            raise ConfigError(f"{self.key(name)} must be one of {', '.join(allowed)}, got {v!r}")
+        return v
+
+    def string(self, name: str, default: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        v = self.get(name, default)
+        if not isinstance(v, str) or not v:
+            raise ConfigError(f"{self.key(name)} must be a non-empty string, got {v!r}")
+        if pattern is not None and not pattern.match(v):
+            raise ConfigError(f"{self.key(name)} {what or 'is malformed'}, got {v!r}")
+        return v
+
+    def done(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            raise ConfigError(f"{self.path} has unknown key(s): {', '.join(unknown)}")
+
+
+def _validate_prefix(key: str, prefix: str, *, needs_error_type: bool) -> None:
+    if not prefix.endswith("/"):
+        raise ConfigError(f"{key} must end with '/', got {prefix!r}")
+    if prefix.startswith("/"):
+        raise ConfigError(f"{key} must not start with '/', got {prefix!r}")
+    if len(prefix) > 1024:
+        raise ConfigError(f"{key} is longer than Firehose's 1024 characters")
+    for expr in _PREFIX_EXPR_RE.findall(prefix):
+        if not _ALLOWED_EXPR_RE.match(expr):
+            raise ConfigError(f"{key} uses an unsupported Firehose expression !{{{expr}}}")
+    if needs_error_type and _ERROR_OUTPUT_TYPE not in prefix:
+        raise ConfigError(
+            f"{key} must contain {_ERROR_OUTPUT_TYPE} when the data prefix uses expressions (a Firehose rule)"
+        )
+
+
+def _function(raw: Any, path: str, default: FunctionConfig, max_timeout: int = _LAMBDA_TIMEOUT_S[1]) -> FunctionConfig:
+    r = _Reader(raw, path)
+    cfg = FunctionConfig(
+        memory_mb=r.int_in("memory_mb", default.memory_mb, *_LAMBDA_MEMORY_MB),
+        timeout_seconds=r.int_in("timeout_seconds", default.timeout_seconds, _LAMBDA_TIMEOUT_S[0], max_timeout),
+    )
+    r.done()
+    return cfg
+
+
+def _field_list(v: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f"{key} must be a list of field names, got {v!r}")
+    for x in v:
+        if not _FIELD_RE.match(x):
+            raise ConfigError(f"{key} has an invalid field name {x!r}")
+    if len(set(v)) != len(v):
+        raise ConfigError(f"{key} lists a field twice")
+    return tuple(v)
+
+
+def _scrub_policy(raw: Any, path: str) -> ScrubPolicyConfig:
+    r = _Reader(raw, path)
+    token = r.string("redaction_token", "REDACTED_CONTENT")
+    type_field = r.string("type_field", "event_type", _FIELD_RE, "is not a valid field name")
+    default_profile = r.get("default_profile", "legacy")
+    raw_profiles = r.get("profiles", _default_profiles())
+    r.done()
+    if not isinstance(raw_profiles, list) or not raw_profiles:
+        raise ConfigError(f"{path}.profiles must be a non-empty list")
+    profiles: list[ScrubProfile] = []
+    seen_types: dict[str, str] = {}
+    for i, rp in enumerate(raw_profiles):
+        pr = _Reader(rp, f"{path}.profiles[{i}]")
+        name = pr.string("name", "", re.compile(r"^[a-z][a-z0-9_]{0,63}$"), "must be lower_snake_case")
+        consent = pr.string("consent_field", "", _FIELD_RE, "is not a valid field name")
+        sensitive = _field_list(pr.get("sensitive_fields", None), pr.key("sensitive_fields"))
+        if not sensitive:
+            raise ConfigError(f"{pr.key('sensitive_fields')} must name at least one field")
+        types = _field_list(pr.get("event_types", []), pr.key("event_types"))
+        pr.done()
+        if consent in sensitive:
+            raise ConfigError(f"{pr.key('sensitive_fields')} must not contain the consent field {consent!r}")
+        if type_field in sensitive:
+            raise ConfigError(f"{pr.key('sensitive_fields')} must not contain the type field {type_field!r}")
+        for t in types:
+            if t in seen_types:
+                raise ConfigError(f"{pr.key('event_types')}: {t!r} is already mapped to profile {seen_types[t]!r}")
+            seen_types[t] = name
+        if any(p.name == name for p in profiles):
+            raise ConfigError(f"{pr.key('name')}: profile {name!r} is defined twice")
+        profiles.append(ScrubProfile(name=name, consent_field=consent, sensitive_fields=sensitive, event_types=types))
+    if default_profile is not None and default_profile not in {p.name for p in profiles}:
+        raise ConfigError(f"{path}.default_profile names no profile: {default_profile!r}")
+    if len(token) > 256:
+        raise ConfigError(f"{path}.redaction_token is longer than 256 characters")
+    cfg = ScrubPolicyConfig(
+        redaction_token=token, type_field=type_field, default_profile=default_profile, profiles=tuple(profiles)
+    )
+    if len(cfg.to_json()) > 3000:
+        raise ConfigError(f"{path} is too large for the Lambda environment (4 KB limit)")
+    return cfg
+
+
+def load_config(raw: Any) -> PipelineConfig:
+    """Build and validate a PipelineConfig from the raw context value (a mapping or a JSON string)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{CONTEXT_KEY} is not valid JSON: {exc.msg}") from None
+    r = _Reader(raw, CONTEXT_KEY)
+    name_prefix = r.string(
+        "name_prefix", "pii-scrub", _NAME_RE, "must be 3-32 characters of lower-case letters, digits and '-'"
+    )
+
+    s = _Reader(r.get("stream", None), r.key("stream"))
+    mode = s.choice("mode", "ON_DEMAND", ("ON_DEMAND", "PROVISIONED"))
+    stream = StreamConfig(
+        mode=mode,
+        shard_count=s.int_in("shard_count", 1, 1, _KINESIS_MAX_PROVISIONED_SHARDS),
+        retention_hours=s.int_in("retention_hours", 24, *_KINESIS_RETENTION_HOURS),
+    )
+    if mode == "ON_DEMAND" and "shard_count" in s.raw:
+        raise ConfigError(f"{s.key('shard_count')} only applies when {s.key('mode')} is PROVISIONED")
+    s.done()
+
+    d = _Reader(r.get("delivery", None), r.key("delivery"))
+    dd = DeliveryConfig()
+    delivery = DeliveryConfig(
+        buffering_interval_seconds=d.int_in("buffering_interval_seconds", dd.buffering_interval_seconds, *_FIREHOSE_BUFFER_INTERVAL_S),
+        buffering_size_mib=d.int_in("buffering_size_mib", dd.buffering_size_mib, *_FIREHOSE_BUFFER_SIZE_MIB),
+        processor_buffer_interval_seconds=d.int_in(
+            "processor_buffer_interval_seconds", dd.processor_buffer_interval_seconds, *_PROCESSOR_BUFFER_INTERVAL_S
+        ),
+        processor_buffer_size_mib=d.int_in("processor_buffer_size_mib", dd.processor_buffer_size_mib, *_PROCESSOR_BUFFER_SIZE_MIB),
+        processor_retries=d.int_in("processor_retries", dd.processor_retries, *_PROCESSOR_RETRIES),
+        data_prefix=d.string("data_prefix", dd.data_prefix),
+        quarantine_prefix=d.string("quarantine_prefix", dd.quarantine_prefix),
+    )
+    d.done()
+    if delivery.processor_buffer_size_mib > delivery.buffering_size_mib:
+        raise ConfigError(f"{d.key('processor_buffer_size_mib')} must not exceed {d.key('buffering_size_mib')}")
+    data_has_expr = "!{" in delivery.data_prefix
+    _validate_prefix(d.key("data_prefix"), delivery.data_prefix, needs_error_type=False)
+    _validate_prefix(d.key("quarantine_prefix"), delivery.quarantine_prefix, needs_error_type=data_has_expr)
+    if delivery.quarantine_root == "" or delivery.data_root.startswith(delivery.quarantine_root) or delivery.quarantine_root.startswith(delivery.data_root):
+        raise ConfigError(
+            f"{d.key('quarantine_prefix')} must start with a static folder that does not overlap "
+            f"{d.key('data_prefix')} (it holds raw personal data and has its own access and expiry rules)"
+        )
+
+    st = _Reader(r.get("storage", None), r.key("storage"))
+    sd = StorageConfig()
+    storage = StorageConfig(
+        data_transition_to_ia_days=st.int_in("data_transition_to_ia_days", sd.data_transition_to_ia_days, 30, 3650),
+        data_expiration_days=st.int_in("data_expiration_days", sd.data_expiration_days, 0, 36500),
+        noncurrent_version_expiration_days=st.int_in(
+            "noncurrent_version_expiration_days", sd.noncurrent_version_expiration_days, 1, 3650
+        ),
+        quarantine_expiration_days=st.int_in("quarantine_expiration_days", sd.quarantine_expiration_days, 1, 30),
+        access_log_expiration_days=st.int_in("access_log_expiration_days", sd.access_log_expiration_days, 1, 3650),
+        removal_policy=st.choice("removal_policy", sd.removal_policy, ("RETAIN", "DESTROY")),
+    )
+    st.done()
+    if storage.data_expiration_days and storage.data_expiration_days <= storage.data_transition_to_ia_days:
+        raise ConfigError(
+            f"{st.key('data_expiration_days')} must be greater than {st.key('data_transition_to_ia_days')} (or 0)"
+        )
+
+    producer = _function(r.get("producer", None), r.key("producer"), FunctionConfig(512, 300))
+    scrubber = _function(
+        r.get("scrubber", None), r.key("scrubber"), FunctionConfig(1024, 120), max_timeout=_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S
+    )
+    policy = _scrub_policy(r.get("scrub_policy", None), r.key("scrub_policy"))
+    role_name = r.string(
+        "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
+    )
+    retention = r.get("log_retention_days", 30)
+    if retention not in _LOG_RETENTION_DAYS or isinstance(retention, bool):
+        raise ConfigError(
+            f"{r.key('log_retention_days')} must be one of CloudWatch's retention values "
+            f"({', '.join(map(str, sorted(_LOG_RETENTION_DAYS)))}), got {retention!r}"
+        )
+    arch = r.choice("lambda_architecture", "x86_64", ("x86_64", "arm64"))
+    r.done()
+    return PipelineConfig(
+        name_prefix=name_prefix,
+        stream=stream,
+        delivery=delivery,
+        storage=storage,
+        producer=producer,
+        scrubber=scrubber,
+        scrub_policy=policy,
+        quarantine_reader_role_name=role_name,
+        log_retention_days=retention,
+        lambda_architecture=arch,
+    )
+
+
+def load_from_cdk_json(path: str = "cdk.json") -> PipelineConfig:
+    """Used by the offline twin: the same context the CDK app reads."""
+    with open(path, encoding="utf-8") as fh:
+        ctx = json.load(fh).get("context", {})
+    return load_config(ctx.get(CONTEXT_KEY, {}))
