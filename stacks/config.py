@@ -28,7 +28,7 @@ _PROCESSOR_RETRIES = (0, 300)
 _LAMBDA_MEMORY_MB = (128, 10240)
 _LAMBDA_TIMEOUT_S = (1, 900)
 _FIREHOSE_PROCESSOR_MAX_TIMEOUT_S = 300  # Firehose waits at most 5 minutes for a processor
-_LOG_RETENTION_DAYS = (1, 3653, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288)
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")

@@ -1,0 +1,81 @@
+"""Lambda assets bundled on this machine, without Docker.
+
+Each function's asset is its package from ``lambdas/`` plus the wheels named in its
+``requirements.txt``, installed for the Lambda platform with
+``pip install --platform manylinux2014_<arch> --only-binary=:all: --target``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+PYTHON_VERSION = "3.14"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+
+def _platform(architecture: str) -> str:
+    return "manylinux2014_aarch64" if architecture == "arm64" else "manylinux2014_x86_64"
+
+
+def _source_files(package: str) -> list[Path]:
+    root = LAMBDAS_DIR / package
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+
+
+def asset_hash(package: str, architecture: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{package}|{architecture}|{PYTHON_VERSION}".encode())
+    for p in _source_files(package):
+        h.update(str(p.relative_to(LAMBDAS_DIR)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalPipBundling:
+    def __init__(self, package: str, architecture: str):
+        self.package = package
+        self.architecture = architecture
+
+    def try_bundle(self, output_dir: str, **_options) -> bool:
+        out = Path(output_dir)
+        shutil.copytree(
+            LAMBDAS_DIR / self.package,
+            out / self.package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt"),
+            dirs_exist_ok=True,
+        )
+        cmd = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--platform", _platform(self.architecture),
+            "--implementation", "cp",
+            "--python-version", PYTHON_VERSION,
+            "--only-binary=:all:",
+            "--target", str(out),
+            "-r", str(LAMBDAS_DIR / self.package / "requirements.txt"),
+        ]
+        subprocess.run(cmd, check=True)
+        return True
+
+
+def lambda_code(package: str, architecture: str) -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(LAMBDAS_DIR),
+        asset_hash=asset_hash(package, architecture),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        bundling=cdk.BundlingOptions(
+            # Never pulled: local bundling always succeeds or raises.
+            image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.14"),
+            local=LocalPipBundling(package, architecture),
+            command=["false"],
+        ),
+    )

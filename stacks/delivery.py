@@ -1,0 +1,92 @@
+"""Delivery: Firehose reads the stream, the scrubbing Lambda transforms, S3 receives."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from .config import PipelineConfig
+from .lambda_function import PythonFunction, retention
+
+
+class Delivery(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PipelineConfig,
+        stream: kinesis.IStream,
+        bucket: s3.IBucket,
+        lake_key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
+    ):
+        super().__init__(scope, id)
+        d = config.delivery
+        self.scrubber = PythonFunction(
+            self,
+            "Scrubber",
+            config=config,
+            package="scrubber",
+            function_name=config.scrubber_function_name,
+            description="Firehose transform: applies each event's consent before it reaches the lake",
+            settings=config.scrubber,
+            environment={"SCRUB_POLICY": config.scrub_policy.to_json()},
+            removal_policy=removal_policy,
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "FirehoseErrors",
+            log_group_name=config.firehose_log_group_name,
+            retention=retention(config.log_retention_days),
+            removal_policy=removal_policy,
+        )
+        processor = firehose.LambdaFunctionProcessor(
+            self.scrubber.function,
+            buffer_interval=cdk.Duration.seconds(d.processor_buffer_interval_seconds),
+            buffer_size=cdk.Size.mebibytes(d.processor_buffer_size_mib),
+            retries=d.processor_retries,
+        )
+        # Our own role for the S3 destination so we can fence what the L2's grants allow.
+        self.destination_role = iam.Role(
+            self,
+            "DestinationRole",
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+            ),
+            description="Firehose S3 destination role: writes scrubbed and quarantined objects",
+        )
+        # grantReadWrite (applied by the L2) includes deletes; Firehose never deletes or reads back.
+        self.destination_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NeverDeleteOrReadBack",
+                effect=iam.Effect.DENY,
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy"],
+                resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+            )
+        )
+        destination = firehose.S3Bucket(
+            bucket,
+            role=self.destination_role,
+            processors=[processor],
+            compression=firehose.Compression.GZIP,
+            data_output_prefix=d.data_prefix,
+            error_output_prefix=d.quarantine_prefix,
+            buffering_interval=cdk.Duration.seconds(d.buffering_interval_seconds),
+            buffering_size=cdk.Size.mebibytes(d.buffering_size_mib),
+            encryption_key=lake_key,
+            logging_config=firehose.EnableLogging(self.log_group),
+        )
+        self.delivery_stream = firehose.DeliveryStream(
+            self,
+            "DeliveryStream",
+            delivery_stream_name=config.delivery_stream_name,
+            source=firehose.KinesisStreamSource(stream),
+            destination=destination,
+        )

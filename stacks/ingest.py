@@ -1,0 +1,51 @@
+"""Ingest: the KMS-encrypted Kinesis data stream and the producer Lambda that feeds it."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .config import PipelineConfig
+from .lambda_function import PythonFunction
+
+
+class Ingest(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PipelineConfig,
+        stream_key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
+    ):
+        super().__init__(scope, id)
+        sc = config.stream
+        on_demand = sc.mode == "ON_DEMAND"
+        self.stream = kinesis.Stream(
+            self,
+            "Stream",
+            stream_name=config.stream_name,
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=stream_key,
+            stream_mode=kinesis.StreamMode.ON_DEMAND if on_demand else kinesis.StreamMode.PROVISIONED,
+            shard_count=None if on_demand else sc.shard_count,
+            retention_period=cdk.Duration.hours(sc.retention_hours),
+            removal_policy=removal_policy,
+        )
+        self.producer = PythonFunction(
+            self,
+            "Producer",
+            config=config,
+            package="producer",
+            function_name=config.producer_function_name,
+            description="Pushes realistic, reproducible events about people onto the stream",
+            settings=config.producer,
+            environment={"STREAM_NAME": self.stream.stream_name},
+            removal_policy=removal_policy,
+        )
+        # Least privilege: the producer only puts records, and only needs data keys for that.
+        self.stream.grant(self.producer.role, "kinesis:PutRecords", "kinesis:PutRecord")
+        stream_key.grant(self.producer.role, "kms:GenerateDataKey")

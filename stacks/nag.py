@@ -1,0 +1,89 @@
+"""cdk-nag AwsSolutions acknowledgments. Each names the exact finding and why it is accepted.
+
+Acknowledgments are scoped to one resource and, for IAM5, to the exact wildcard (``applies_to``),
+so a new wildcard anywhere else still fails the suppression-free nag test.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from cdk_nag import NagPackSuppression, NagSuppressions
+
+
+def _ack(stack: cdk.Stack, path: str, rule: str, reason: str, applies_to: list[str] | None = None) -> None:
+    NagSuppressions.add_resource_suppressions_by_path(
+        stack,
+        f"/{stack.stack_name}/{path}",
+        [NagPackSuppression(id=rule, reason=reason, applies_to=applies_to)],
+    )
+
+
+def acknowledge_findings(stack: cdk.Stack) -> None:
+    cdk.Validations.of(stack).acknowledge(
+        cdk.Acknowledgment(
+            id="CloudFormation-Validate::W7001",
+            reason="The Firehose L2 always emits its regional CIDR-block mapping; it is only "
+            "referenced for VPC destinations, which this stack does not use.",
+        )
+    )
+    lake = stack.resolve(stack.storage.bucket.node.default_child.logical_id)
+    scrubber = stack.resolve(stack.delivery.scrubber.function.node.default_child.logical_id)
+
+    _ack(
+        stack,
+        "Ingest/Stream/Resource",
+        "AwsSolutions-KDS3",
+        "A customer-managed key is required here: its key policy limits who can decrypt the raw "
+        "(unscrubbed) personal data in the stream, it rotates yearly, and its CloudTrail usage is "
+        "the audit trail of every reader. The aws/kinesis key offers none of these controls.",
+    )
+    _ack(
+        stack,
+        "Delivery/DeliveryStream/Resource",
+        "AwsSolutions-KDF1",
+        "Firehose server-side encryption applies only to Direct PUT sources. This delivery stream "
+        "reads from a Kinesis stream that is itself encrypted with a customer-managed key, and "
+        "writes SSE-KMS objects with the lake key, so data is encrypted at every hop.",
+    )
+    _ack(
+        stack,
+        "Delivery/DestinationRole/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "Granted by the Firehose L2 S3Bucket destination (grantReadWrite on the lake bucket and "
+        "grantEncryptDecrypt on the lake key): Firehose writes objects under generated keys and "
+        "uses multipart uploads, so object-level wildcards are inherent. The role is scoped to this "
+        "one bucket and key, assumable only by Firehose from this account, and an explicit deny "
+        "removes object deletion and bucket-policy/lifecycle changes.",
+        applies_to=[
+            "Action::s3:Abort*",
+            "Action::s3:DeleteObject*",
+            "Action::s3:GetBucket*",
+            "Action::s3:GetObject*",
+            "Action::s3:List*",
+            f"Resource::<{lake}.Arn>/*",
+            "Action::kms:GenerateDataKey*",
+            "Action::kms:ReEncrypt*",
+        ],
+    )
+    _ack(
+        stack,
+        "Delivery/DestinationRole/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "lambda:InvokeFunction on the scrubber's ARN and its versions (ARN:*), granted by the "
+        "Firehose L2 LambdaFunctionProcessor; no other function is reachable.",
+        applies_to=[f"Resource::<{scrubber}.Arn>:*"],
+    )
+    _ack(
+        stack,
+        "Storage/QuarantineReader/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "The quarantine reader exists to list and read quarantined records for triage and replay; "
+        "grantRead is limited to the quarantine prefix of the lake bucket (the object wildcard is "
+        "the prefix itself).",
+        applies_to=[
+            "Action::s3:GetBucket*",
+            "Action::s3:GetObject*",
+            "Action::s3:List*",
+            f"Resource::<{lake}.Arn>/{stack.config.delivery.quarantine_root}*",
+        ],
+    )
