@@ -1,0 +1,378 @@
+"""A Firehose delivery stream (Kinesis source, Lambda processor, S3 destination), emulated.
+
+moto's Firehose neither reads Kinesis nor invokes processors, so this does both, to the contract:
+
+1. Reads every shard with GetShardIterator/GetRecords, within GetRecords' documented limits
+   (at most 10,000 records and 10 MiB per call).
+2. Buffers records for the processor by the configured size and interval hints. Time is the
+   records' ``ApproximateArrivalTimestamp``, so runs are deterministic; when the source is drained
+   the open buffer is flushed, as the interval would eventually do.
+3. Builds the exact transformation event (``invocationId``, ``deliveryStreamArn``,
+   ``sourceKinesisStreamArn``, ``region``, and per record ``recordId``,
+   ``approximateArrivalTimestamp``, base64 ``data``, ``kinesisRecordMetadata``), passes it through
+   a JSON round trip as Lambda would, and refuses requests and responses over Lambda's 6 MB.
+4. Invokes the real handler, validates the response as Firehose does (each recordId exactly once,
+   a valid result, base64 data), retries a failed invocation ``processor_retries`` times, and
+   then fails the whole batch.
+5. Buffers ``Ok`` data by the S3 buffering hints and writes GZIP objects under the rendered data
+   prefix with Firehose's key layout; writes failed records, raw, in Firehose's error-record format
+   under the rendered quarantine prefix (error-output-type ``processing-failed``).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import random
+import string
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+GET_RECORDS_MAX_RECORDS = 10_000
+GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024
+MIB = 1024 * 1024
+VALID_RESULTS = {"Ok", "Dropped", "ProcessingFailed"}
+
+
+class ContractViolation(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class SourceRecord:
+    data: bytes
+    partition_key: str
+    sequence_number: str
+    shard_id: str
+    arrival_ms: int
+
+
+@dataclass
+class DeliveryStats:
+    records_read: int = 0
+    get_records_calls: int = 0
+    invocations: int = 0
+    invocation_retries: int = 0
+    ok: int = 0
+    dropped: int = 0
+    failed: int = 0
+    data_objects: list[str] = field(default_factory=list)
+    error_objects: list[str] = field(default_factory=list)
+    bytes_delivered: int = 0
+    max_request_bytes: int = 0
+    max_response_bytes: int = 0
+
+
+_TS_TOKENS = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+
+
+def render_prefix(prefix: str, when: datetime, error_type: str | None = None, rng: random.Random | None = None) -> str:
+    """Evaluate Firehose's !{timestamp:...}, !{firehose:error-output-type} and !{firehose:random-string}."""
+    out, i = [], 0
+    while i < len(prefix):
+        j = prefix.find("!{", i)
+        if j < 0:
+            out.append(prefix[i:])
+            break
+        out.append(prefix[i:j])
+        k = prefix.index("}", j)
+        expr = prefix[j + 2 : k]
+        if expr.startswith("timestamp:"):
+            fmt = expr[len("timestamp:") :]
+            for java, py in _TS_TOKENS:
+                fmt = fmt.replace(java, py)
+            out.append(when.strftime(fmt))
+        elif expr == "firehose:error-output-type":
+            if error_type is None:
+                raise ValueError("error-output-type is only valid in the error prefix")
+            out.append(error_type)
+        elif expr == "firehose:random-string":
+            out.append("".join((rng or random).choices(string.ascii_lowercase + string.digits, k=11)))
+        else:
+            raise ValueError(f"unsupported prefix expression !{{{expr}}}")
+        i = k + 1
+    return "".join(out)
+
+
+class FirehoseEmulator:
+    def __init__(
+        self,
+        *,
+        kinesis,
+        s3,
+        config,
+        handler: Callable[[dict, object], dict],
+        context_factory: Callable[[], object],
+        bucket: str,
+        kms_key_arn: str,
+        region: str,
+        account: str,
+        lambda_arn: str,
+    ):
+        self.kinesis = kinesis
+        self.s3 = s3
+        self.config = config
+        self.handler = handler
+        self.context_factory = context_factory
+        self.bucket = bucket
+        self.kms_key_arn = kms_key_arn
+        self.region = region
+        self.stream_arn = f"arn:aws:kinesis:{region}:{account}:stream/{config.stream_name}"
+        self.delivery_arn = f"arn:aws:firehose:{region}:{account}:deliverystream/{config.delivery_stream_name}"
+        self.lambda_arn = lambda_arn
+        self.stats = DeliveryStats()
+        self.rng = random.Random(0)
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._out_first_ms: int | None = None
+        self._errors: list[bytes] = []
+        self._errors_first_ms: int | None = None
+
+    # -- source ----------------------------------------------------------------------------
+
+    def read_shard(self, shard_id: str) -> list[SourceRecord]:
+        it = self.kinesis.get_shard_iterator(
+            StreamName=self.config.stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        out: list[SourceRecord] = []
+        while it:
+            resp = self.kinesis.get_records(ShardIterator=it, Limit=GET_RECORDS_MAX_RECORDS)
+            self.stats.get_records_calls += 1
+            recs = resp["Records"]
+            # GetRecords returns at most 10 MiB; moto does not cap it, so we do, and resume after
+            # the last record we kept.
+            size, kept = 0, []
+            for r in recs:
+                size += len(r["Data"])
+                if kept and size > GET_RECORDS_MAX_BYTES:
+                    break
+                kept.append(r)
+            for r in kept:
+                ts = r["ApproximateArrivalTimestamp"]
+                out.append(
+                    SourceRecord(
+                        data=r["Data"],
+                        partition_key=r["PartitionKey"],
+                        sequence_number=r["SequenceNumber"],
+                        shard_id=shard_id,
+                        arrival_ms=int(ts.timestamp() * 1000),
+                    )
+                )
+            if len(kept) < len(recs):
+                it = self.kinesis.get_shard_iterator(
+                    StreamName=self.config.stream_name,
+                    ShardId=shard_id,
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    StartingSequenceNumber=kept[-1]["SequenceNumber"],
+                )["ShardIterator"]
+                continue
+            if not recs and resp.get("MillisBehindLatest", 0) == 0:
+                break
+            it = resp.get("NextShardIterator")
+        return out
+
+    def read_all(self) -> list[SourceRecord]:
+        shards = self.kinesis.list_shards(StreamName=self.config.stream_name)["Shards"]
+        records: list[SourceRecord] = []
+        for s in shards:
+            records.extend(self.read_shard(s["ShardId"]))
+        self.stats.records_read = len(records)
+        # Firehose consumes shards concurrently; interleave by arrival time.
+        records.sort(key=lambda r: (r.arrival_ms, r.shard_id, int(r.sequence_number)))
+        return records
+
+    # -- processor -------------------------------------------------------------------------
+
+    def processor_batches(self, records: list[SourceRecord]):
+        limit = self.config.delivery.processor_buffer_size_mib * MIB
+        interval_ms = self.config.delivery.processor_buffer_interval_seconds * 1000
+        batch: list[SourceRecord] = []
+        size = 0
+        for r in records:
+            if batch and (size + len(r.data) > limit or r.arrival_ms - batch[0].arrival_ms >= interval_ms):
+                yield batch
+                batch, size = [], 0
+            batch.append(r)
+            size += len(r.data)
+        if batch:
+            yield batch
+
+    def build_event(self, batch: list[SourceRecord]) -> tuple[dict, dict[str, SourceRecord]]:
+        by_id: dict[str, SourceRecord] = {}
+        recs = []
+        for i, r in enumerate(batch):
+            rid = f"{r.sequence_number}{i:06d}"
+            by_id[rid] = r
+            recs.append(
+                {
+                    "recordId": rid,
+                    "approximateArrivalTimestamp": r.arrival_ms,
+                    "data": base64.b64encode(r.data).decode("ascii"),
+                    "kinesisRecordMetadata": {
+                        "sequenceNumber": r.sequence_number,
+                        "subsequenceNumber": "",
+                        "partitionKey": r.partition_key,
+                        "shardId": r.shard_id,
+                        "approximateArrivalTimestamp": r.arrival_ms,
+                    },
+                }
+            )
+        event = {
+            "invocationId": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            "deliveryStreamArn": self.delivery_arn,
+            "sourceKinesisStreamArn": self.stream_arn,
+            "region": self.region,
+            "records": recs,
+        }
+        return event, by_id
+
+    def _invoke(self, event_json: bytes) -> dict:
+        """One Lambda invocation across a JSON boundary, with Lambda's payload limits."""
+        resp = self.handler(json.loads(event_json), self.context_factory())
+        out = json.dumps(resp).encode("utf-8")
+        self.stats.max_response_bytes = max(self.stats.max_response_bytes, len(out))
+        if len(out) > LAMBDA_PAYLOAD_LIMIT:
+            raise ContractViolation("Lambda.FunctionError", "Response payload size exceeded maximum allowed payload size (6291456 bytes).")
+        return json.loads(out)
+
+    @staticmethod
+    def validate_response(resp: dict, ids: list[str]) -> list[dict]:
+        if not isinstance(resp, dict) or not isinstance(resp.get("records"), list):
+            raise ContractViolation("Lambda.JsonProcessingException", "The response has no records list")
+        seen: set[str] = set()
+        expected = set(ids)
+        for r in resp["records"]:
+            rid = r.get("recordId") if isinstance(r, dict) else None
+            if rid not in expected:
+                raise ContractViolation("Lambda.InvalidRecordId", "A record id in the response was not in the request")
+            if rid in seen:
+                raise ContractViolation("Lambda.DuplicatedRecordId", "Multiple records were returned with the same record id")
+            seen.add(rid)
+            if r.get("result") not in VALID_RESULTS:
+                raise ContractViolation("Lambda.InvalidRecordResult", "A record has an invalid result")
+            if r["result"] == "Ok":
+                try:
+                    base64.b64decode(r.get("data", ""), validate=True)
+                except Exception:
+                    raise ContractViolation("Lambda.JsonProcessingException", "A record's data is not base64") from None
+        if len(seen) != len(expected):
+            raise ContractViolation("Lambda.MissingRecordId", "One or more record ids were not returned")
+        return resp["records"]
+
+    def process_batch(self, batch: list[SourceRecord]) -> None:
+        event, by_id = self.build_event(batch)
+        event_json = json.dumps(event).encode("utf-8")
+        if len(event_json) > LAMBDA_PAYLOAD_LIMIT:
+            # Firehose never sends Lambda more than it accepts: split the buffer.
+            mid = len(batch) // 2
+            self.process_batch(batch[:mid])
+            self.process_batch(batch[mid:])
+            return
+        self.stats.max_request_bytes = max(self.stats.max_request_bytes, len(event_json))
+        ids = [r["recordId"] for r in event["records"]]
+        attempts = 0
+        last: ContractViolation | None = None
+        records = None
+        for attempts in range(1, self.config.delivery.processor_retries + 2):
+            self.stats.invocations += 1
+            try:
+                records = self.validate_response(self._invoke(event_json), ids)
+                break
+            except ContractViolation as exc:
+                last = exc
+            except Exception as exc:  # the function raised: Lambda reports a function error
+                last = ContractViolation("Lambda.FunctionError", f"The Lambda function failed ({type(exc).__name__})")
+            self.stats.invocation_retries += 1
+        now_ms = int(time.time() * 1000)
+        if records is None:
+            for rid in ids:
+                self._fail(by_id[rid], attempts, last.code, last.message, now_ms)
+            return
+        for r in records:
+            src = by_id[r["recordId"]]
+            if r["result"] == "Ok":
+                self._deliver(base64.b64decode(r["data"]), src.arrival_ms)
+                self.stats.ok += 1
+            elif r["result"] == "Dropped":
+                self.stats.dropped += 1
+            else:
+                self._fail(src, attempts, "Lambda.ProcessingFailedStatus", "ProcessingFailed status set for record", now_ms)
+
+    # -- destination -----------------------------------------------------------------------
+
+    def _deliver(self, data: bytes, arrival_ms: int) -> None:
+        d = self.config.delivery
+        if self._out and (
+            self._out_bytes + len(data) > d.buffering_size_mib * MIB
+            or arrival_ms - self._out_first_ms >= d.buffering_interval_seconds * 1000
+        ):
+            self._flush_data()
+        if not self._out:
+            self._out_first_ms = arrival_ms
+        self._out.append(data)
+        self._out_bytes += len(data)
+
+    def _fail(self, src: SourceRecord, attempts: int, code: str, message: str, now_ms: int) -> None:
+        self.stats.failed += 1
+        if not self._errors:
+            self._errors_first_ms = src.arrival_ms
+        rec = {
+            "attemptsMade": attempts,
+            "arrivalTimestamp": src.arrival_ms,
+            "errorCode": code,
+            "errorMessage": message,
+            "attemptEndingTimestamp": now_ms,
+            "rawData": base64.b64encode(src.data).decode("ascii"),
+            "lambdaArn": self.lambda_arn,
+        }
+        self._errors.append(json.dumps(rec, separators=(",", ":")).encode() + b"\n")
+
+    def _object_key(self, prefix: str, first_ms: int, error_type: str | None = None) -> str:
+        when = datetime.fromtimestamp(first_ms / 1000, tz=timezone.utc)
+        rendered = render_prefix(prefix, when, error_type, self.rng)
+        stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
+        return f"{rendered}{self.config.delivery_stream_name}-1-{stamp}-{uuid.UUID(int=self.rng.getrandbits(128), version=4)}.gz"
+
+    def _put(self, key: str, lines: list[bytes]) -> None:
+        body = gzip.compress(b"".join(lines), compresslevel=6, mtime=0)
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.kms_key_arn,
+            BucketKeyEnabled=True,
+        )
+
+    def _flush_data(self) -> None:
+        if not self._out:
+            return
+        key = self._object_key(self.config.delivery.data_prefix, self._out_first_ms)
+        self._put(key, self._out)
+        self.stats.data_objects.append(key)
+        self.stats.bytes_delivered += self._out_bytes
+        self._out, self._out_bytes, self._out_first_ms = [], 0, None
+
+    def _flush_errors(self) -> None:
+        if not self._errors:
+            return
+        key = self._object_key(self.config.delivery.quarantine_prefix, self._errors_first_ms, "processing-failed")
+        self._put(key, self._errors)
+        self.stats.error_objects.append(key)
+        self._errors, self._errors_first_ms = [], None
+
+    def run(self) -> DeliveryStats:
+        records = self.read_all()
+        for batch in self.processor_batches(records):
+            self.process_batch(batch)
+        self._flush_data()
+        self._flush_errors()
+        return self.stats
