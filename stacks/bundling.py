@@ -46,7 +46,7 @@ class LocalPipBundling:
         self.package = package
         self.architecture = architecture
 
-    def try_bundle(self, output_dir: str, **_options) -> bool:
+    def try_bundle(self, output_dir: str, options=None, **_kw) -> bool:  # noqa: ARG002
         out = Path(output_dir)
         shutil.copytree(
             LAMBDAS_DIR / self.package,

@@ -1,0 +1,82 @@
+"""Shared fixtures: the configured policy, and Firehose events shaped like the real ones."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+
+import pytest
+
+from stacks.config import load_from_cdk_json
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.setdefault(_k, "testing")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PiiScrubbingTest")
+os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+
+CONFIG = load_from_cdk_json()
+os.environ.setdefault("SCRUB_POLICY", CONFIG.scrub_policy.to_json())
+
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/pii-scrub-events"
+DELIVERY_ARN = "arn:aws:firehose:us-east-1:123456789012:deliverystream/pii-scrub-delivery"
+
+
+def firehose_event(payloads: list[bytes], *, start_seq: int = 49_600_000_000_000_000_000) -> dict:
+    """A Firehose transformation event for a Kinesis source, as Firehose sends it."""
+    records = []
+    for i, data in enumerate(payloads):
+        seq = str(start_seq + i)
+        records.append(
+            {
+                "recordId": f"{seq}{i:06d}",
+                "approximateArrivalTimestamp": 1_768_469_400_000 + i,
+                "data": base64.b64encode(data).decode("ascii"),
+                "kinesisRecordMetadata": {
+                    "sequenceNumber": seq,
+                    "subsequenceNumber": "",
+                    "partitionKey": f"subject-{i % 7}",
+                    "shardId": f"shardId-00000000000{i % 4}",
+                    "approximateArrivalTimestamp": 1_768_469_400_000 + i,
+                },
+            }
+        )
+    return {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": DELIVERY_ARN,
+        "sourceKinesisStreamArn": STREAM_ARN,
+        "region": "us-east-1",
+        "records": records,
+    }
+
+
+class LambdaContext:
+    function_name = "pii-scrub-scrubber"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pii-scrub-scrubber"
+    memory_limit_in_mb = 1024
+    aws_request_id = "req-1"
+    log_group_name = "/aws/lambda/pii-scrub-scrubber"
+    log_stream_name = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 120_000
+
+
+@pytest.fixture(scope="session")
+def config():
+    return CONFIG
+
+
+@pytest.fixture(scope="session")
+def policy():
+    from scrubber.policy import Policy
+
+    return Policy.from_json(CONFIG.scrub_policy.to_json())
+
+
+@pytest.fixture
+def lambda_context():
+    return LambdaContext()

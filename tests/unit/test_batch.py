@@ -1,0 +1,138 @@
+"""The Firehose contract: every recordId exactly once, never Ok for what we could not scrub."""
+
+import base64
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scrubber.batch import FAILED, OK, RESPONSE_BUDGET, process_records
+from scrubber.codec import INVALID_JSON
+from tests.conftest import firehose_event
+
+NOW = "2026-01-15T09:30:00.000Z"
+SENSITIVE = ("name", "dob", "ssn", "email", "phone", "address", "note")
+
+
+def decode(rec):
+    return orjson.loads(base64.b64decode(rec["data"]))
+
+
+def test_mixed_batch(policy):
+    payloads = [
+        orjson.dumps({"event_type": "order_placed", "ssn": "111-22-3333", "data_share_consent": True}),
+        orjson.dumps({"event_type": "order_placed", "ssn": "111-22-4444", "data_share_consent": False}),
+        b"not json",
+        b'{"event_type": "who_knows"}',
+    ]
+    ev = firehose_event(payloads)
+    res = process_records(ev["records"], policy, NOW)
+    assert [r["recordId"] for r in res.records] == [r["recordId"] for r in ev["records"]]
+    assert [r["result"] for r in res.records] == [OK, OK, FAILED, FAILED]
+    assert decode(res.records[0])["ssn"] == "111-22-3333"
+    assert decode(res.records[1])["ssn"] == "REDACTED_CONTENT"
+    assert res.ok == 2 and res.redacted == 1 and res.failed == {"invalid_json": 1, "unknown_event_type": 1}
+    # failed records carry no data: Firehose quarantines the original, we echo nothing back
+    assert res.records[2]["data"] == "" and res.records[3]["data"] == ""
+
+
+def test_output_records_are_newline_terminated_single_lines(policy):
+    pretty = b'{\n  "name": "Gnoll",\n  "dob": "2011-04-22",\n  "data_share_consent": true\n}'
+    res = process_records(firehose_event([pretty])["records"], policy, NOW)
+    line = base64.b64decode(res.records[0]["data"])
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert orjson.loads(line)["dob"] == "2011-04-22"
+
+
+def test_invalid_base64_fails_the_record_only(policy):
+    ev = firehose_event([b'{"a": 1}', b'{"a": 2}'])
+    ev["records"][0]["data"] = "%%% not base64 %%%"
+    res = process_records(ev["records"], policy, NOW)
+    assert [r["result"] for r in res.records] == [FAILED, OK]
+    assert res.failed == {"invalid_base64": 1}
+
+
+def test_unexpected_error_fails_closed(policy, monkeypatch):
+    import scrubber.batch as batch
+
+    def boom(*_a, **_k):
+        raise KeyError("jane@example.com")
+
+    monkeypatch.setattr(batch, "encode_line", boom)
+    res = process_records(firehose_event([b'{"a": 1}'])["records"], policy, NOW)
+    assert res.records[0]["result"] == FAILED and res.failed == {"internal_error": 1}
+
+
+def test_response_budget_fails_the_overflow_instead_of_the_invocation(policy):
+    big = orjson.dumps({"note": "x" * 50_000, "data_share_consent": True})
+    ev = firehose_event([big] * 10)
+    res = process_records(ev["records"], policy, NOW, budget=300_000)
+    results = [r["result"] for r in res.records]
+    assert results.count(OK) >= 1 and results[-1] == FAILED
+    assert results == sorted(results, key=lambda r: r != OK)  # Ok prefix, then failures
+    assert res.failed[RESPONSE_BUDGET] == results.count(FAILED)
+    assert sum(len(r["recordId"]) + len(r["data"]) + 56 for r in res.records) <= 300_000
+
+
+# ---- properties ---------------------------------------------------------------------------
+
+pii_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=6, max_size=30)
+json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), pii_text)
+consent_values = st.one_of(st.just(True), st.just(False), st.none(), st.just("true"), st.just(1), st.lists(st.booleans(), max_size=2))
+
+
+@st.composite
+def producer_like_event(draw):
+    ev = {"event_type": draw(st.sampled_from(["customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted"]))}
+    ev["event_id"] = draw(st.uuids()).hex
+    for f in SENSITIVE:
+        if draw(st.booleans()) or f == "ssn":
+            ev[f] = draw(st.one_of(pii_text.map(lambda s: "PII:" + s), st.dictionaries(st.sampled_from(["street", "city"]), pii_text.map(lambda s: "PII:" + s), max_size=2)))
+    if draw(st.booleans()):
+        ev["data_share_consent"] = draw(consent_values)
+    ev["extra"] = draw(json_scalar)
+    return ev
+
+
+raw_record = st.one_of(
+    producer_like_event().map(orjson.dumps),
+    st.binary(max_size=64),
+    st.sampled_from([b"[1]", b"NaN", b'{"a": NaN}', b"\xff", b'{"event_type": 5}']),
+)
+
+
+def _strings(v):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from _strings(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from _strings(x)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(raw_record, min_size=1, max_size=25))
+def test_every_record_id_comes_back_exactly_once_and_nothing_unconsented_leaks(policy, payloads):
+    ev = firehose_event(payloads)
+    res = process_records(ev["records"], policy, NOW)
+    assert [r["recordId"] for r in res.records] == [r["recordId"] for r in ev["records"]]
+    assert res.ok + res.failed_total + res.dropped == len(payloads)
+    for src, out in zip(payloads, res.records):
+        assert out["result"] in (OK, FAILED)
+        if out["result"] != OK:
+            continue
+        original = orjson.loads(src)
+        got = orjson.loads(base64.b64decode(out["data"]))
+        consented = original.get("data_share_consent") is True
+        if consented:
+            assert got == original  # consenting subjects come through intact
+        else:
+            out_text = base64.b64decode(out["data"]).decode()
+            for f in SENSITIVE:
+                if f in original:
+                    assert got[f] == "REDACTED_CONTENT"
+                    for s in _strings(original[f]):
+                        assert s not in out_text  # the value appears nowhere in the output
+            assert got["data_redacted"] is True and got["redacted_at"] == NOW

@@ -1,0 +1,138 @@
+import orjson
+import pytest
+from botocore.exceptions import ClientError
+
+from producer.events import EVENT_TYPES, EventFactory
+from producer.handler import PayloadError, parse_payload, produce
+from producer.kinesis_sink import MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, KinesisSink, SendResult, plan_batches
+
+
+def test_events_are_reproducible_from_a_seed():
+    from datetime import datetime, timezone
+
+    t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    a = [orjson.dumps(e) for e in EventFactory(seed=11, start_time=t).events(50)]
+    b = [orjson.dumps(e) for e in EventFactory(seed=11, start_time=t).events(50)]
+    c = [orjson.dumps(e) for e in EventFactory(seed=12, start_time=t).events(50)]
+    assert a == b and a != c
+
+
+def test_events_carry_the_documented_fields_and_stable_consent_per_subject():
+    f = EventFactory(seed=5, subjects=10, consent_ratio=0.5)
+    events = list(f.events(300))
+    for e in events:
+        for k in ("subject_id", "name", "dob", "gender", "ssn", "email", "phone", "address", "note",
+                  "data_share_consent", "event_time", "event_id", "event_type"):
+            assert k in e
+        assert e["event_type"] in EVENT_TYPES
+    by_subject = {}
+    for e in events:
+        by_subject.setdefault(e["subject_id"], set()).add(e["data_share_consent"])
+    assert all(len(v) == 1 for v in by_subject.values())
+    assert {True, False} <= set().union(*by_subject.values())
+
+
+def test_consent_ratio_is_respected():
+    f = EventFactory(seed=1, subjects=2000, consent_ratio=0.2)
+    share = sum(s.consent for s in f.subjects) / len(f.subjects)
+    assert 0.17 < share < 0.23
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({"count": -1}, "count"),
+        ({"count": "10"}, "count"),
+        ({"consent_ratio": 1.5}, "consent_ratio"),
+        ({"count": 1, "duration_seconds": 1}, "not both"),
+        ({"nope": 1}, "unknown"),
+        ({"event_types": ["x"]}, "event_types"),
+        ({"start_time": "yesterday"}, "start_time"),
+    ],
+)
+def test_payload_is_validated(payload, message):
+    with pytest.raises(PayloadError, match=message):
+        parse_payload(payload)
+
+
+class StubKinesis:
+    """Answers PutRecords like Kinesis, failing chosen entries on chosen attempts."""
+
+    def __init__(self, fail_plan=None, raise_plan=None):
+        self.calls = []
+        self.fail_plan = fail_plan or {}  # attempt -> set of indices (within that call) to fail
+        self.raise_plan = raise_plan or {}
+        self.accepted = []
+
+    def put_records(self, StreamName, Records):
+        n = len(self.calls)
+        self.calls.append(Records)
+        assert len(Records) <= 500
+        assert sum(len(r["Data"]) + len(r["PartitionKey"]) for r in Records) <= MAX_BYTES_PER_CALL
+        if n in self.raise_plan:
+            raise self.raise_plan[n]
+        out, failed = [], 0
+        for i, r in enumerate(Records):
+            if i in self.fail_plan.get(n, ()):
+                out.append({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"})
+                failed += 1
+            else:
+                out.append({"SequenceNumber": str(len(self.accepted)), "ShardId": "shardId-000000000000"})
+                self.accepted.append(r["Data"])
+        return {"FailedRecordCount": failed, "Records": out}
+
+
+def _recs(n, size=100):
+    return [(f"pk-{i}", b"x" * size) for i in range(n)]
+
+
+def test_batches_respect_count_and_size_limits():
+    res = SendResult()
+    batches = list(plan_batches(_recs(1200), res))
+    assert [len(b) for b in batches] == [500, 500, 200]
+    big = list(plan_batches(_recs(12, size=900_000), res))
+    assert all(sum(len(d) + len(k) for k, d in b) <= MAX_BYTES_PER_CALL for b in big)
+    assert sum(len(b) for b in big) == 12
+
+
+def test_oversized_records_are_failed_not_sent():
+    stub = KinesisSink(StubKinesis(), "s", sleep=lambda s: None)
+    res = stub.send([("pk", b"x" * MAX_RECORD_BYTES), ("pk", b"ok"), ("", b"no key"), ("k" * 257, b"long key")])
+    assert res.sent == 1 and res.failed == 3 and res.rejected_too_large == 1
+
+
+def test_only_failed_entries_are_retried_with_backoff():
+    stub = StubKinesis(fail_plan={0: {1, 3}, 1: {0}})
+    sleeps = []
+    res = KinesisSink(stub, "s", sleep=sleeps.append, jitter=lambda: 1.0).send(_recs(5))
+    assert [len(c) for c in stub.calls] == [5, 2, 1]
+    assert [r["PartitionKey"] for r in stub.calls[1]] == ["pk-1", "pk-3"]
+    assert res.as_dict() == {"sent": 5, "failed": 0, "batches": 3, "retried": 3}
+    assert sleeps == [0.1, 0.2]  # exponential
+
+
+def test_a_record_is_never_counted_sent_unless_kinesis_accepted_it():
+    stub = StubKinesis(fail_plan={i: {0} for i in range(10)})
+    res = KinesisSink(stub, "s", max_attempts=3, sleep=lambda s: None).send(_recs(3))
+    assert res.sent == 2 and res.failed == 1 and len(stub.accepted) == 2
+
+
+def test_fatal_errors_stop_retrying():
+    err = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutRecords")
+    stub = StubKinesis(raise_plan={0: err})
+    res = KinesisSink(stub, "s", sleep=lambda s: None).send(_recs(3))
+    assert res.sent == 0 and res.failed == 3 and len(stub.calls) == 1
+
+
+def test_transient_call_errors_are_retried():
+    err = ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, "PutRecords")
+    stub = StubKinesis(raise_plan={0: err})
+    res = KinesisSink(stub, "s", sleep=lambda s: None).send(_recs(3))
+    assert res.sent == 3 and res.failed == 0 and res.retried == 3
+
+
+def test_produce_counts_malformed_probes():
+    stub = StubKinesis()
+    opts = parse_payload({"count": 400, "seed": 9, "malformed_ratio": 0.1})
+    out = produce(opts, KinesisSink(stub, "s", sleep=lambda s: None))
+    assert out["sent"] == 400 and out["produced"] == 400 and 20 < out["malformed"] < 60
