@@ -62,12 +62,17 @@ class DeliveryConfig:
 
     @property
     def quarantine_root(self) -> str:
-        """The static part of the quarantine prefix: everything before the first expression."""
-        return self.quarantine_prefix.split("!{", 1)[0]
+        """The static folder of the quarantine prefix: up to the last '/' before any expression."""
+        return _static_folder(self.quarantine_prefix)
 
     @property
     def data_root(self) -> str:
-        return self.data_prefix.split("!{", 1)[0]
+        return _static_folder(self.data_prefix)
+
+
+def _static_folder(prefix: str) -> str:
+    static = prefix.split("!{", 1)[0]
+    return static[: static.rfind("/") + 1]
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,9 @@ class KinesisLimits:
         if throttled:
             context["twin_throttled"] = throttled
             context["twin_total"] = len(records)
-            params["Records"] = keep
+            if keep:
+                params["Records"] = keep
+            # else: leave params valid; before-call answers without sending anything
 
     def _before_call(self, context: dict, **_kw):
         if context.get("twin_throttled") and len(context["twin_throttled"]) == context["twin_total"]:
