@@ -1,0 +1,312 @@
+"""Infrastructure: the synthesised template has the properties that matter, and cdk-nag is clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Annotations, Match, Template
+
+import app as cdk_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def synth(pipeline_override: dict | None = None):
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    if pipeline_override is not None:
+        ctx["pipeline"] = pipeline_override
+    ctx["aws:cdk:bundling-stacks"] = []  # no asset bundling in unit-speed infrastructure tests
+    app = cdk.App(context=ctx)
+    stack = cdk_app.build_app(app)
+    app.synth()
+    return stack, Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def synthed():
+    return synth()
+
+
+@pytest.fixture(scope="module")
+def template(synthed):
+    return synthed[1]
+
+
+def _ref_id(template, type_, pattern):
+    found = template.find_resources(type_)
+    ids = [k for k in found if pattern in k]
+    assert len(ids) == 1, (pattern, list(found))
+    return ids[0]
+
+
+def test_keys_are_customer_managed_with_rotation(template):
+    template.resource_count_is("AWS::KMS::Key", 2)
+    template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_stream_is_encrypted_with_its_own_key_on_demand(template):
+    key = _ref_id(template, "AWS::KMS::Key", "StreamKey")
+    template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "Name": "pii-scrub-events",
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": {"Fn::GetAtt": [key, "Arn"]}},
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            "RetentionPeriodHours": 24,
+        },
+    )
+
+
+def test_lake_bucket_is_kms_tls_only_private_versioned_with_lifecycle(template):
+    key = _ref_id(template, "AWS::KMS::Key", "LakeKey")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]}},
+                    }
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "lake/"}),
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like({"Id": "data-tiering", "Prefix": "data/"}),
+                        Match.object_like({"Id": "quarantine-expiry", "Prefix": "quarantine/", "ExpirationInDays": 7, "Status": "Enabled"}),
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_every_bucket_denies_plain_http_and_blocks_public_access(template):
+    buckets = template.find_resources("AWS::S3::Bucket")
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(buckets) == 2 and len(policies) == 2
+    for b in buckets.values():
+        assert b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    for p in policies.values():
+        stmts = p["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in stmts
+        )
+
+
+def test_quarantine_is_readable_only_by_the_named_role(template):
+    reader = _ref_id(template, "AWS::IAM::Role", "QuarantineReader")
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "pii-scrub-quarantine-reader"})
+    lake_policy = [
+        p for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if any(s.get("Sid") == "QuarantineReadableOnlyByReaderRole" for s in p["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    assert len(lake_policy) == 1
+    stmt = next(s for s in lake_policy[0]["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "QuarantineReadableOnlyByReaderRole")
+    assert stmt["Effect"] == "Deny" and stmt["Principal"] == {"AWS": "*"}
+    assert "s3:GetObject" in stmt["Action"] and "s3:GetObjectVersion" in stmt["Action"]
+    assert stmt["Resource"]["Fn::Join"][1][-1] == "/quarantine/*"
+    assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [reader, "Arn"]}}}
+
+
+def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template, config):
+    scrubber = _ref_id(template, "AWS::Lambda::Function", "Scrubber")
+    stream = _ref_id(template, "AWS::Kinesis::Stream", "Stream")
+    lake_key = _ref_id(template, "AWS::KMS::Key", "LakeKey")
+    template.has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {
+            "DeliveryStreamName": "pii-scrub-delivery",
+            "DeliveryStreamType": "KinesisStreamAsSource",
+            "KinesisStreamSourceConfiguration": Match.object_like({"KinesisStreamARN": {"Fn::GetAtt": [stream, "Arn"]}}),
+            "ExtendedS3DestinationConfiguration": Match.object_like(
+                {
+                    "CompressionFormat": "GZIP",
+                    "Prefix": config.delivery.data_prefix,
+                    "ErrorOutputPrefix": config.delivery.quarantine_prefix,
+                    "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
+                    "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": {"Fn::GetAtt": [lake_key, "Arn"]}}},
+                    "CloudWatchLoggingOptions": Match.object_like({"Enabled": True, "LogGroupName": Match.any_value()}),
+                    "ProcessingConfiguration": {
+                        "Enabled": True,
+                        "Processors": [
+                            {
+                                "Type": "Lambda",
+                                "Parameters": Match.array_with(
+                                    [
+                                        {"ParameterName": "LambdaArn", "ParameterValue": {"Fn::GetAtt": [scrubber, "Arn"]}},
+                                        {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "60"},
+                                        {"ParameterName": "BufferSizeInMBs", "ParameterValue": "3"},
+                                        {"ParameterName": "NumberOfRetries", "ParameterValue": "3"},
+                                    ]
+                                ),
+                            }
+                        ],
+                    },
+                }
+            ),
+        },
+    )
+    template.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/aws/kinesisfirehose/pii-scrub-delivery"})
+
+
+def test_lambdas_run_python_3_14_with_their_configuration(template, config):
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": "pii-scrub-scrubber",
+            "Runtime": "python3.14",
+            "Handler": "scrubber.handler.lambda_handler",
+            "MemorySize": 1024,
+            "Timeout": 120,
+            "Environment": {"Variables": Match.object_like({"SCRUB_POLICY": config.scrub_policy.to_json()})},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": "pii-scrub-producer",
+            "Handler": "producer.handler.lambda_handler",
+            "Environment": {"Variables": Match.object_like({"STREAM_NAME": Match.any_value()})},
+        },
+    )
+
+
+def _policies_of(template, role_pattern):
+    role = _ref_id(template, "AWS::IAM::Role", role_pattern)
+    docs = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    return role, [s for d in docs for s in d]
+
+
+def _actions(s):
+    a = s["Action"]
+    return sorted([a] if isinstance(a, str) else a)
+
+
+def test_producer_may_only_put_records_and_use_the_stream_key(template):
+    role, stmts = _policies_of(template, "ProducerRole")
+    stream = _ref_id(template, "AWS::Kinesis::Stream", "Stream")
+    key = _ref_id(template, "AWS::KMS::Key", "StreamKey")
+    by_action = {tuple(_actions(s)): s for s in stmts}
+    assert set(by_action) == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+        ("kinesis:PutRecord", "kinesis:PutRecords"),
+        ("kms:GenerateDataKey",),
+    }
+    assert by_action[("kinesis:PutRecord", "kinesis:PutRecords")]["Resource"] == {"Fn::GetAtt": [stream, "Arn"]}
+    assert by_action[("kms:GenerateDataKey",)]["Resource"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
+
+
+def test_scrubber_may_only_write_its_own_logs(template):
+    role, stmts = _policies_of(template, "ScrubberRole")
+    assert [tuple(_actions(s)) for s in stmts] == [("logs:CreateLogStream", "logs:PutLogEvents")]
+    assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
+
+
+def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
+    _, stmts = _policies_of(template, "DestinationRole")
+    deny = [s for s in stmts if s["Effect"] == "Deny"]
+    assert len(deny) == 1 and "s3:DeleteObject" in deny[0]["Action"] and "s3:PutBucketPolicy" in deny[0]["Action"]
+    invoke = [s for s in stmts if "lambda:InvokeFunction" in _actions(s)]
+    assert len(invoke) == 1
+
+
+def test_outputs(template):
+    outputs = template.find_outputs("*")
+    for name in ("StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "QuarantinePrefix"):
+        assert name in outputs
+    assert outputs["QuarantinePrefix"]["Value"] == "quarantine/"
+
+
+def test_configuration_reaches_the_template():
+    _, t = synth({"stream": {"mode": "PROVISIONED", "shard_count": 3, "retention_hours": 48},
+                  "delivery": {"buffering_interval_seconds": 60, "buffering_size_mib": 32, "processor_buffer_size_mib": 1}})
+    t.has_resource_properties("AWS::Kinesis::Stream", {"ShardCount": 3, "RetentionPeriodHours": 48, "StreamModeDetails": {"StreamMode": "PROVISIONED"}})
+    t.has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {"ExtendedS3DestinationConfiguration": Match.object_like({"BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 32}})},
+    )
+
+
+def test_cdk_nag_has_no_unacknowledged_findings(synthed):
+    stack, _ = synthed
+    ann = Annotations.from_stack(stack)
+    errors = ann.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    warnings = ann.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [e.entry.data for e in errors] == []
+    assert [w.entry.data for w in warnings] == []
+
+
+def test_every_acknowledgment_gives_a_specific_reason(template):
+    reasons = []
+    for res in template.to_json()["Resources"].values():
+        for s in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            reasons.append((s["id"], s["reason"]))
+    assert reasons, "expected the documented acknowledgments"
+    assert {r for r, _ in reasons} == {"AwsSolutions-KDS3", "AwsSolutions-KDF1", "AwsSolutions-IAM5"}
+    for rule, reason in reasons:
+        assert len(reason) > 80, rule
+
+
+def test_nag_would_catch_a_new_wildcard():
+    """A suppression is scoped: a new wildcard grant on the producer must surface as an error."""
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx["aws:cdk:bundling-stacks"] = []
+    app = cdk.App(context=ctx)
+    stack = cdk_app.build_app(app)
+    stack.storage.bucket.grant_read(stack.ingest.producer.role)
+    app.synth()
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-IAM5.*"))
+    assert any("Producer" in e.id for e in errors)
+
+
+def _run_app(context: dict, tmp_path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CDK_CONTEXT_JSON=json.dumps(context), CDK_OUTDIR=str(tmp_path))
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_bad_config_fails_synth_with_a_message_naming_the_value(tmp_path):
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx["pipeline"] = {**ctx["pipeline"], "delivery": {"processor_buffer_size_mib": 5}}
+    r = _run_app(ctx, tmp_path)
+    assert r.returncode == 1
+    assert "Invalid configuration: pipeline.delivery.processor_buffer_size_mib must be between 1 and 3, got 5" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "node_modules/.bin/cdk").exists(), reason="npm CLI not installed (make cli)")
+def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
+    """The real CLI, offline: no credentials, no Docker; assets bundled with pip for the Lambda platform."""
+    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(k, None)
+    r = subprocess.run(
+        [str(ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "--output", str(tmp_path / "cdk.out")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
+    assert len(assets) == 2
+    scrub = next(p for p in assets if (p / "scrubber" / "handler.py").exists())
+    prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
+    assert list((scrub / "orjson").glob("orjson.cpython-314-x86_64-linux-gnu.so"))
+    assert (scrub / "aws_lambda_powertools").is_dir() and not (scrub / "faker").exists()
+    assert (prod / "faker").is_dir()
+    assert not list(scrub.rglob("requirements.txt"))
