@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -88,13 +89,27 @@ class Summary:
         return "\n".join(lines)
 
 
-def _quiet_powertools() -> None:
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_DEV", "false")
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+@contextmanager
+def _twin_environment(overrides: dict[str, str]):
+    """Environment of the in-process Lambdas; restored afterwards so the caller's is untouched."""
+    defaults = {
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "AWS_DEFAULT_REGION": REGION,
+        # moto needs credentials to sign with; these never leave the process.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }
+    saved = dict(os.environ)
+    for k, v in defaults.items():
         os.environ.setdefault(k, v)
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def create_resources(config, boto3_session):
@@ -205,15 +220,23 @@ def run_pipeline(
     inspect=None,
 ) -> Summary:
     """Run the pipeline end to end on moto. ``inspect(s3, bucket)`` runs before moto is torn down."""
-    _quiet_powertools()
+    from stacks.config import load_from_cdk_json
+
+    config = config or load_from_cdk_json(str(ROOT / "cdk.json"))
+    env = {"STREAM_NAME": config.stream_name, "SCRUB_POLICY": config.scrub_policy.to_json()}
+    with _twin_environment(env):
+        return _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
+                    throughput_limits, producer_payload_extra, inspect)
+
+
+def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
+         throughput_limits, producer_payload_extra, inspect) -> Summary:
     import boto3
     from moto import mock_aws
 
-    from stacks.config import load_from_cdk_json
     from twin.firehose import FirehoseEmulator
     from twin.kinesis_limits import KinesisLimits
 
-    config = config or load_from_cdk_json(str(ROOT / "cdk.json"))
     started = time.perf_counter()
     with mock_aws():
         session = boto3.Session(region_name=REGION)
@@ -227,7 +250,6 @@ def run_pipeline(
         producer_client = session.client("kinesis", config=producer_handler.BOTO_CONFIG.merge(Config()))
         limits.install(producer_client)
         producer_handler._client = producer_client
-        os.environ["STREAM_NAME"] = config.stream_name
         payload = {
             "count": events,
             "seed": seed,
@@ -243,8 +265,8 @@ def run_pipeline(
         )
         if "error" in prod:
             raise ValueError(prod["error"])
+        producer_handler._client = None
 
-        os.environ["SCRUB_POLICY"] = config.scrub_policy.to_json()
         import importlib
 
         import scrubber.handler as scrubber_handler

@@ -19,12 +19,18 @@ Guarantees:
 from __future__ import annotations
 
 import binascii
-from base64 import b64decode, b64encode
+
+import pybase64
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .codec import DecodeFailure, decode_object, encode_line
+
+# base64 is half the per-record cost of the Firehose contract with CPython's binascii; pybase64
+# (SIMD) is ~4x faster for both directions here (see bench/). It raises binascii.Error too.
+_b64decode = pybase64.b64decode
+_b64encode = pybase64.b64encode_as_string
 from .policy import Policy, PolicyRejection
 
 OK = "Ok"
@@ -81,31 +87,42 @@ def process_records(
             reason = RESPONSE_BUDGET
         else:
             try:
-                raw = b64decode(rec["data"], validate=True)
-                res.bytes_in += len(raw)
-                event = decode_object(raw)
-                was_redacted = policy.scrub(event, redacted_at)
-                line = encode_line(event)
-                data = b64encode(line).decode("ascii")
-                size = len(rid) + len(data) + _ENTRY_OVERHEAD
-                if used + size > budget:
-                    over_budget = True
-                    reason = RESPONSE_BUDGET
-                else:
-                    used += size
-                    res.bytes_out += len(line)
-                    res.ok += 1
-                    res.redacted += was_redacted
-                    append({"recordId": rid, "result": OK, "data": data})
-                    continue
-            except DecodeFailure as exc:
-                reason = exc.reason
-            except PolicyRejection as exc:
-                reason = exc.reason
+                raw = _b64decode(rec["data"], validate=True)
             except (binascii.Error, ValueError, TypeError):
+                raw = None
                 reason = INVALID_BASE64
-            except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
-                reason = INTERNAL_ERROR
+            if raw is not None:
+                try:
+                    res.bytes_in += len(raw)
+                    event = decode_object(raw)
+                    was_redacted = policy.scrub(event, redacted_at, raw)
+                    if was_redacted:
+                        line = encode_line(event)
+                    else:
+                        # Unambiguous consent: the producer's bytes, as one newline-terminated line.
+                        line = raw.strip()
+                        if b"\n" in line or b"\r" in line:
+                            line = encode_line(event)  # pretty-printed input: re-serialise on one line
+                        else:
+                            line += b"\n"
+                    data = _b64encode(line)
+                    size = len(rid) + len(data) + _ENTRY_OVERHEAD
+                    if used + size > budget:
+                        over_budget = True
+                        reason = RESPONSE_BUDGET
+                    else:
+                        used += size
+                        res.bytes_out += len(line)
+                        res.ok += 1
+                        res.redacted += was_redacted
+                        append({"recordId": rid, "result": OK, "data": data})
+                        continue
+                except DecodeFailure as exc:
+                    reason = exc.reason
+                except PolicyRejection as exc:
+                    reason = exc.reason
+                except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
+                    reason = INTERNAL_ERROR
         failed[reason] += 1
         used += len(rid) + _ENTRY_OVERHEAD
         # Firehose writes the original record to the error prefix; echoing it back would only

@@ -6,6 +6,8 @@ Pure domain code: no AWS, no logging. The rules, all fail-closed:
   ``null``, ``false``, ``"true"``, ``1``, a list: all are no consent.
 * Without consent every sensitive field that is present becomes the redaction token, whatever its
   type, and ``data_redacted: true`` and a UTC ``redacted_at`` are added.
+* Consent must also be unambiguous: if the consent key appears more than once at the top level
+  (``{"c": false, "c": true}``), parsers disagree on its value, so it is no consent.
 * An event whose type field names no profile, or whose type field is not a string, cannot be
   scrubbed safely and is rejected (it goes to quarantine, never through as plaintext).
 """
@@ -13,7 +15,7 @@ Pure domain code: no AWS, no logging. The rules, all fail-closed:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
@@ -29,15 +31,45 @@ class PolicyRejection(Exception):
         self.reason = reason
 
 
+def _top_level_key_count(raw: bytes, key: str) -> int:
+    """How many times ``key`` occurs among the top-level keys of the JSON object in ``raw``.
+
+    The slow, exact path (stdlib parser, pairs hook): only for the rare record whose bytes do not
+    prove by inspection that the consent key occurs once.
+    """
+    depth_counts: list[int] = []
+
+    def hook(pairs):
+        depth_counts.append(sum(1 for k, _ in pairs if k == key))
+        return None
+
+    json.loads(raw, object_pairs_hook=hook)
+    return depth_counts[-1]  # the outermost object is completed last
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
     consent_field: str
     sensitive_fields: tuple[str, ...]
+    consent_literal: bytes = field(init=False, repr=False, compare=False)
 
-    def apply(self, event: dict, token: str, redacted_at: str) -> bool:
+    def __post_init__(self):
+        object.__setattr__(self, "consent_literal", json.dumps(self.consent_field).encode("utf-8"))
+
+    def consents(self, event: dict, raw: bytes) -> bool:
+        """True only if the consent field is the JSON value true, and unambiguously so."""
+        if event.get(self.consent_field) is not True:
+            return False
+        # Without escapes the key can only be spelt one way, and a literal inside a string value
+        # would have its quotes escaped; so exactly one literal occurrence means one key.
+        if b"\\u" not in raw and raw.count(self.consent_literal) == 1:
+            return True
+        return _top_level_key_count(raw, self.consent_field) == 1
+
+    def apply(self, event: dict, token: str, redacted_at: str, raw: bytes | None = None) -> bool:
         """Scrub ``event`` in place. Returns True when it was redacted."""
-        if event.get(self.consent_field) is True:
+        if self.consents(event, raw if raw is not None else json.dumps(event).encode()):
             return False
         for f in self.sensitive_fields:
             if f in event:
@@ -95,9 +127,9 @@ class Policy:
             raise PolicyRejection(UNKNOWN_EVENT_TYPE)
         return p
 
-    def scrub(self, event: dict, redacted_at: str) -> bool:
-        """Scrub ``event`` in place; returns True when redacted. Raises PolicyRejection."""
-        return self.resolve(event).apply(event, self.token, redacted_at)
+    def scrub(self, event: dict, redacted_at: str, raw: bytes | None = None) -> bool:
+        """Scrub ``event`` (parsed from ``raw``) in place; True when redacted. Raises PolicyRejection."""
+        return self.resolve(event).apply(event, self.token, redacted_at, raw)
 
 
 _MISSING = object()

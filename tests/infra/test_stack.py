@@ -308,5 +308,6 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
     assert list((scrub / "orjson").glob("orjson.cpython-314-x86_64-linux-gnu.so"))
     assert (scrub / "aws_lambda_powertools").is_dir() and not (scrub / "faker").exists()
+    assert list((scrub / "pybase64").glob("_pybase64.cpython-314-x86_64-linux-gnu.so"))
     assert (prod / "faker").is_dir()
     assert not list(scrub.rglob("requirements.txt"))

@@ -1,6 +1,7 @@
 """The Firehose contract: every recordId exactly once, never Ok for what we could not scrub."""
 
 import base64
+import json
 
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -94,8 +95,14 @@ def producer_like_event(draw):
     return ev
 
 
+def _with_extra_consent(ev_and_value):
+    ev, value = ev_and_value
+    return orjson.dumps(ev)[:-1] + (b', "data_share_consent": ' + orjson.dumps(value) + b"}" if ev else b'"data_share_consent": true}')
+
+
 raw_record = st.one_of(
     producer_like_event().map(orjson.dumps),
+    st.tuples(producer_like_event(), st.booleans()).map(_with_extra_consent),  # maybe a duplicate key
     st.binary(max_size=64),
     st.sampled_from([b"[1]", b"NaN", b'{"a": NaN}', b"\xff", b'{"event_type": 5}']),
 )
@@ -125,7 +132,9 @@ def test_every_record_id_comes_back_exactly_once_and_nothing_unconsented_leaks(p
             continue
         original = orjson.loads(src)
         got = orjson.loads(base64.b64decode(out["data"]))
-        consented = original.get("data_share_consent") is True
+        pairs = json.loads(src, object_pairs_hook=lambda p: p)  # the top-level key/value pairs, all of them
+        consents = [v for k, v in pairs if k == "data_share_consent"]
+        consented = len(consents) == 1 and consents[0] is True  # one consent key, the JSON value true
         if consented:
             assert got == original  # consenting subjects come through intact
         else:
@@ -136,3 +145,24 @@ def test_every_record_id_comes_back_exactly_once_and_nothing_unconsented_leaks(p
                     for s in _strings(original[f]):
                         assert s not in out_text  # the value appears nowhere in the output
             assert got["data_redacted"] is True and got["redacted_at"] == NOW
+
+
+def test_consenting_records_pass_through_byte_for_byte(policy):
+    raw = b'{"event_type": "order_placed", "amount": 123456789012345678901234567890, "name": "Zo\\u00eb",  "data_share_consent": true}'
+    res = process_records(firehose_event([b"  " + raw + b" \n"])["records"], policy, NOW)
+    assert base64.b64decode(res.records[0]["data"]) == raw + b"\n"  # big ints and spacing kept
+
+
+def test_duplicate_consent_keys_are_redacted_in_the_batch(policy):
+    raw = b'{"event_type": "order_placed", "ssn": "111-22-3333", "data_share_consent": false, "data_share_consent": true}'
+    res = process_records(firehose_event([raw])["records"], policy, NOW)
+    got = decode(res.records[0])
+    assert got["ssn"] == "REDACTED_CONTENT" and res.redacted == 1
+    assert b"111-22-3333" not in base64.b64decode(res.records[0]["data"])
+
+
+def test_non_ascii_base64_is_invalid_base64(policy):
+    ev = firehose_event([b'{"a": 1}'])
+    ev["records"][0]["data"] = "eyJhIjogMX0=é"
+    res = process_records(ev["records"], policy, NOW)
+    assert res.failed == {"invalid_base64": 1}

@@ -100,3 +100,38 @@ def test_untyped_events_are_rejected_when_there_is_no_default_profile(config):
     with pytest.raises(PolicyRejection) as exc:
         p.scrub(dict(REF_003), NOW)
     assert exc.value.reason == MISSING_EVENT_TYPE
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # the same key twice: parsers disagree on which value wins
+        b'{"dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": false, "data_share_consent": true}',
+        b'{"data_share_consent": true, "dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": true}',
+        # the same key spelt with a unicode escape
+        b'{"dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": false, "data_share_consen\\u0074": true}',
+    ],
+)
+def test_ambiguous_consent_is_no_consent(policy, raw):
+    import orjson
+
+    ev = orjson.loads(raw)
+    assert policy.scrub(ev, NOW, raw) is True
+    assert ev["ssn_no"] == "REDACTED_CONTENT"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": true}',
+        b'{"name": "Zo\\u00eb", "dob": "2011-04-22", "data_share_consent": true}',  # escapes elsewhere
+        b'{"meta": {"data_share_consent": false}, "dob": "2011-04-22", "data_share_consent": true}',  # nested key
+        b'{"note": "said \\"data_share_consent\\": true", "dob": "2011-04-22", "data_share_consent": true}',
+    ],
+)
+def test_unambiguous_consent_is_consent(policy, raw):
+    import orjson
+
+    ev = orjson.loads(raw)
+    assert policy.scrub(ev, NOW, raw) is False
+    assert ev["dob"] == "2011-04-22"

@@ -9,10 +9,18 @@ import pytest
 from tests.conftest import firehose_event
 
 
-@pytest.fixture(scope="module")
-def handler():
+@pytest.fixture
+def handler(monkeypatch, config):
+    import importlib
+
     import scrubber.handler as h
 
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("SCRUB_POLICY", config.scrub_policy.to_json())
+    h = importlib.reload(h)  # module state as a fresh Lambda container would have it
+    # Powertools keeps a named logger's first configuration for the process; pin the level.
+    h.logger.setLevel("INFO")
     return h
 
 
@@ -44,7 +52,6 @@ def test_handler_scrubs_a_producer_batch(handler, lambda_context, capsys):
 
 
 def test_logs_and_metrics_carry_no_personal_data(handler, lambda_context, capfd, caplog, monkeypatch):
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     events, encode = _events(50)
     bad = b'{"ssn": "987-65-4321", "email": "leak@example.com", "x": NaN}'
     ev = firehose_event([encode(e) for e in events] + [bad])

@@ -1,0 +1,256 @@
+"""``python -m bench``: the scrubbing handler against a stdlib baseline, in the same run.
+
+Workload: one Firehose transformation event holding 3 MiB of producer events (the largest Lambda
+processor buffer), half the subjects consenting. Each contender processes the same event; rounds
+alternate between contenders and the median is reported, so the figures that matter are ratios.
+
+Contenders:
+* baseline     per record: base64-decode -> json.loads -> json.dumps -> base64-encode
+* handler      scrubber.handler.lambda_handler, as deployed (Powertools Logger + Metrics included)
+* handler+pt   the same core, but building the response with Powertools'
+                KinesisFirehoseDataTransformationResponse/Record classes (measured, not shipped)
+
+Also: peak RSS of a fresh process that parses the event, runs the handler and serialises the
+response, and the handler module's
+import time in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from stacks.config import load_from_cdk_json  # noqa: E402
+
+CONFIG = load_from_cdk_json(str(ROOT / "cdk.json"))
+os.environ.setdefault("SCRUB_POLICY", CONFIG.scrub_policy.to_json())
+
+BATCH_BYTES = 3 * 1024 * 1024
+TARGET_VS_BASELINE = 2.0
+TARGET_RSS_MB = 256
+TARGET_IMPORT_MS = 300
+
+
+def build_event(batch_bytes: int = BATCH_BYTES, seed: int = 1) -> dict:
+    from datetime import datetime, timezone
+
+    from producer.events import EventFactory, encode
+
+    f = EventFactory(seed=seed, consent_ratio=0.5, subjects=2000, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    records, size, i = [], 0, 0
+    while True:
+        data = encode(f.next_event())
+        if size + len(data) > batch_bytes:
+            break
+        size += len(data)
+        seq = str(49_600_000_000_000_000_000 + i)
+        records.append(
+            {
+                "recordId": f"{seq}{i:06d}",
+                "approximateArrivalTimestamp": 1_767_225_600_000 + i,
+                "data": base64.b64encode(data).decode("ascii"),
+                "kinesisRecordMetadata": {
+                    "sequenceNumber": seq,
+                    "subsequenceNumber": "",
+                    "partitionKey": "k",
+                    "shardId": "shardId-000000000000",
+                    "approximateArrivalTimestamp": 1_767_225_600_000 + i,
+                },
+            }
+        )
+        i += 1
+    return {
+        "invocationId": "bench",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/pii-scrub-delivery",
+        "sourceKinesisStreamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/pii-scrub-events",
+        "region": "us-east-1",
+        "records": records,
+        "_bytes": size,
+    }
+
+
+def baseline_transform(event: dict, _ctx=None) -> dict:
+    out = []
+    for r in event["records"]:
+        obj = json.loads(base64.b64decode(r["data"]))
+        data = base64.b64encode((json.dumps(obj) + "\n").encode("utf-8")).decode("ascii")
+        out.append({"recordId": r["recordId"], "result": "Ok", "data": data})
+    return {"records": out}
+
+
+class Ctx:
+    function_name = "pii-scrub-scrubber"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pii-scrub-scrubber"
+    memory_limit_in_mb = 1024
+    aws_request_id = "bench"
+    log_group_name = "/aws/lambda/pii-scrub-scrubber"
+    log_stream_name = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 120_000
+
+
+def powertools_response_variant():
+    """The handler core with Powertools' response data classes, to measure what they cost."""
+    from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
+        KinesisFirehoseDataTransformationRecord,
+        KinesisFirehoseDataTransformationResponse,
+    )
+    from scrubber.batch import process_records
+    from scrubber.handler import POLICY, _utc_now
+
+    def run(event, _ctx=None):
+        res = process_records(event["records"], POLICY, _utc_now())
+        resp = KinesisFirehoseDataTransformationResponse()
+        for r in res.records:
+            resp.add_record(KinesisFirehoseDataTransformationRecord(record_id=r["recordId"], result=r["result"], data=r["data"]))
+        return resp.asdict()
+
+    return run
+
+
+@contextmanager
+def stdout_to_devnull():
+    """EMF metrics and logs go to stdout in Lambda too: keep their cost, discard their text."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        with redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
+def time_rounds(contenders: dict, event: dict, rounds: int) -> dict[str, list[float]]:
+    times = {name: [] for name in contenders}
+    with stdout_to_devnull():
+        for _ in range(rounds):
+            for name, fn in contenders.items():
+                t0 = time.perf_counter()
+                resp = fn(event, Ctx())
+                times[name].append(time.perf_counter() - t0)
+                assert len(resp["records"]) == len(event["records"])
+    return times
+
+
+def child_peak_rss(event: dict) -> dict:
+    """A fresh process does what the Lambda runtime does: parse the event JSON, call the handler,
+    serialise the response. Its peak RSS is the figure that must fit the function's memory."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump({k: v for k, v in event.items() if k != "_bytes"}, fh)
+        path = fh.name
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its
+    # parent's high-water mark.
+    code = (
+        "import sys, json\n"
+        "def hwm():\n"
+        "    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
+        "sys.path[:0] = ['.', 'lambdas']\n"
+        "import scrubber.handler as h\n"
+        "from bench.__main__ import Ctx\n"
+        "base = hwm()\n"
+        f"ev = json.load(open({path!r}))\n"
+        "out = json.dumps(h.lambda_handler(ev, Ctx()))\n"
+        "peak = hwm()\n"
+        "sys.stderr.write(f'RSS {base} {peak}\\n')\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                             env=dict(os.environ, POWERTOOLS_LOG_LEVEL="WARNING"))
+    finally:
+        os.unlink(path)
+    line = [l for l in out.stderr.splitlines() if l.startswith("RSS ")][-1]
+    base, peak = map(int, line.split()[1:])
+    return {"rss_after_import_mb": base / 1024, "peak_rss_mb": peak / 1024}
+
+
+def import_time_ms(repeats: int = 5) -> float:
+    code = (
+        "import time, sys; sys.path[:0]=['.', 'lambdas']\n"
+        "t=time.perf_counter(); import scrubber.handler; print((time.perf_counter()-t)*1000)\n"
+    )
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")
+    samples = []
+    for _ in range(repeats + 1):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env)
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples[1:])  # the first run may compile .pyc files
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--json", action="store_true", help="print machine-readable results")
+    args = ap.parse_args(argv)
+
+    import scrubber.handler as handler
+
+    event = build_event()
+    n, mb = len(event["records"]), event["_bytes"] / 1e6
+    contenders = {
+        "baseline (stdlib json)": baseline_transform,
+        "scrubbing handler": handler.lambda_handler,
+        "handler core + Powertools response classes": powertools_response_variant(),
+    }
+    times = time_rounds(contenders, event, args.rounds)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base = med["baseline (stdlib json)"]
+    rss = child_peak_rss(event)
+    imp = import_time_ms()
+
+    results = {
+        "records": n,
+        "batch_mb": round(mb, 3),
+        "rounds": args.rounds,
+        "contenders": {
+            k: {"median_s": round(v, 4), "records_per_s": round(n / v), "mb_per_s": round(mb / v, 1), "vs_baseline": round(base / v, 2)}
+            for k, v in med.items()
+        },
+        **{k: round(v, 1) for k, v in rss.items()},
+        "handler_import_ms": round(imp, 1),
+    }
+    ratio = results["contenders"]["scrubbing handler"]["vs_baseline"]
+    checks = {
+        f"handler >= {TARGET_VS_BASELINE}x baseline records/s": ratio >= TARGET_VS_BASELINE,
+        f"peak RSS < {TARGET_RSS_MB} MB": rss["peak_rss_mb"] < TARGET_RSS_MB,
+        f"handler import < {TARGET_IMPORT_MS} ms": imp < TARGET_IMPORT_MS,
+    }
+    if args.json:
+        print(json.dumps({**results, "targets": checks}, indent=2))
+    else:
+        print(f"Scrubbing benchmark: one Firehose event, {n:,} producer records, {mb:.2f} MB, median of {args.rounds} rounds")
+        print(f"{'contender':<46}{'median':>10}{'records/s':>12}{'MB/s':>8}{'vs baseline':>13}")
+        for k, v in results["contenders"].items():
+            print(f"{k:<46}{v['median_s'] * 1000:>8.1f}ms{v['records_per_s']:>12,}{v['mb_per_s']:>8.1f}{v['vs_baseline']:>12.2f}x")
+        print(f"peak RSS, fresh process running the batch: {rss['peak_rss_mb']:.1f} MB "
+              f"(interpreter + handler imported: {rss['rss_after_import_mb']:.1f} MB)")
+        print(f"handler module import time (fresh interpreter, median of 5): {imp:.1f} ms")
+        for name, ok in checks.items():
+            print(f"  [{'PASS' if ok else 'FAIL'}] {name}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
