@@ -51,6 +51,18 @@ def firehose_event(payloads: list[bytes], *, start_seq: int = 49_600_000_000_000
     }
 
 
+def string_values(v):
+    """Every string inside a JSON value, recursively."""
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from string_values(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from string_values(x)
+
+
 class LambdaContext:
     function_name = "pii-scrub-scrubber"
     function_version = "$LATEST"

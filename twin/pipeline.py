@@ -302,11 +302,7 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         out_path = None
         if out_dir is not None:
             out_path = Path(out_dir).resolve()
-            for key, body in data.items():
-                p = out_path / res["bucket"] / key
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(gzip.compress(body, mtime=0))
-            for key, body in quarantine.items():
+            for key, body in {**data, **quarantine}.items():
                 p = out_path / res["bucket"] / key
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.write_bytes(gzip.compress(body, mtime=0))

@@ -15,6 +15,7 @@ import pytest
 from producer.events import MALFORMED_SAMPLES
 from producer.handler import Production, parse_payload
 from stacks.config import load_config
+from tests.conftest import string_values
 from twin.pipeline import ROOT, run_pipeline
 
 SENSITIVE = ("name", "dob", "ssn", "email", "phone", "address", "note")
@@ -25,14 +26,6 @@ def _expected_records():
     """Re-create exactly what the producer sent: same seed, same sequence."""
     opts = parse_payload({**PAYLOAD, "start_time": "2026-01-15T09:30:00Z"})
     return list(Production(opts).records(PAYLOAD["count"]))
-
-
-def _strings(v):
-    if isinstance(v, str):
-        yield v
-    elif isinstance(v, dict):
-        for x in v.values():
-            yield from _strings(x)
 
 
 @pytest.fixture(scope="module")
@@ -115,23 +108,12 @@ def test_consenting_subjects_are_intact_and_others_are_redacted(run):
     assert consenting > 1000 and redacted > 1000
 
 
-def _walk(v):
-    if isinstance(v, str):
-        yield v
-    elif isinstance(v, dict):
-        for x in v.values():
-            yield from _walk(x)
-    elif isinstance(v, list):
-        for x in v:
-            yield from _walk(x)
-
-
 def test_non_consenting_values_appear_nowhere_in_the_lake(run):
     _, data, _ = run
     delivered, text = _delivered(data)
     values = set()  # every string value anywhere in the lake
     for ev in delivered.values():
-        values.update(_walk(ev))
+        values.update(string_values(ev))
     # personal data that free text could carry: e-mail addresses and SSNs, as whole tokens
     tokens = set(re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b\d{3}-\d{2}-\d{4}\b", text))
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
@@ -139,13 +121,13 @@ def test_non_consenting_values_appear_nowhere_in_the_lake(run):
     for ev in sent:
         if ev.get("data_share_consent") is True:
             for f in SENSITIVE:
-                allowed.update(_walk(ev[f]))
+                allowed.update(string_values(ev[f]))
     checked = 0
     for ev in sent:
         if ev.get("data_share_consent") is True:
             continue
         for f in SENSITIVE:
-            for v in _walk(ev[f]):
+            for v in string_values(ev[f]):
                 if v in allowed:
                     continue
                 checked += 1

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scrubber.batch import FAILED, OK, RESPONSE_BUDGET, process_records
 from scrubber.codec import INVALID_JSON
-from tests.conftest import firehose_event
+from tests.conftest import firehose_event, string_values
 
 NOW = "2026-01-15T09:30:00.000Z"
 SENSITIVE = ("name", "dob", "ssn", "email", "phone", "address", "note")
@@ -108,17 +108,6 @@ raw_record = st.one_of(
 )
 
 
-def _strings(v):
-    if isinstance(v, str):
-        yield v
-    elif isinstance(v, dict):
-        for x in v.values():
-            yield from _strings(x)
-    elif isinstance(v, list):
-        for x in v:
-            yield from _strings(x)
-
-
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(raw_record, min_size=1, max_size=25))
 def test_every_record_id_comes_back_exactly_once_and_nothing_unconsented_leaks(policy, payloads):
@@ -142,7 +131,7 @@ def test_every_record_id_comes_back_exactly_once_and_nothing_unconsented_leaks(p
             for f in SENSITIVE:
                 if f in original:
                     assert got[f] == "REDACTED_CONTENT"
-                    for s in _strings(original[f]):
+                    for s in string_values(original[f]):
                         assert s not in out_text  # the value appears nowhere in the output
             assert got["data_redacted"] is True and got["redacted_at"] == NOW
 
