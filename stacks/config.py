@@ -34,7 +34,9 @@ _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ERROR_OUTPUT_TYPE = "!{firehose:error-output-type}"
 _PREFIX_EXPR_RE = re.compile(r"!\{([^}]*)\}")
-_ALLOWED_EXPR_RE = re.compile(r"^(timestamp:[yMdHms/_\-]+|firehose:error-output-type|firehose:random-string)$")
+_ALLOWED_EXPR_RE = re.compile(
+    r"^(timestamp:(yyyy|MM|dd|HH|mm|ss)([/_\-=](yyyy|MM|dd|HH|mm|ss))*|firehose:error-output-type|firehose:random-string)$"
+)
 
 
 class ConfigError(ValueError):
@@ -99,6 +101,7 @@ class ScrubProfile:
     consent_field: str
     sensitive_fields: tuple[str, ...]
     event_types: tuple[str, ...] = ()
+    known_fields: tuple[str, ...] = ()  # if set: any other top-level field sends the event to quarantine
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class ScrubPolicyConfig:
                         "consent_field": p.consent_field,
                         "sensitive_fields": list(p.sensitive_fields),
                         "event_types": list(p.event_types),
+                        **({"known_fields": list(p.known_fields)} if p.known_fields else {}),
                     }
                     for p in self.profiles
                 ],
@@ -176,8 +180,14 @@ class PipelineConfig:
 
 def _default_profiles() -> list[dict[str, Any]]:
     return [
-        # The event of reference 003: only dob and ssn_no are personal data.
-        {"name": "legacy", "consent_field": "data_share_consent", "sensitive_fields": ["dob", "ssn_no"]},
+        # The event of reference 003: only dob and ssn_no are personal data, and nothing else may
+        # ride along (a typed event that lost its type would otherwise get these weaker rules).
+        {
+            "name": "legacy",
+            "consent_field": "data_share_consent",
+            "sensitive_fields": ["dob", "ssn_no"],
+            "known_fields": ["name", "dob", "gender", "ssn_no", "data_share_consent", "evnt_time"],
+        },
         # The producer's events.
         {
             "name": "customer",
@@ -235,7 +245,7 @@ class _Reader:
             raise ConfigError(f"{self.path} has unknown key(s): {', '.join(unknown)}")
 
 
-def _validate_prefix(key: str, prefix: str, *, needs_error_type: bool) -> None:
+def _validate_prefix(key: str, prefix: str, *, needs_error_type: bool, is_error: bool = False) -> None:
     if not prefix.endswith("/"):
         raise ConfigError(f"{key} must end with '/', got {prefix!r}")
     if prefix.startswith("/"):
@@ -245,6 +255,8 @@ def _validate_prefix(key: str, prefix: str, *, needs_error_type: bool) -> None:
     for expr in _PREFIX_EXPR_RE.findall(prefix):
         if not _ALLOWED_EXPR_RE.match(expr):
             raise ConfigError(f"{key} uses an unsupported Firehose expression !{{{expr}}}")
+    if not is_error and _ERROR_OUTPUT_TYPE in prefix:
+        raise ConfigError(f"{key} cannot use {_ERROR_OUTPUT_TYPE}: it is only valid in the quarantine prefix")
     if needs_error_type and _ERROR_OUTPUT_TYPE not in prefix:
         raise ConfigError(
             f"{key} must contain {_ERROR_OUTPUT_TYPE} when the data prefix uses expressions (a Firehose rule)"
@@ -291,6 +303,7 @@ def _scrub_policy(raw: Any, path: str) -> ScrubPolicyConfig:
         if not sensitive:
             raise ConfigError(f"{pr.key('sensitive_fields')} must name at least one field")
         types = _field_list(pr.get("event_types", []), pr.key("event_types"))
+        known = _field_list(pr.get("known_fields", []), pr.key("known_fields"))
         pr.done()
         if consent in sensitive:
             raise ConfigError(f"{pr.key('sensitive_fields')} must not contain the consent field {consent!r}")
@@ -302,7 +315,9 @@ def _scrub_policy(raw: Any, path: str) -> ScrubPolicyConfig:
             seen_types[t] = name
         if any(p.name == name for p in profiles):
             raise ConfigError(f"{pr.key('name')}: profile {name!r} is defined twice")
-        profiles.append(ScrubProfile(name=name, consent_field=consent, sensitive_fields=sensitive, event_types=types))
+        profiles.append(
+            ScrubProfile(name=name, consent_field=consent, sensitive_fields=sensitive, event_types=types, known_fields=known)
+        )
     if default_profile is not None and default_profile not in {p.name for p in profiles}:
         raise ConfigError(f"{path}.default_profile names no profile: {default_profile!r}")
     if len(token) > 256:
@@ -356,7 +371,7 @@ def load_config(raw: Any) -> PipelineConfig:
         raise ConfigError(f"{d.key('processor_buffer_size_mib')} must not exceed {d.key('buffering_size_mib')}")
     data_has_expr = "!{" in delivery.data_prefix
     _validate_prefix(d.key("data_prefix"), delivery.data_prefix, needs_error_type=False)
-    _validate_prefix(d.key("quarantine_prefix"), delivery.quarantine_prefix, needs_error_type=data_has_expr)
+    _validate_prefix(d.key("quarantine_prefix"), delivery.quarantine_prefix, needs_error_type=data_has_expr, is_error=True)
     if delivery.quarantine_root == "" or delivery.data_root.startswith(delivery.quarantine_root) or delivery.quarantine_root.startswith(delivery.data_root):
         raise ConfigError(
             f"{d.key('quarantine_prefix')} must start with a static folder that does not overlap "

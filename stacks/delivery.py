@@ -62,10 +62,11 @@ class Delivery(Construct):
             ),
             description="Firehose S3 destination role: writes scrubbed and quarantined objects",
         )
-        # grantReadWrite (applied by the L2) includes deletes; Firehose never deletes or reads back.
+        # grantReadWrite (applied by the L2) includes deletes; Firehose never deletes objects or
+        # changes the bucket. (Reads stay: s3:GetObject is in Firehose's documented permission set.)
         self.destination_role.add_to_policy(
             iam.PolicyStatement(
-                sid="NeverDeleteOrReadBack",
+                sid="NeverDeleteOrChangeTheBucket",
                 effect=iam.Effect.DENY,
                 actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy"],
                 resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],

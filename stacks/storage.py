@@ -15,8 +15,8 @@ from constructs import Construct
 
 from .config import PipelineConfig
 
-# Actions that read object content (current or previous versions).
-_READ_OBJECT_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes", "s3:RestoreObject"]
+# Every action that reads object content or metadata, any version, replication included.
+_READ_OBJECT_ACTIONS = ["s3:GetObject*", "s3:RestoreObject"]
 
 
 class Storage(Construct):

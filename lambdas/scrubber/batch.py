@@ -10,15 +10,16 @@ Guarantees:
 * Never ``Ok`` for a record we could not scrub: any failure, expected or not, is
   ``ProcessingFailed``, which Firehose writes (raw) to the quarantine prefix.
 * Never raises because of a record's content.
-* The serialised response stays under Lambda's 6 MB synchronous response limit. If the transformed
-  batch would not fit, the records past the budget are failed (reason ``response_budget``) rather
-  than the whole invocation failing; with the configured 3 MB processor buffer this cannot happen
-  for sane events, and the metric says so if it ever does.
+* The serialised response stays under Lambda's 6 MB synchronous response limit. Every entry's
+  envelope is reserved first; a record whose data would not fit in what is left is failed
+  (reason ``response_budget``) rather than the whole invocation failing. With the 3 MB processor
+  buffer this does not happen for normal events, and the metric says so if it ever does.
 """
 
 from __future__ import annotations
 
 import binascii
+import json
 
 import pybase64
 from collections import Counter
@@ -44,9 +45,9 @@ INTERNAL_ERROR = "internal_error"
 # Lambda: 6 MB (6,291,456 bytes) for a synchronous response. Keep headroom for the envelope.
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 RESPONSE_BUDGET_BYTES = LAMBDA_RESPONSE_LIMIT - 16 * 1024
-# Bytes a record adds to the JSON response besides its id and data:
-# {"recordId":"","result":"ProcessingFailed","data":""},  -> 52 characters at most
-_ENTRY_OVERHEAD = 56
+# Bytes one entry adds to the response besides its id and data, as the Lambda runtime serialises
+# it (json.dumps, default separators): {"recordId": "", "result": "ProcessingFailed", "data": ""}, 
+_ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": "ProcessingFailed", "data": ""})) + 2
 
 
 @dataclass
@@ -75,56 +76,52 @@ def process_records(
     res = BatchResult(records=out)
     failed = res.failed
     append = out.append
-    used = 16  # {"records":[]}
-    over_budget = False
+    records = records if isinstance(records, list) else list(records)
+    # Reserve every entry's envelope up front (as if all failed); data then spends what is left.
+    used = len('{"records": []}') + sum(len(r["recordId"]) + _ENTRY_OVERHEAD for r in records)
     count = 0
 
     for rec in records:
         rid = rec["recordId"]
         count += 1
         reason = None
-        if over_budget:
-            reason = RESPONSE_BUDGET
-        else:
+        try:
+            raw = _b64decode(rec.get("data"), validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raw = None
+            reason = INVALID_BASE64
+        if raw is not None:
             try:
-                raw = _b64decode(rec["data"], validate=True)
-            except (binascii.Error, ValueError, TypeError):
-                raw = None
-                reason = INVALID_BASE64
-            if raw is not None:
-                try:
-                    res.bytes_in += len(raw)
-                    event = decode_object(raw)
-                    was_redacted = policy.scrub(event, redacted_at, raw)
-                    if was_redacted:
-                        line = encode_line(event)
+                res.bytes_in += len(raw)
+                event = decode_object(raw)
+                was_redacted = policy.scrub(event, redacted_at, raw)
+                if was_redacted:
+                    line = encode_line(event)
+                else:
+                    # Unambiguous consent: the producer's bytes, as one newline-terminated line.
+                    line = raw.strip()
+                    if b"\n" in line or b"\r" in line:
+                        line = encode_line(event)  # pretty-printed input: re-serialise on one line
                     else:
-                        # Unambiguous consent: the producer's bytes, as one newline-terminated line.
-                        line = raw.strip()
-                        if b"\n" in line or b"\r" in line:
-                            line = encode_line(event)  # pretty-printed input: re-serialise on one line
-                        else:
-                            line += b"\n"
-                    data = _b64encode(line)
-                    size = len(rid) + len(data) + _ENTRY_OVERHEAD
-                    if used + size > budget:
-                        over_budget = True
-                        reason = RESPONSE_BUDGET
-                    else:
-                        used += size
-                        res.bytes_out += len(line)
-                        res.ok += 1
-                        res.redacted += was_redacted
-                        append({"recordId": rid, "result": OK, "data": data})
-                        continue
-                except DecodeFailure as exc:
-                    reason = exc.reason
-                except PolicyRejection as exc:
-                    reason = exc.reason
-                except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
-                    reason = INTERNAL_ERROR
+                        line += b"\n"
+                data = _b64encode(line)
+                size = len(data)
+                if used + size > budget:
+                    reason = RESPONSE_BUDGET
+                else:
+                    used += size
+                    res.bytes_out += len(line)
+                    res.ok += 1
+                    res.redacted += was_redacted
+                    append({"recordId": rid, "result": OK, "data": data})
+                    continue
+            except DecodeFailure as exc:
+                reason = exc.reason
+            except PolicyRejection as exc:
+                reason = exc.reason
+            except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
+                reason = INTERNAL_ERROR
         failed[reason] += 1
-        used += len(rid) + _ENTRY_OVERHEAD
         # Firehose writes the original record to the error prefix; echoing it back would only
         # spend response budget, so failed records carry empty data.
         append({"recordId": rid, "result": FAILED, "data": ""})

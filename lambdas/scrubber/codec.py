@@ -8,6 +8,8 @@ parser's message or document anywhere, since both can hold personal data.
 
 from __future__ import annotations
 
+import json
+
 import orjson
 
 INVALID_UTF8 = "invalid_utf8"
@@ -38,6 +40,17 @@ def _classify(data: bytes, exc: orjson.JSONDecodeError) -> str:
     return INVALID_JSON
 
 
+# orjson reads integers beyond 64 bits as floats. A run of 19+ digits may be one: such records are
+# re-read with the stdlib parser (exact integers) so that re-serialising never changes a number.
+# (Found with translate + a substring search: a regex costs ~15 us on a digit-heavy event.)
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_RUN_19 = b"0" * 19
+
+
+def _has_long_digit_run(data: bytes) -> bool:
+    return _RUN_19 in data.translate(_DIGITS_TO_ZERO)
+
+
 def decode_object(data: bytes) -> dict:
     """Parse ``data`` as one JSON object, or raise DecodeFailure."""
     try:
@@ -46,9 +59,17 @@ def decode_object(data: bytes) -> dict:
         raise DecodeFailure(_classify(data, exc)) from None
     if type(obj) is not dict:
         raise DecodeFailure(NOT_AN_OBJECT)
+    if _has_long_digit_run(data):
+        try:
+            obj = json.loads(data)  # orjson has validated the document; this keeps big ints exact
+        except RecursionError:
+            raise DecodeFailure(TOO_DEEP) from None
     return obj
 
 
 def encode_line(obj: dict) -> bytes:
     """One JSON object as a newline-terminated line (the JSON-lines layout Athena and Glue read)."""
-    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # an integer beyond 64 bits (read exactly by decode_object)
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"

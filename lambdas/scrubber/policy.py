@@ -10,6 +10,11 @@ Pure domain code: no AWS, no logging. The rules, all fail-closed:
   (``{"c": false, "c": true}``), parsers disagree on its value, so it is no consent.
 * An event whose type field names no profile, or whose type field is not a string, cannot be
   scrubbed safely and is rejected (it goes to quarantine, never through as plaintext).
+* A profile may list every field its events can carry (``known_fields``); an event with any other
+  top-level field is rejected. The default profile for untyped events does, so a typed event that
+  lost its type field cannot slip through under the weaker legacy rules.
+* Sensitive field names match case-insensitively (``EMAIL`` is redacted like ``email``): Athena and
+  Glue read JSON keys case-insensitively, so a variant spelling would land in the same column.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
+UNDECLARED_FIELD = "undeclared_field"
 INVALID_EVENT_TYPE = "invalid_event_type"
 MISSING_EVENT_TYPE = "missing_event_type"
 
@@ -43,7 +49,10 @@ def _top_level_key_count(raw: bytes, key: str) -> int:
         depth_counts.append(sum(1 for k, _ in pairs if k == key))
         return None
 
-    json.loads(raw, object_pairs_hook=hook)
+    try:
+        json.loads(raw, object_pairs_hook=hook)
+    except RecursionError:
+        return 2  # deeper than the stdlib parser goes: cannot prove it unambiguous, so it is not
     return depth_counts[-1]  # the outermost object is completed last
 
 
@@ -52,10 +61,15 @@ class Profile:
     name: str
     consent_field: str
     sensitive_fields: tuple[str, ...]
+    known_fields: frozenset | None = None
     consent_literal: bytes = field(init=False, repr=False, compare=False)
+    _folded: frozenset = field(init=False, repr=False, compare=False)
+    _memo: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "consent_literal", json.dumps(self.consent_field).encode("utf-8"))
+        object.__setattr__(self, "_folded", frozenset(f.casefold() for f in self.sensitive_fields))
+        object.__setattr__(self, "_memo", {})
 
     def consents(self, event: dict, raw: bytes) -> bool:
         """True only if the consent field is the JSON value true, and unambiguously so."""
@@ -69,11 +83,19 @@ class Profile:
 
     def apply(self, event: dict, token: str, redacted_at: str, raw: bytes | None = None) -> bool:
         """Scrub ``event`` in place. Returns True when it was redacted."""
+        if self.known_fields is not None and not event.keys() <= self.known_fields:
+            raise PolicyRejection(UNDECLARED_FIELD)
         if self.consents(event, raw if raw is not None else json.dumps(event).encode()):
             return False
-        for f in self.sensitive_fields:
-            if f in event:
-                event[f] = token
+        memo = self._memo
+        for k in event:
+            hit = memo.get(k)
+            if hit is None:
+                hit = k.casefold() in self._folded
+                if len(memo) < 4096:  # field names repeat; bound the memo against hostile keys
+                    memo[k] = hit
+            if hit:
+                event[k] = token
         event["data_redacted"] = True
         event["redacted_at"] = redacted_at
         return True
@@ -101,7 +123,13 @@ class Policy:
         profiles: list[Profile] = []
         by_type: dict[str, Profile] = {}
         for rp in raw["profiles"]:
-            p = Profile(rp["name"], rp["consent_field"], tuple(rp["sensitive_fields"]))
+            known = rp.get("known_fields")
+            p = Profile(
+                rp["name"],
+                rp["consent_field"],
+                tuple(rp["sensitive_fields"]),
+                frozenset(known) | {rp["consent_field"]} | set(rp["sensitive_fields"]) if known else None,
+            )
             profiles.append(p)
             for t in rp.get("event_types", ()):
                 by_type[t] = p

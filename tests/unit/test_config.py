@@ -33,6 +33,8 @@ def test_cdk_json_is_valid_and_matches_the_defaults():
         ({"storage": {"quarantine_expiration_days": 90}}, "pipeline.storage.quarantine_expiration_days must be between 1 and 30"),
         ({"storage": {"data_expiration_days": 10}}, "pipeline.storage.data_expiration_days must be greater than"),
         ({"typo": 1}, "pipeline has unknown key(s): typo"),
+        ({"delivery": {"data_prefix": "data/!{firehose:error-output-type}/"}}, "pipeline.delivery.data_prefix cannot use !{firehose:error-output-type}"),
+        ({"delivery": {"data_prefix": "data/!{timestamp:yy}/"}}, "pipeline.delivery.data_prefix uses an unsupported Firehose expression"),
         ({"stream": {"retention": 48}}, "pipeline.stream has unknown key(s): retention"),
         ({"scrub_policy": {"default_profile": "nope"}}, "pipeline.scrub_policy.default_profile names no profile"),
         (

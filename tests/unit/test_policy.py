@@ -125,8 +125,8 @@ def test_ambiguous_consent_is_no_consent(policy, raw):
     [
         b'{"dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": true}',
         b'{"name": "Zo\\u00eb", "dob": "2011-04-22", "data_share_consent": true}',  # escapes elsewhere
-        b'{"meta": {"data_share_consent": false}, "dob": "2011-04-22", "data_share_consent": true}',  # nested key
-        b'{"note": "said \\"data_share_consent\\": true", "dob": "2011-04-22", "data_share_consent": true}',
+        b'{"event_type": "order_placed", "meta": {"data_share_consent": false}, "dob": "2011-04-22", "data_share_consent": true}',
+        b'{"event_type": "order_placed", "note": "said \\"data_share_consent\\": true", "dob": "2011-04-22", "data_share_consent": true}',
     ],
 )
 def test_unambiguous_consent_is_consent(policy, raw):
@@ -135,3 +135,27 @@ def test_unambiguous_consent_is_consent(policy, raw):
     ev = orjson.loads(raw)
     assert policy.scrub(ev, NOW, raw) is False
     assert ev["dob"] == "2011-04-22"
+
+
+def test_an_untyped_event_with_fields_beyond_the_legacy_shape_is_quarantined(policy):
+    """A producer event that lost its event_type must not get the weaker legacy rules."""
+    from scrubber.policy import UNDECLARED_FIELD
+
+    ev = {"data_share_consent": False, "name": "Alice", "email": "a@b.com", "ssn": "123-45-6789", "dob": "1990"}
+    with pytest.raises(PolicyRejection) as exc:
+        policy.scrub(ev, NOW)
+    assert exc.value.reason == UNDECLARED_FIELD
+
+
+def test_sensitive_fields_match_whatever_their_case(policy):
+    ev = {"event_type": "order_placed", "data_share_consent": False, "EMAIL": "a@b.com", "Ssn": "123-45-6789", "ssn": "x"}
+    policy.scrub(ev, NOW)
+    assert ev["EMAIL"] == ev["Ssn"] == ev["ssn"] == "REDACTED_CONTENT"
+
+
+def test_consent_beyond_the_stdlib_parser_depth_is_no_consent_not_an_error(policy):
+    deep = b'{"event_type": "order_placed", "x": "\\u00e9", "n": ' + b"[" * 1010 + b"]" * 1010 + b', "ssn": "1", "data_share_consent": true}'
+    import orjson
+
+    ev = orjson.loads(deep)
+    assert policy.scrub(ev, NOW, deep) is True and ev["ssn"] == "REDACTED_CONTENT"
