@@ -1,0 +1,758 @@
+"""The policy engine: contracts compiled once into plans, applied per event at stream speed.
+
+For one event the plan (1) validates every declared field (type, required, pattern, enum, range,
+length), (2) works out which purposes the subject consented to, fail-closed, (3) applies each PII
+field's action when its purposes are not all consented (and its ``always`` action when they are),
+(4) scans free-text fields for undeclared personal data, and (5) records what it did in
+``_privacy`` (names of fields and actions only, never values).
+
+Rejections raise ``Rejection(reason)`` with a reason code from a closed set; the caller turns them
+into ``ProcessingFailed`` (quarantine).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable, Iterator, Mapping
+
+import orjson
+
+from .contract import Contract, FieldSpec, Pii
+from .detectors import Scanner, luhn_ok
+
+# Rejection reasons (metric names are built from these; never from data).
+UNKNOWN_CONTRACT = "unknown_contract"
+MISSING_EVENT_TYPE = "missing_event_type"
+INVALID_EVENT_TYPE = "invalid_event_type"
+MISSING_SCHEMA_VERSION = "missing_schema_version"
+INVALID_SCHEMA_VERSION = "invalid_schema_version"
+TYPE_MISMATCH = "type_mismatch"
+VALIDATION_FAILED = "validation_failed"
+UNDECLARED_FIELD = "undeclared_field"
+UNDECLARED_PII = "undeclared_pii"
+REASONS = (UNKNOWN_CONTRACT, MISSING_EVENT_TYPE, INVALID_EVENT_TYPE, MISSING_SCHEMA_VERSION, INVALID_SCHEMA_VERSION,
+           TYPE_MISMATCH, VALIDATION_FAILED, UNDECLARED_FIELD, UNDECLARED_PII)
+
+META_FIELD = "_privacy"
+_MISSING = object()
+
+
+class Rejection(Exception):
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Pseudonymisation keys
+# ---------------------------------------------------------------------------------------------
+
+
+class Keyring:
+    """HMAC-SHA256 keys by version. New pseudonyms use ``current``; the prefix names the key, so
+    after a rotation old and new pseudonyms are told apart (and re-keyed by a backfill)."""
+
+    def __init__(self, keys: Mapping[str, bytes], current: str):
+        if current not in keys:
+            raise ValueError("the current key version is not in the keyring")
+        for kid, k in keys.items():
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", kid) or len(k) < 32:
+                raise ValueError("keys need an id of up to 16 [A-Za-z0-9_-] and at least 32 bytes")
+        self.keys = dict(keys)
+        self.current = current
+        self._key = self.keys[current]
+        self._prefix = current + ":"
+        self._memo: dict = {}  # identifiers recur across events; bounded below
+
+    @classmethod
+    def from_secret(cls, secret: str | Mapping) -> "Keyring":
+        """Secret layout: {"current": "v2", "keys": {"v1": "<base64>", "v2": "<base64>"}}."""
+        d = json.loads(secret) if isinstance(secret, str) else secret
+        return cls({k: base64.b64decode(v) for k, v in d["keys"].items()}, d["current"])
+
+    def pseudonym(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is str:
+            hit = self._memo.get(value)
+            if hit is not None:
+                return hit
+            data = value.encode("utf-8")
+        else:
+            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        digest = hmac.digest(self._key, data, "sha256")
+        out = self._prefix + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        if type(value) is str and len(self._memo) < 65536:
+            self._memo[value] = out
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
+# ---------------------------------------------------------------------------------------------
+
+
+def _segments(path: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((p[:-3], True) if p.endswith("[*]") else (p, False) for p in path.split("."))
+
+
+def _slots(event: dict, segs) -> Iterator[tuple[dict, str]]:
+    """Every (container, key) where the path's leaf lives. Missing or mistyped parents yield
+    nothing: validation of the parent reports them."""
+    containers = [event]
+    for name, each in segs[:-1]:
+        nxt = []
+        for c in containers:
+            v = c.get(name)
+            if each:
+                if type(v) is list:
+                    nxt.extend(x for x in v if type(x) is dict)
+            elif type(v) is dict:
+                nxt.append(v)
+        containers = nxt
+    name, each = segs[-1]
+    for c in containers:
+        if each:
+            v = c.get(name)
+            if type(v) is list:
+                for i in range(len(v)):
+                    yield v, i  # type: ignore[misc]
+        else:
+            yield c, name
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _is_date(v) -> bool:
+    if type(v) is not str or not _DATE_RE.match(v):
+        return False
+    try:
+        date.fromisoformat(v)
+    except ValueError:
+        return False
+    return True
+
+
+_DATETIME_RE = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$"
+)
+
+
+def _is_datetime(v) -> bool:
+    """ISO 8601 date-time (RFC 3339 profile, offset optional). Shape only, like JSON Schema."""
+    return type(v) is str and _DATETIME_RE.match(v) is not None
+
+
+_TYPE_CHECK: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: type(v) is str,
+    "integer": lambda v: type(v) is int,
+    "number": lambda v: type(v) is int or type(v) is float,
+    "boolean": lambda v: type(v) is bool,
+    "object": lambda v: type(v) is dict,
+    "array": lambda v: type(v) is list,
+    "date": lambda v: type(v) is str,  # shape checked below as a validation
+    "datetime": lambda v: type(v) is str,
+    "any": lambda v: True,
+}
+
+
+def _validator(f: FieldSpec) -> Callable[[Any], str | None]:
+    """A function value -> None (valid) or a rejection reason."""
+    type_ok = _TYPE_CHECK[f.type]
+    checks: list[Callable[[Any], bool]] = []
+    if f.type == "date":
+        checks.append(_is_date)
+    elif f.type == "datetime":
+        checks.append(_is_datetime)
+    if f.pattern is not None:
+        rx = re.compile(f.pattern)
+        checks.append(lambda v, rx=rx: type(v) is str and rx.search(v) is not None)
+    if f.enum is not None:
+        allowed = list(f.enum)
+        checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
+    if f.minimum is not None:
+        mn = f.minimum
+        checks.append(lambda v: type(v) in (int, float) and v >= mn)
+    if f.maximum is not None:
+        mx = f.maximum
+        checks.append(lambda v: type(v) in (int, float) and v <= mx)
+    if f.max_length is not None:
+        ml = f.max_length
+        checks.append(lambda v: len(v) <= ml if type(v) in (str, list) else True)
+    nullable = f.nullable
+
+    def validate(v):
+        if v is None:
+            return None if nullable else TYPE_MISMATCH
+        if not type_ok(v):
+            return TYPE_MISMATCH
+        for c in checks:
+            if not c(v):
+                return VALIDATION_FAILED
+        return None
+
+    return validate
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions
+# ---------------------------------------------------------------------------------------------
+
+_NON_DIGIT = re.compile(r"\D", re.ASCII)  # ASCII only: "\d" alone also matches e.g. fullwidth digits
+_DIGIT_RE = re.compile(r"\d", re.ASCII)
+_EMAIL_RE = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
+
+
+def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
+    """value -> masked value; anything the mask cannot make sense of is redacted (fail closed)."""
+    if p.mask_regex is not None:
+        rx, fmt = re.compile(p.mask_regex), p.mask_format
+
+        def regex_mask(v):
+            if type(v) in (int, float) and type(v) is not bool:
+                v = str(v)
+            m = rx.fullmatch(v) if type(v) is str else None
+            return m.expand(fmt) if m else token
+
+        return regex_mask
+
+    kind = p.mask
+
+    def as_text(v):
+        if type(v) is str:
+            return v
+        if type(v) is int:
+            return str(v)
+        return None
+
+    if kind == "ssn":
+        def ssn(v):
+            s = as_text(v)
+            d = _NON_DIGIT.sub("", s) if s is not None else ""
+            return f"***-**-{d[-4:]}" if len(d) == 9 else token
+        return ssn
+    if kind == "email":
+        def email(v):
+            m = _EMAIL_RE.match(v) if type(v) is str else None
+            return f"{m.group(1)}***@{m.group(2)}" if m else token
+        return email
+    if kind == "phone":
+        def phone(v):
+            s = as_text(v)
+            if s is None:
+                return token
+            spans = [m.start() for m in _DIGIT_RE.finditer(s)]
+            if len(spans) < 7:
+                return token
+            cut = spans[-4]  # keep the last four digits
+            return _DIGIT_RE.sub("*", s[:cut]) + s[cut:]
+        return phone
+    if kind == "card":
+        def card(v):
+            s = as_text(v)
+            d = _NON_DIGIT.sub("", s) if s is not None else ""
+            return "*" * (len(d) - 4) + d[-4:] if 13 <= len(d) <= 19 and luhn_ok(d) else token
+        return card
+    # last4
+    def last4(v):
+        s = as_text(v)
+        if s is None:
+            return token
+        return "*" * len(s) if len(s) <= 4 else "*" * (len(s) - 4) + s[-4:]
+    return last4
+
+
+def _generalise_fn(p: Pii, token: str) -> Callable[[Any], Any]:
+    g = p.generalise
+    if g == "year":
+        return lambda v: v[:4] if (type(v) is str and (_is_date(v[:10]))) else token
+    if g == "day":
+        return lambda v: v[:10] if (type(v) is str and _is_date(v[:10])) else token
+    if g == "age_band":
+        band = p.band
+
+        def age(v):
+            if type(v) not in (int, float) or v < 0 or v != v:
+                return token
+            lo = int(v) // band * band
+            return f"{lo}-{lo + band - 1}"
+        return age
+    n = p.prefix
+    return lambda v: v.strip()[:n] if type(v) is str and len(v.strip()) > n else token
+
+
+def _value_action(name: str, p: Pii, token: str, keyring: Keyring | None) -> Callable[[Any], Any] | None:
+    """value -> new value for value-level actions; None for drop (handled by deleting the slot)."""
+    if name == "redact":
+        return lambda v: token
+    if name == "mask":
+        return _mask_fn(p, token)
+    if name == "generalise":
+        return _generalise_fn(p, token)
+    if name == "pseudonymise":
+        if keyring is None:
+            raise ValueError("a contract pseudonymises but no keyring was given")
+        return keyring.pseudonym
+    return None  # drop
+
+
+# ---------------------------------------------------------------------------------------------
+# Consent
+# ---------------------------------------------------------------------------------------------
+
+
+def _has_duplicate_key(raw: bytes, key: str) -> bool:
+    """Exact check (stdlib parser): does any object in ``raw`` hold ``key`` twice?"""
+    dup = False
+
+    def hook(pairs):
+        nonlocal dup
+        if not dup:
+            n = 0
+            for k, _ in pairs:
+                if k == key:
+                    n += 1
+            dup = n > 1
+        return dict(pairs)
+
+    json.loads(raw, object_pairs_hook=hook)
+    return dup
+
+
+class _ConsentReader:
+    def __init__(self, c: Contract):
+        self.model = c.consent.model
+        self.segs = _segments(c.consent.path)
+        self.leaf = self.segs[-1][0]
+        self.literal = json.dumps(self.leaf).encode("utf-8")
+        self.all = frozenset(c.purposes)
+        self.order = {p: i for i, p in enumerate(c.purposes)}
+        self.cumulative = c.consent.levels == "cumulative"
+
+    def _value(self, event: dict):
+        if len(self.segs) == 1:
+            return event.get(self.leaf, _MISSING)
+        for c, k in _slots(event, self.segs):
+            return c.get(k, _MISSING)
+        return _MISSING
+
+    def unambiguous(self, raw: bytes | None) -> bool:
+        if raw is None:
+            return True
+        # Without escapes a key is spelt one way, and a literal inside a string value has its
+        # quotes escaped: one literal occurrence means one key. Otherwise: the exact, slow check.
+        if b"\\u" not in raw and raw.count(self.literal) == 1:
+            return True
+        return not _has_duplicate_key(raw, self.leaf)
+
+    def consented(self, event: dict, raw: bytes | None) -> frozenset:
+        v = self._value(event)
+        if self.model == "flag":
+            return self.all if (v is True and self.unambiguous(raw)) else frozenset()
+        if type(v) is not list or not v:
+            return frozenset()
+        idx = []
+        for item in v:
+            if type(item) is str and item in self.order:
+                idx.append(self.order[item])
+            elif type(item) is int and 0 <= item < len(self.order):
+                idx.append(item)
+            else:
+                return frozenset()  # malformed consent is no consent
+        if not self.unambiguous(raw):
+            return frozenset()
+        purposes = list(self.order)
+        if self.cumulative:
+            return frozenset(purposes[: max(idx) + 1])
+        return frozenset(purposes[i] for i in idx)
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled contract
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    applied: dict  # path -> action, names only
+    redacted: bool  # something was transformed for lack of consent, or masked by the scan
+
+
+_PY_TYPES = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "object": (dict,),
+    "array": (list,), "date": (str,), "datetime": (str,), "any": None,
+}
+
+
+class _Node:
+    """The declared fields of one object (the event, a nested object, or each item of an array)."""
+
+    __slots__ = ("fields", "names", "path")
+
+    def __init__(self, path: str):
+        self.fields: list = []  # (name, types, required, nullable, checks, child, each)
+        self.names: frozenset = frozenset()
+        self.path = path
+
+
+def _checks(f: FieldSpec) -> tuple:
+    checks: list[Callable[[Any], bool]] = []
+    if f.type == "date":
+        checks.append(_is_date)
+    elif f.type == "datetime":
+        checks.append(_is_datetime)
+    if f.pattern is not None:
+        search = re.compile(f.pattern).search
+        checks.append(lambda v: type(v) is str and search(v) is not None)
+    if f.enum is not None:
+        try:
+            allowed_set = frozenset((type(a), a) for a in f.enum)
+            checks.append(lambda v: (type(v), v) in allowed_set)
+        except TypeError:  # unhashable enum members: compare one by one
+            allowed = list(f.enum)
+            checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
+    if f.minimum is not None:
+        mn = f.minimum
+        checks.append(lambda v: v >= mn)
+    if f.maximum is not None:
+        mx = f.maximum
+        checks.append(lambda v: v <= mx)
+    if f.max_length is not None:
+        ml = f.max_length
+        checks.append(lambda v: len(v) <= ml if type(v) in (str, list) else True)
+    return tuple(checks)
+
+
+def _inline_checks(f: FieldSpec, v: str, const) -> list[str]:
+    """Failure conditions for one field's validations, as Python expressions over variable ``v``."""
+    out = []
+    if f.type == "date":
+        out.append(f"not {const(_is_date)}({v})")
+    elif f.type == "datetime":
+        out.append(f"not {const(_is_datetime)}({v})")
+    if f.pattern is not None:
+        out.append(f"{const(re.compile(f.pattern).search)}({v}) is None")
+    if f.enum is not None:
+        try:
+            out.append(f"(type({v}), {v}) not in {const(frozenset((type(a), a) for a in f.enum))}")
+        except TypeError:
+            allowed = list(f.enum)
+            out.append(f"not {const(lambda x: any(x == a and type(x) is type(a) for a in allowed))}({v})")
+    numeric = f.type in ("integer", "number")
+    guard = "" if numeric else f"type({v}) in (int, float) and "
+    if f.minimum is not None:
+        out.append(f"{guard}{v} < {f.minimum!r}" if numeric else f"not (type({v}) in (int, float) and {v} >= {f.minimum!r})")
+    if f.maximum is not None:
+        out.append(f"{guard}{v} > {f.maximum!r}" if numeric else f"not (type({v}) in (int, float) and {v} <= {f.maximum!r})")
+    if f.max_length is not None:
+        out.append(f"len({v}) > {f.max_length}" if f.type in ("string", "array") else
+                   f"type({v}) in (str, list) and len({v}) > {f.max_length}")
+    return out
+
+
+def _build_tree(fields: tuple[FieldSpec, ...]) -> _Node:
+    root = _Node("")
+    nodes = {"": root}
+    names: dict[str, set] = {"": set()}
+    for f in fields:  # parents are declared (and validated) before children
+        parent, _, leaf = f.path.rpartition(".")
+        node = nodes[parent]
+        names.setdefault(parent, set()).add(leaf)
+        child, each = None, False
+        if f.type in ("object", "any") or f.type == "array":
+            each = f.type == "array"
+            key = f.path + ("[*]" if each else "")
+            if any(g.path.startswith(key + ".") for g in fields):
+                child = nodes[key] = _Node(key)
+        node.fields.append((leaf, _PY_TYPES[f.type], f.required, f.nullable, f, child, each))
+    for path, node in nodes.items():
+        node.names = frozenset(names.get(path, ()))
+    return root
+
+
+def _path_fn(segs: tuple[tuple[str, bool], ...]):
+    """visit(obj, fn, delete) -> touched. Applies fn to (or deletes) the value at the path."""
+    last = len(segs) - 1
+
+    def visit(obj: dict, fn, i: int = 0) -> bool:
+        name, each = segs[i]
+        if i == last:
+            if name not in obj:
+                return False
+            if fn is None:
+                del obj[name]
+            else:
+                obj[name] = fn(obj[name])
+            return True
+        v = obj.get(name)
+        touched = False
+        if each:
+            if type(v) is list:
+                for item in v:
+                    if type(item) is dict and visit(item, fn, i + 1):
+                        touched = True
+        elif type(v) is dict:
+            touched = visit(v, fn, i + 1)
+        return touched
+
+    return visit
+
+
+class CompiledContract:
+    def __init__(self, contract: Contract, token: str = "REDACTED_CONTENT", keyring: Keyring | None = None):
+        self.contract = contract
+        self.ref = contract.ref
+        self.token = token
+        self.tree = _build_tree(contract.fields)
+        self.undeclared = contract.undeclared
+        self._walk_fast = self._compile_walk()
+        self.consent = _ConsentReader(contract)
+        self.pii_ops = []
+        for f in contract.fields:
+            if f.pii is None:
+                continue
+            p = f.pii
+            act = _value_action(p.action, p, token, keyring)
+            always = _value_action(p.always, p, token, keyring) if p.always else None
+            self.pii_ops.append((f.path, _path_fn(_segments(f.path)), frozenset(p.purposes), p.action, act, p.always, always))
+        self.scan_mode = contract.scan_mode
+        self.scanner = Scanner(contract.detectors) if contract.scan_mode != "off" else None
+        self.scan_fields = [(f.path, _path_fn(_segments(f.path))) for f in contract.fields if f.scan] if self.scanner else []
+        self._actions = self._compile_actions()
+
+    def _compile_walk(self):
+        """Generate straight-line Python for this contract's validation walk (like fastjsonschema):
+        no per-field loop, tuple unpacking or branching on metadata at run time. Field names are
+        identifiers (the contract parser enforces it) and are emitted with repr() regardless."""
+        consts: dict[str, Any] = {"_M": _MISSING, "R": Rejection, "VF": VALIDATION_FAILED, "TM": TYPE_MISMATCH,
+                                  "UF": UNDECLARED_FIELD}
+        lines: list[str] = []
+        counter = [0]
+
+        def const(value) -> str:
+            counter[0] += 1
+            name = f"c{counter[0]}"
+            consts[name] = value
+            return name
+
+        def emit(node: _Node, obj: str, depth: int) -> None:
+            ind = "    " * depth
+            if self.undeclared != "keep":
+                names = const(node.names)
+                key = repr((node.path + "." if node.path else "") + "*")
+                lines.append(f"{ind}if not {obj}.keys() <= {names}:")
+                if self.undeclared == "reject":
+                    lines.append(f"{ind}    raise R(UF)")
+                else:
+                    lines.append(f"{ind}    for k in {obj}.keys() - {names}: del {obj}[k]")
+                    lines.append(f"{ind}    applied[{key}] = 'drop_undeclared'")
+            for name, types, required, nullable, spec, child, each in node.fields:
+                v = f"v{depth}"
+                lines.append(f"{ind}{v} = {obj}.get({name!r}, _M)")
+                if types is not None:
+                    # The common case (present, right type) takes one test; the rest sort it out.
+                    test = f"type({v}) is not {const(types[0])}" if len(types) == 1 else f"type({v}) not in {const(types)}"
+                    lines.append(f"{ind}if {test}:")
+                    lines.append(f"{ind}    if {v} is _M:")
+                    lines.append(f"{ind}        {'raise R(VF)' if required else 'pass'}")
+                    lines.append(f"{ind}    elif {v} is None:")
+                    lines.append(f"{ind}        {'pass' if nullable else 'raise R(TM)'}")
+                    lines.append(f"{ind}    else:")
+                    lines.append(f"{ind}        raise R(TM)")
+                    lines.append(f"{ind}else:")
+                else:  # type any: every JSON value, null included
+                    lines.append(f"{ind}if {v} is _M:")
+                    lines.append(f"{ind}    {'raise R(VF)' if required else 'pass'}")
+                    lines.append(f"{ind}elif {v} is None:")
+                    lines.append(f"{ind}    pass")
+                    lines.append(f"{ind}else:")
+                for check in _inline_checks(spec, v, const):
+                    lines.append(f"{ind}    if {check}: raise R(VF)")
+                if child is not None:
+                    if each:
+                        it = f"i{depth}"
+                        lines.append(f"{ind}    for {it} in {v}:")
+                        lines.append(f"{ind}        if type({it}) is not dict: raise R(TM)")
+                        emit(child, it, depth + 2)
+                    else:
+                        emit(child, v, depth + 1)
+                lines.append(f"{ind}    pass")
+
+        emit(self.tree, "obj", 1)
+        src = "def walk(obj, applied):\n" + "\n".join(lines) + "\n"
+        ns: dict[str, Any] = dict(consts)
+        exec(compile(src, f"<contract {self.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
+        self._walk_src = src
+        return ns["walk"]
+
+    def validate(self, event: dict) -> dict:
+        """Validate (and drop or reject undeclared fields). Returns what was applied so far."""
+        applied: dict[str, str] = {}
+        self._walk_fast(event, applied)
+        return applied
+
+    def _compile_actions(self):
+        """Generate straight-line Python that applies every PII action and the free-text scan."""
+        consts: dict[str, Any] = {"R": Rejection, "UP": UNDECLARED_PII}
+        lines: list[str] = []
+        n = [0]
+
+        def const(value) -> str:
+            n[0] += 1
+            consts[f"k{n[0]}"] = value
+            return f"k{n[0]}"
+
+        def access(segs, obj: str, depth: int, leaf_code) -> None:
+            """Emit code reaching the leaf of ``segs`` from ``obj``; leaf_code(container, key, ind)."""
+            ind = "    " * depth
+            name, each = segs[0]
+            if len(segs) == 1:
+                leaf_code(obj, repr(name), ind)
+                return
+            var = f"c{depth}"
+            lines.append(f"{ind}{var} = {obj}.get({name!r})")
+            if each:
+                it = f"e{depth}"
+                lines.append(f"{ind}if type({var}) is list:")
+                lines.append(f"{ind}    for {it} in {var}:")
+                lines.append(f"{ind}        if type({it}) is dict:")
+                access(segs[1:], it, depth + 3, leaf_code)
+            else:
+                lines.append(f"{ind}if type({var}) is dict:")
+                access(segs[1:], var, depth + 1, leaf_code)
+
+        def emit_action(path, segs, fn, name, for_lack_of_consent: bool, depth: int):
+            ind = "    " * depth
+            lines.append(f"{ind}t = False")
+
+            def leaf(container, key, lind):
+                lines.append(f"{lind}if {key} in {container}:")
+                if fn is None:
+                    lines.append(f"{lind}    del {container}[{key}]")
+                else:
+                    lines.append(f"{lind}    {container}[{key}] = {const(fn)}({container}[{key}])")
+                lines.append(f"{lind}    t = True")
+
+            access(segs, "obj", depth, leaf)
+            lines.append(f"{ind}if t:")
+            lines.append(f"{ind}    applied[{path!r}] = {name!r}")
+            if for_lack_of_consent:
+                lines.append(f"{ind}    red = True")
+
+        lines.append("    red = False")
+        for path, _visit, need, act_name, act, always_name, always in self.pii_ops:
+            segs = _segments(path)
+            need_c = const(need)
+            if always is not None:
+                lines.append(f"    if {need_c} <= consented:")
+                emit_action(path, segs, always, always_name, False, 2)
+                lines.append("    else:")
+                emit_action(path, segs, act, act_name, True, 2)
+            else:
+                lines.append(f"    if not {need_c} <= consented:")
+                emit_action(path, segs, act, act_name, True, 2)
+        if self.scanner is not None:
+            mask = const(self.scanner.mask)
+            quarantine = self.scan_mode == "quarantine"
+            for path, _visit in self.scan_fields:
+                segs = _segments(path)
+                lines.append("    t = False")
+
+                def leaf(container, key, lind, mask=mask, quarantine=quarantine):
+                    lines.append(f"{lind}v = {container}.get({key})")
+                    lines.append(f"{lind}if type(v) is str:")
+                    lines.append(f"{lind}    m, kinds = {mask}(v)")
+                    lines.append(f"{lind}    if kinds:")
+                    if quarantine:
+                        lines.append(f"{lind}        raise R(UP)")
+                    else:
+                        lines.append(f"{lind}        {container}[{key}] = m")
+                        lines.append(f"{lind}        t = True")
+
+                access(segs, "obj", 1, leaf)
+                lines.append("    if t:")
+                lines.append(f"        applied[{path!r}] = applied[{path!r}] + '+scan' if {path!r} in applied else 'scan'")
+                lines.append("        red = True")
+        lines.append("    return red")
+        src = "def actions(obj, consented, applied):\n" + "\n".join(lines) + "\n"
+        ns: dict[str, Any] = dict(consts)
+        exec(compile(src, f"<contract actions {self.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
+        self._actions_src = src
+        return ns["actions"]
+
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str) -> Outcome:
+        """Validate and transform ``event`` (parsed from ``raw``) in place."""
+        applied: dict[str, str] = {}
+        self._walk_fast(event, applied)
+        redacted = self._actions(event, self.consent.consented(event, raw), applied)
+        event[META_FIELD] = {"contract": self.ref, "applied": applied}
+        if redacted:
+            event["data_redacted"] = True
+            event["redacted_at"] = redacted_at
+        return Outcome(applied, redacted)
+
+
+class ContractSet:
+    """Chooses the contract an event names (type and version fields), with configured defaults."""
+
+    def __init__(
+        self,
+        contracts: list[Contract],
+        *,
+        type_field: str = "event_type",
+        version_field: str = "schema_version",
+        default_contract: str | None = None,
+        default_versions: Mapping[str, str] | None = None,
+        token: str = "REDACTED_CONTENT",
+        keyring: Keyring | None = None,
+    ):
+        self.type_field = type_field
+        self.version_field = version_field
+        self.compiled = {(c.type, c.version): CompiledContract(c, token, keyring) for c in contracts}
+        self.default = None
+        if default_contract is not None:
+            t, _, v = default_contract.partition("/")
+            if (t, v) not in self.compiled:
+                raise ValueError(f"default contract {default_contract} is not loaded")
+            self.default = self.compiled[(t, v)]
+        self.default_versions = dict(default_versions or {})
+        for t, v in self.default_versions.items():
+            if (t, v) not in self.compiled:
+                raise ValueError(f"default version {t}/{v} is not loaded")
+
+    def resolve(self, event: dict) -> CompiledContract:
+        t = event.get(self.type_field, _MISSING)
+        if t is _MISSING:
+            if self.default is None:
+                raise Rejection(MISSING_EVENT_TYPE)
+            return self.default
+        if type(t) is not str:
+            raise Rejection(INVALID_EVENT_TYPE)
+        v = event.get(self.version_field, _MISSING)
+        if v is _MISSING:
+            v = self.default_versions.get(t)
+            if v is None:
+                raise Rejection(MISSING_SCHEMA_VERSION)
+        elif type(v) is int:
+            v = str(v)
+        elif type(v) is not str:
+            raise Rejection(INVALID_SCHEMA_VERSION)
+        c = self.compiled.get((t, v))
+        if c is None:
+            raise Rejection(UNKNOWN_CONTRACT)
+        return c
+
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str) -> Outcome:
+        return self.resolve(event).apply(event, raw, redacted_at)

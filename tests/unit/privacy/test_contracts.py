@@ -1,0 +1,89 @@
+"""Contract documents: what loads, and what fails with a message naming the file and the key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from privacy.contract import ContractError, bundle_json, load_bundle, load_contract_dir, load_contract_file, parse_contract
+
+ROOT = Path(__file__).resolve().parents[3]
+
+GOOD = {
+    "contract": "t",
+    "version": 1,
+    "subject": "uid",
+    "consent": {"model": "purposes", "field": "consent", "levels": "granular"},
+    "purposes": ["analytics", "marketing"],
+    "fields": {
+        "uid": {"type": "string", "required": True, "pii": {"purposes": ["analytics"], "action": "pseudonymise", "always": "pseudonymise"}},
+        "consent": {"type": "array"},
+        "ssn": {"type": "string", "pii": {"purposes": ["marketing"], "action": "mask", "mask": "ssn"}},
+    },
+}
+
+
+def test_repository_contracts_load_and_round_trip_through_the_bundle():
+    contracts = load_contract_dir(ROOT / "contracts")
+    refs = {c.ref for c in contracts}
+    assert {"legacy_consent/1", "customer_signed_up/1", "order_placed/1", "health_form_submitted/1", "tax_form_submitted/1"} <= refs
+    assert load_bundle(bundle_json(contracts)) == contracts
+
+
+def _bad(path: str, value, message: str):
+    doc = copy.deepcopy(GOOD)
+    cur = doc
+    keys = path.split("/")
+    for k in keys[:-1]:
+        cur = cur[k]
+    if value is KeyError:
+        del cur[keys[-1]]
+    else:
+        cur[keys[-1]] = value
+    with pytest.raises(ContractError) as exc:
+        parse_contract(doc, "contracts/t/1.yaml")
+    assert str(exc.value).startswith("contracts/t/1.yaml: ")
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("fields/ssn/pii/action", "hash", "fields.ssn.pii.action: must be one of redact, mask, pseudonymise, generalise, drop, got 'hash'"),
+        ("fields/ssn/pii/mask", KeyError, "a mask action needs exactly one of 'mask'"),
+        ("fields/ssn/pii/purposes", ["fraud"], "purpose 'fraud' is not declared"),
+        ("fields/ssn/type", "text", "fields.ssn.type: must be one of"),
+        ("fields/ssn/pattern", "([", "fields.ssn.pattern: is not a valid regular expression"),
+        ("fields/uid/required", KeyError, "subject: the subject field 'uid' must be required"),
+        ("subject", "nobody", "subject: names no declared scalar field"),
+        ("consent/field", "nope", "consent.field: names no declared field"),
+        ("consent/model", "vibes", "consent.model: must be one of flag, purposes"),
+        ("version", "one", "version: must be a version like 1 or 1.2.0"),
+        ("contract", "Bad-Name", "contract: must be lower_snake_case"),
+        ("fields/address.street", {"type": "string"}, "its parent 'address' must be declared as an object"),
+        ("fields/items[*].x", {"type": "string"}, "its parent 'items' must be declared as an array"),
+        ("fields/ssn/pii/generalise", "year", "'generalise' only applies to the generalise action"),
+        ("fields/ssn/colour", "red", "fields.ssn: unknown key(s): colour"),
+        ("extra", 1, "unknown key(s): extra"),
+        ("scan", {"mode": "mask"}, "scan.mode: is on, but no field is marked scan: true"),
+        ("scan", {"mode": "off", "detectors": ["dna"]}, "scan.detectors: unknown detector 'dna'"),
+        ("fields/n", {"type": "integer", "pii": {"purposes": ["analytics"], "action": "generalise", "generalise": "prefix"}}, "prefix does not apply to a field of type integer"),
+        ("fields/n", {"type": "string", "minimum": 1}, "a range does not apply to a field of type string"),
+        ("fields/uid/pii/always", "drop", "drop cannot apply with consent"),
+        ("fields/ssn/pii/regex", r"^(\d{3})$", "a mask action needs exactly one of"),
+    ],
+)
+def test_invalid_contracts_name_the_file_and_the_key(path, value, message):
+    _bad(path, value, message)
+
+
+def test_file_errors_name_the_file(tmp_path):
+    d = tmp_path / "contracts" / "t"
+    d.mkdir(parents=True)
+    (d / "1.yaml").write_text("contract: t\nversion: 1\nfields: [\n")
+    with pytest.raises(ContractError, match=r"^contracts/t/1.yaml: not valid YAML at line \d+"):
+        load_contract_file(d / "1.yaml", tmp_path / "contracts")
+    (d / "1.yaml").write_text(yaml.safe_dump({**GOOD, "contract": "other"}))
+    with pytest.raises(ContractError, match="declares other/1 but lives at t/1.yaml"):
+        load_contract_file(d / "1.yaml", tmp_path / "contracts")

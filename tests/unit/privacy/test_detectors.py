@@ -1,0 +1,50 @@
+import pytest
+
+from privacy.detectors import Scanner, iban_ok, luhn_ok
+
+S = Scanner()
+
+
+@pytest.mark.parametrize(
+    "text, masked, kinds",
+    [
+        ("mail me at jane.doe+x@mail.example.co.uk today", "mail me at [EMAIL] today", ("email",)),
+        ("Zoë <zoë@example.com>", "Zoë <zoë@example.com>", ()),  # non-ASCII local part: not matched
+        ("ssn 123-45-6789.", "ssn [SSN].", ("ssn",)),
+        ("ssn 000-45-6789 666-45-6789 900-45-6789 123-00-6789 123-45-0000", "ssn 000-45-6789 666-45-6789 900-45-6789 123-00-6789 123-45-0000", ()),
+        ("call (311)182-4594 or +1-332-340-4826 or 842.935.4769x98608", "call [PHONE] or [PHONE] or [PHONE]", ("phone", "phone", "phone")),
+        ("+44 20 7946 0958", "[PHONE]", ("phone",)),
+        ("card 4111 1111 1111 1111 ok", "card [CARD ****1111] ok", ("card",)),
+        ("card 4111-1111-1111-1111", "card [CARD ****1111]", ("card",)),
+        ("card 4111111111111112 fails luhn", "card 4111111111111112 fails luhn", ()),
+        ("iban GB82 WEST 1234 5698 7654 32 and DE89370400440532013000", "iban [IBAN GB**] and [IBAN DE**]", ("iban", "iban")),
+        # an IBAN failing mod-97 is not an IBAN, but its digit groups still look like a phone
+        # number and are masked as one: over-masking is the safe direction
+        ("iban GB82 WEST 1234 5698 7654 33 is wrong", "iban GB82 WEST [PHONE] is wrong", ("phone",)),
+        ("from 10.0.0.1, 2001:db8::1 and fe80::1", "from [IP], [IP] and [IP]", ("ip", "ip", "ip")),
+        ("not ips: 999.1.1.1 and 09:30:00", "not ips: 999.1.1.1 and 09:30:00", ()),
+        ("dates 2026-01-15 09:30:00 and 2026-01-15T09:30:00Z stay", "dates 2026-01-15 09:30:00 and 2026-01-15T09:30:00Z stay", ()),
+        ("order 123456 and SKU-12345 stay", "order 123456 and SKU-12345 stay", ()),
+        ("", "", ()),
+        ("no digits, no at-signs here", "no digits, no at-signs here", ()),
+    ],
+)
+def test_mask(text, masked, kinds):
+    assert S.mask(text) == (masked, kinds)
+
+
+def test_only_enabled_detectors_run():
+    s = Scanner(["email"])
+    assert s.mask("a@b.co and 123-45-6789") == ("[EMAIL] and 123-45-6789", ("email",))
+    with pytest.raises(ValueError):
+        Scanner(["dna"])
+
+
+@pytest.mark.parametrize("digits, ok", [("4111111111111111", True), ("4111111111111112", False), ("79927398713", True), ("0", True)])
+def test_luhn(digits, ok):
+    assert luhn_ok(digits) is ok
+
+
+@pytest.mark.parametrize("iban, ok", [("GB82WEST12345698765432", True), ("GB82 WEST 1234 5698 7654 32", True), ("GB83WEST12345698765432", False), ("GB82", False), ("GB82WEST1234569876543$", False)])
+def test_iban(iban, ok):
+    assert iban_ok(iban) is ok
