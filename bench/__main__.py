@@ -38,7 +38,27 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 from stacks.config import load_from_cdk_json  # noqa: E402
 
 CONFIG = load_from_cdk_json(str(ROOT / "cdk.json"))
-os.environ.setdefault("SCRUB_POLICY", CONFIG.scrub_policy.to_json())
+BENCH_KEYRING = '{"current": "v1", "v1": "bench-key-0123456789abcdef0123456789abcdef"}'
+
+
+def _prepare_scrubber_env() -> None:
+    """The scrubber's environment as the CDK app sets it, with the keyring served locally."""
+    from privacy.contract import bundle_json
+    from stacks.config import load_contracts
+
+    bundle = Path(tempfile.gettempdir()) / "pii-scrub-bench-contracts.json"
+    bundle.write_text(bundle_json(load_contracts(CONFIG.contracts)), encoding="utf-8")
+    os.environ["CONTRACTS_FILE"] = str(bundle)
+    os.environ["CONTRACT_SELECTOR"] = CONFIG.contracts.selector_json()
+    os.environ["PSEUDONYM_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"
+
+
+def _handler():
+    _prepare_scrubber_env()
+    import scrubber.handler as handler
+
+    handler.SETTINGS._secret = lambda: BENCH_KEYRING  # no AWS in a benchmark
+    return handler
 
 BATCH_BYTES = 3 * 1024 * 1024
 TARGET_VS_BASELINE = 2.0
@@ -114,10 +134,11 @@ def powertools_response_variant():
         KinesisFirehoseDataTransformationResponse,
     )
     from scrubber.batch import process_records
-    from scrubber.handler import POLICY, _utc_now
+
+    handler = _handler()
 
     def run(event, _ctx=None):
-        res = process_records(event["records"], POLICY, _utc_now())
+        res = process_records(event["records"], handler.SETTINGS.contract_set(), handler._utc_now())
         resp = KinesisFirehoseDataTransformationResponse()
         for r in res.records:
             resp.add_record(KinesisFirehoseDataTransformationRecord(record_id=r["recordId"], result=r["result"], data=r["data"]))
@@ -168,8 +189,8 @@ def child_peak_rss(event: dict) -> dict:
         "def hwm():\n"
         "    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
         "sys.path[:0] = ['.', 'lambdas']\n"
-        "import scrubber.handler as h\n"
-        "from bench.__main__ import Ctx\n"
+        "from bench.__main__ import Ctx, _handler\n"
+        "h = _handler()\n"
         "base = hwm()\n"
         f"ev = json.load(open({path!r}))\n"
         "out = json.dumps(h.lambda_handler(ev, Ctx()))\n"
@@ -188,8 +209,10 @@ def child_peak_rss(event: dict) -> dict:
 
 def import_time_ms(repeats: int = 5) -> float:
     code = (
-        "import time, sys; sys.path[:0]=['.', 'lambdas']\n"
-        "t=time.perf_counter(); import scrubber.handler; print((time.perf_counter()-t)*1000)\n"
+        "import sys; sys.path[:0]=['.', 'lambdas']\n"
+        "from bench.__main__ import _prepare_scrubber_env\n"
+        "_prepare_scrubber_env()\n"
+        "import time; t=time.perf_counter(); import scrubber.handler; print((time.perf_counter()-t)*1000)\n"
     )
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")
     samples = []
@@ -205,7 +228,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print machine-readable results")
     args = ap.parse_args(argv)
 
-    import scrubber.handler as handler
+    handler = _handler()
 
     event = build_event()
     n, mb = len(event["records"]), event["_bytes"] / 1e6

@@ -31,29 +31,38 @@ def _source_files(package: str) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
 
 
-def asset_hash(package: str, architecture: str) -> str:
+def asset_hash(packages: tuple[str, ...], architecture: str, files: dict[str, str]) -> str:
     h = hashlib.sha256()
-    h.update(f"{package}|{architecture}|{PYTHON_VERSION}".encode())
-    for p in _source_files(package):
-        h.update(str(p.relative_to(LAMBDAS_DIR)).encode())
-        h.update(p.read_bytes())
+    h.update(f"{'+'.join(packages)}|{architecture}|{PYTHON_VERSION}".encode())
+    for package in packages:
+        for p in _source_files(package):
+            h.update(str(p.relative_to(LAMBDAS_DIR)).encode())
+            h.update(p.read_bytes())
+    for name, text in sorted(files.items()):
+        h.update(name.encode())
+        h.update(text.encode())
     return h.hexdigest()
 
 
 @jsii.implements(cdk.ILocalBundling)
 class LocalPipBundling:
-    def __init__(self, package: str, architecture: str):
-        self.package = package
+    def __init__(self, packages: tuple[str, ...], architecture: str, files: dict[str, str]):
+        self.package = packages[0]  # the function's own package: its requirements.txt is installed
+        self.packages = packages
         self.architecture = architecture
+        self.files = files
 
     def try_bundle(self, output_dir: str, options=None, **_kw) -> bool:  # noqa: ARG002
         out = Path(output_dir)
-        shutil.copytree(
-            LAMBDAS_DIR / self.package,
-            out / self.package,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt"),
-            dirs_exist_ok=True,
-        )
+        for package in self.packages:
+            shutil.copytree(
+                LAMBDAS_DIR / package,
+                out / package,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt"),
+                dirs_exist_ok=True,
+            )
+        for name, text in self.files.items():
+            (out / name).write_text(text, encoding="utf-8")
         cmd = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "--platform", _platform(self.architecture),
@@ -67,15 +76,18 @@ class LocalPipBundling:
         return True
 
 
-def lambda_code(package: str, architecture: str) -> lambda_.Code:
+def lambda_code(packages: tuple[str, ...], architecture: str, files: dict[str, str] | None = None) -> lambda_.Code:
+    """An asset of ``packages`` from lambdas/ (the first one's requirements installed), plus
+    generated ``files`` (name -> text) at the asset root."""
+    files = files or {}
     return lambda_.Code.from_asset(
         str(LAMBDAS_DIR),
-        asset_hash=asset_hash(package, architecture),
+        asset_hash=asset_hash(packages, architecture, files),
         asset_hash_type=cdk.AssetHashType.CUSTOM,
         bundling=cdk.BundlingOptions(
             # Never pulled: local bundling always succeeds or raises.
             image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.14"),
-            local=LocalPipBundling(package, architecture),
+            local=LocalPipBundling(packages, architecture, files),
             command=["false"],
         ),
     )

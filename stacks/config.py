@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT / "lambdas") not in sys.path:  # the contract model lives with the runtime code
+    sys.path.append(str(REPO_ROOT / "lambdas"))
 
 CONTEXT_KEY = "pipeline"
 
@@ -94,41 +100,28 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True)
-class ScrubProfile:
-    """Which field carries consent and which fields are personal data, for one event shape."""
+class ContractsConfig:
+    """Where the data contracts live and how an event names its contract."""
 
-    name: str
-    consent_field: str
-    sensitive_fields: tuple[str, ...]
-    event_types: tuple[str, ...] = ()
-    known_fields: tuple[str, ...] = ()  # if set: any other top-level field sends the event to quarantine
-
-
-@dataclass(frozen=True)
-class ScrubPolicyConfig:
-    redaction_token: str = "REDACTED_CONTENT"
+    dir: str = "contracts"
     type_field: str = "event_type"
-    # Profile applied to events that carry no type field; None sends them to quarantine.
-    default_profile: str | None = "legacy"
-    profiles: tuple[ScrubProfile, ...] = ()
+    version_field: str = "schema_version"
+    # Contract for events that carry no type field; None sends them to quarantine.
+    default_contract: str | None = "legacy_consent/1"
+    # Version to assume for a known type whose events carry no version field.
+    default_versions: tuple[tuple[str, str], ...] = ()
+    redaction_token: str = "REDACTED_CONTENT"
+    refs: tuple[str, ...] = ()  # filled in by load_config: every contract found, as type/version
 
-    def to_json(self) -> str:
+    def selector_json(self) -> str:
         """The compact form handed to the scrubbing Lambda through its environment."""
         return json.dumps(
             {
-                "redaction_token": self.redaction_token,
                 "type_field": self.type_field,
-                "default_profile": self.default_profile,
-                "profiles": [
-                    {
-                        "name": p.name,
-                        "consent_field": p.consent_field,
-                        "sensitive_fields": list(p.sensitive_fields),
-                        "event_types": list(p.event_types),
-                        **({"known_fields": list(p.known_fields)} if p.known_fields else {}),
-                    }
-                    for p in self.profiles
-                ],
+                "version_field": self.version_field,
+                "default_contract": self.default_contract,
+                "default_versions": dict(self.default_versions),
+                "redaction_token": self.redaction_token,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -143,7 +136,7 @@ class PipelineConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     producer: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=512, timeout_seconds=300))
     scrubber: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=1024, timeout_seconds=120))
-    scrub_policy: ScrubPolicyConfig = field(default_factory=ScrubPolicyConfig)
+    contracts: ContractsConfig = field(default_factory=ContractsConfig)
     quarantine_reader_role_name: str = "pii-scrub-quarantine-reader"
     log_retention_days: int = 30
     lambda_architecture: str = "x86_64"
@@ -172,30 +165,14 @@ class PipelineConfig:
     def firehose_log_group_name(self) -> str:
         return f"/aws/kinesisfirehose/{self.delivery_stream_name}"
 
+    @property
+    def pseudonym_secret_name(self) -> str:
+        return f"{self.name_prefix}/pseudonymisation-keys"
+
 
 # --------------------------------------------------------------------------------------------
 # Parsing and validation
 # --------------------------------------------------------------------------------------------
-
-
-def _default_profiles() -> list[dict[str, Any]]:
-    return [
-        # The event of reference 003: only dob and ssn_no are personal data, and nothing else may
-        # ride along (a typed event that lost its type would otherwise get these weaker rules).
-        {
-            "name": "legacy",
-            "consent_field": "data_share_consent",
-            "sensitive_fields": ["dob", "ssn_no"],
-            "known_fields": ["name", "dob", "gender", "ssn_no", "data_share_consent", "evnt_time"],
-        },
-        # The producer's events.
-        {
-            "name": "customer",
-            "consent_field": "data_share_consent",
-            "sensitive_fields": ["name", "dob", "ssn", "email", "phone", "address", "note"],
-            "event_types": ["customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted"],
-        },
-    ]
 
 
 class _Reader:
@@ -273,61 +250,47 @@ def _function(raw: Any, path: str, default: FunctionConfig, max_timeout: int = _
     return cfg
 
 
-def _field_list(v: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise ConfigError(f"{key} must be a list of field names, got {v!r}")
-    for x in v:
-        if not _FIELD_RE.match(x):
-            raise ConfigError(f"{key} has an invalid field name {x!r}")
-    if len(set(v)) != len(v):
-        raise ConfigError(f"{key} lists a field twice")
-    return tuple(v)
+def load_contracts(cfg: "ContractsConfig", root: Path | None = None):
+    """Load and validate every contract in the configured folder (raises ConfigError naming the file)."""
+    from privacy.contract import ContractError, load_contract_dir
+
+    folder = (root or REPO_ROOT) / cfg.dir
+    try:
+        return load_contract_dir(folder)
+    except ContractError as exc:
+        raise ConfigError(f"{CONTEXT_KEY}.contracts: {exc}") from None
 
 
-def _scrub_policy(raw: Any, path: str) -> ScrubPolicyConfig:
+def _contracts(raw: Any, path: str) -> ContractsConfig:
     r = _Reader(raw, path)
-    token = r.string("redaction_token", "REDACTED_CONTENT")
-    type_field = r.string("type_field", "event_type", _FIELD_RE, "is not a valid field name")
-    default_profile = r.get("default_profile", "legacy")
-    raw_profiles = r.get("profiles", _default_profiles())
+    d = ContractsConfig()
+    folder = r.string("dir", d.dir, re.compile(r"^[A-Za-z0-9_./-]+$"), "is not a folder name")
+    type_field = r.string("type_field", d.type_field, _FIELD_RE, "is not a valid field name")
+    version_field = r.string("version_field", d.version_field, _FIELD_RE, "is not a valid field name")
+    default = r.get("default_contract", d.default_contract)
+    dv = r.get("default_versions", {})
+    token = r.string("redaction_token", d.redaction_token)
     r.done()
-    if not isinstance(raw_profiles, list) or not raw_profiles:
-        raise ConfigError(f"{path}.profiles must be a non-empty list")
-    profiles: list[ScrubProfile] = []
-    seen_types: dict[str, str] = {}
-    for i, rp in enumerate(raw_profiles):
-        pr = _Reader(rp, f"{path}.profiles[{i}]")
-        name = pr.string("name", "", re.compile(r"^[a-z][a-z0-9_]{0,63}$"), "must be lower_snake_case")
-        consent = pr.string("consent_field", "", _FIELD_RE, "is not a valid field name")
-        sensitive = _field_list(pr.get("sensitive_fields", None), pr.key("sensitive_fields"))
-        if not sensitive:
-            raise ConfigError(f"{pr.key('sensitive_fields')} must name at least one field")
-        types = _field_list(pr.get("event_types", []), pr.key("event_types"))
-        known = _field_list(pr.get("known_fields", []), pr.key("known_fields"))
-        pr.done()
-        if consent in sensitive:
-            raise ConfigError(f"{pr.key('sensitive_fields')} must not contain the consent field {consent!r}")
-        if type_field in sensitive:
-            raise ConfigError(f"{pr.key('sensitive_fields')} must not contain the type field {type_field!r}")
-        for t in types:
-            if t in seen_types:
-                raise ConfigError(f"{pr.key('event_types')}: {t!r} is already mapped to profile {seen_types[t]!r}")
-            seen_types[t] = name
-        if any(p.name == name for p in profiles):
-            raise ConfigError(f"{pr.key('name')}: profile {name!r} is defined twice")
-        profiles.append(
-            ScrubProfile(name=name, consent_field=consent, sensitive_fields=sensitive, event_types=types, known_fields=known)
-        )
-    if default_profile is not None and default_profile not in {p.name for p in profiles}:
-        raise ConfigError(f"{path}.default_profile names no profile: {default_profile!r}")
+    if not isinstance(dv, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in dv.items()):
+        raise ConfigError(f"{path}.default_versions must map event types to versions, got {dv!r}")
     if len(token) > 256:
         raise ConfigError(f"{path}.redaction_token is longer than 256 characters")
-    cfg = ScrubPolicyConfig(
-        redaction_token=token, type_field=type_field, default_profile=default_profile, profiles=tuple(profiles)
+    cfg = ContractsConfig(
+        dir=folder, type_field=type_field, version_field=version_field, default_contract=default,
+        default_versions=tuple(sorted(dv.items())), redaction_token=token,
     )
-    if len(cfg.to_json()) > 3000:
-        raise ConfigError(f"{path} is too large for the Lambda environment (4 KB limit)")
-    return cfg
+    contracts = load_contracts(cfg)
+    refs = {c.ref for c in contracts}
+    if default is not None and default not in refs:
+        raise ConfigError(f"{path}.default_contract names no contract in {folder}/: {default!r}")
+    for t, v in dv.items():
+        if f"{t}/{v}" not in refs:
+            raise ConfigError(f"{path}.default_versions: {t}/{v} is not a contract in {folder}/")
+    for c in contracts:
+        for f in c.fields:
+            if f.path in (type_field, version_field) and f.pii is not None:
+                raise ConfigError(f"{c.source}: fields.{f.path}: the field that selects the contract cannot be transformed")
+    return ContractsConfig(**{**cfg.__dict__, "refs": tuple(sorted(refs))})
 
 
 def load_config(raw: Any) -> PipelineConfig:
@@ -400,7 +363,7 @@ def load_config(raw: Any) -> PipelineConfig:
     scrubber = _function(
         r.get("scrubber", None), r.key("scrubber"), FunctionConfig(1024, 120), max_timeout=_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S
     )
-    policy = _scrub_policy(r.get("scrub_policy", None), r.key("scrub_policy"))
+    contracts = _contracts(r.get("contracts", None), r.key("contracts"))
     role_name = r.string(
         "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
     )
@@ -419,7 +382,7 @@ def load_config(raw: Any) -> PipelineConfig:
         storage=storage,
         producer=producer,
         scrubber=scrubber,
-        scrub_policy=policy,
+        contracts=contracts,
         quarantine_reader_role_name=role_name,
         log_retention_days=retention,
         lambda_architecture=arch,

@@ -9,9 +9,12 @@ from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .config import PipelineConfig
+from privacy.contract import bundle_json
+
+from .config import PipelineConfig, load_contracts
 from .lambda_function import PythonFunction, retention
 
 
@@ -25,21 +28,31 @@ class Delivery(Construct):
         stream: kinesis.IStream,
         bucket: s3.IBucket,
         lake_key: kms.IKey,
+        keyring: secretsmanager.ISecret,
         removal_policy: cdk.RemovalPolicy,
     ):
         super().__init__(scope, id)
         d = config.delivery
+        # The data contracts, validated at synth and compiled into the scrubber's asset.
+        contracts_json = bundle_json(load_contracts(config.contracts))
         self.scrubber = PythonFunction(
             self,
             "Scrubber",
             config=config,
             package="scrubber",
+            extra_packages=("privacy",),
+            files={"contracts.json": contracts_json},
             function_name=config.scrubber_function_name,
-            description="Firehose transform: applies each event's consent before it reaches the lake",
+            description="Firehose transform: applies each event's data contract and consent before it reaches the lake",
             settings=config.scrubber,
-            environment={"SCRUB_POLICY": config.scrub_policy.to_json()},
+            environment={
+                "CONTRACT_SELECTOR": config.contracts.selector_json(),
+                "CONTRACTS_FILE": "/var/task/contracts.json",
+                "PSEUDONYM_SECRET_ARN": keyring.secret_arn,
+            },
             removal_policy=removal_policy,
         )
+        keyring.grant_read(self.scrubber.role)
         self.log_group = logs.LogGroup(
             self,
             "FirehoseErrors",

@@ -25,6 +25,8 @@ class PythonFunction(Construct):
         settings: FunctionConfig,
         environment: dict[str, str],
         removal_policy: cdk.RemovalPolicy,
+        extra_packages: tuple[str, ...] = (),
+        files: dict[str, str] | None = None,
     ):
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(
@@ -51,7 +53,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=arch,
             handler=f"{package}.handler.lambda_handler",
-            code=lambda_code(package, config.lambda_architecture),
+            code=lambda_code((package, *extra_packages), config.lambda_architecture, files),
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),
             role=self.role,

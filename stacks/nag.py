@@ -75,6 +75,15 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
     )
     _ack(
         stack,
+        "Pseudonymisation/Keyring/Resource",
+        "AwsSolutions-SMG4",
+        "The pseudonymisation keyring must not rotate on a schedule: pseudonyms are joined across "
+        "months of data, and a silent key change would split every subject in two. Rotation is a "
+        "deliberate, versioned procedure (add a key id, point 'current' at it, keep the old id), "
+        "documented in the README; every pseudonym carries its key id.",
+    )
+    _ack(
+        stack,
         "Storage/QuarantineReader/DefaultPolicy/Resource",
         "AwsSolutions-IAM5",
         "The quarantine reader exists to list and read quarantined records for triage and replay; "

@@ -10,6 +10,7 @@ from .delivery import Delivery
 from .ingest import Ingest
 from .keys import Keys
 from .nag import acknowledge_findings
+from .pseudonymisation import Pseudonymisation
 from .storage import Storage
 
 
@@ -22,6 +23,7 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         self.keys = Keys(self, "Keys", config=config, removal_policy=removal)
         self.storage = Storage(self, "Storage", config=config, lake_key=self.keys.lake_key, removal_policy=removal)
         self.ingest = Ingest(self, "Ingest", config=config, stream_key=self.keys.stream_key, removal_policy=removal)
+        self.pseudonymisation = Pseudonymisation(self, "Pseudonymisation", config=config, removal_policy=removal)
         self.delivery = Delivery(
             self,
             "Delivery",
@@ -29,6 +31,7 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             stream=self.ingest.stream,
             bucket=self.storage.bucket,
             lake_key=self.keys.lake_key,
+            keyring=self.pseudonymisation.secret,
             removal_policy=removal,
         )
 
@@ -39,5 +42,6 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "DataPrefix", value=config.delivery.data_root)
         cdk.CfnOutput(self, "QuarantinePrefix", value=config.delivery.quarantine_root)
         cdk.CfnOutput(self, "QuarantineReaderRoleArn", value=self.storage.quarantine_reader.role_arn)
+        cdk.CfnOutput(self, "PseudonymKeyringSecretArn", value=self.pseudonymisation.secret.secret_arn)
 
         acknowledge_findings(self)

@@ -17,7 +17,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PiiScrubbingTest")
 os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
 
 CONFIG = load_from_cdk_json()
-os.environ.setdefault("SCRUB_POLICY", CONFIG.scrub_policy.to_json())
+TEST_KEYRING_SECRET = '{"current": "v1", "v1": "test-key-0123456789abcdef0123456789abcdef"}'
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/pii-scrub-events"
 DELIVERY_ARN = "arn:aws:firehose:us-east-1:123456789012:deliverystream/pii-scrub-delivery"
@@ -82,11 +82,30 @@ def config():
     return CONFIG
 
 
-@pytest.fixture(scope="session")
-def policy():
-    from scrubber.policy import Policy
+def contract_set(config=CONFIG):
+    from privacy.engine import ContractSet, Keyring
+    from stacks.config import load_contracts
 
-    return Policy.from_json(CONFIG.scrub_policy.to_json())
+    c = config.contracts
+    return ContractSet(
+        load_contracts(c),
+        type_field=c.type_field,
+        version_field=c.version_field,
+        default_contract=c.default_contract,
+        default_versions=dict(c.default_versions),
+        token=c.redaction_token,
+        keyring=Keyring.from_secret(TEST_KEYRING_SECRET),
+    )
+
+
+@pytest.fixture(scope="session")
+def contracts():
+    return contract_set()
+
+
+@pytest.fixture(scope="session")
+def policy(contracts):  # the batch tests' name for "whatever decides what a record keeps"
+    return contracts
 
 
 @pytest.fixture

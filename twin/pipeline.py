@@ -8,9 +8,10 @@ in-process; ``FirehoseEmulator`` stands in for the Firehose service that moto la
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
+import secrets
+import string
 import sys
 import time
 import uuid
@@ -55,6 +56,7 @@ class Summary:
     invocations: int
     delivered: int
     redacted: int
+    consented: int
     dropped: int
     quarantined: int
     objects_written: int
@@ -75,8 +77,8 @@ class Summary:
             f"throttled by shard limits {self.throttled_entries:,})",
             f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} Lambda invocations "
             f"(largest request {self.max_lambda_request_bytes / 1e6:.2f} MB, response {self.max_lambda_response_bytes / 1e6:.2f} MB)",
-            f"  delivered           {self.delivered:>10,}  ({self.redacted:,} redacted, "
-            f"{self.delivered - self.redacted:,} with consent)",
+            f"  delivered           {self.delivered:>10,}  ({self.consented:,} with consent; {self.redacted:,} redacted "
+            f"for lack of consent or for personal data in free text)",
             f"  dropped             {self.dropped:>10,}",
             f"  quarantined         {self.quarantined:>10,}  ({self.malformed_injected:,} malformed records injected)",
             f"  objects written     {self.objects_written:>10,}  data + {self.quarantine_objects:,} quarantine",
@@ -161,6 +163,14 @@ def create_resources(config, boto3_session):
         },
     )
     logs.create_log_group(logGroupName=config.firehose_log_group_name)
+    # The pseudonymisation keyring, as Secrets Manager generates it in the CDK app: one random
+    # 64-character key under id v1.
+    secret_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(64))
+    secret_arn = boto3_session.client("secretsmanager").create_secret(
+        Name=config.pseudonym_secret_name,
+        KmsKeyId=keys["stream"],
+        SecretString=json.dumps({"current": "v1", "v1": secret_key}),
+    )["ARN"]
     stream_arn = kinesis.describe_stream_summary(StreamName=config.stream_name)["StreamDescriptionSummary"]["StreamARN"]
     scrubber_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{config.scrubber_function_name}"
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/{config.name_prefix}-firehose"
@@ -192,7 +202,8 @@ def create_resources(config, boto3_session):
             },
         },
     )
-    return {"keys": keys, "bucket": bucket, "stream_arn": stream_arn, "scrubber_arn": scrubber_arn, "kinesis": kinesis, "s3": s3}
+    return {"keys": keys, "bucket": bucket, "stream_arn": stream_arn, "scrubber_arn": scrubber_arn, "kinesis": kinesis, "s3": s3,
+            "secret_arn": secret_arn}
 
 
 def read_objects(s3, bucket: str, prefix: str) -> dict[str, bytes]:
@@ -222,11 +233,24 @@ def run_pipeline(
     """Run the pipeline end to end on moto. ``inspect(s3, bucket)`` runs before moto is torn down."""
     from stacks.config import load_from_cdk_json
 
+    import tempfile
+
+    from privacy.contract import bundle_json
+    from stacks.config import load_contracts
+
     config = config or load_from_cdk_json(str(ROOT / "cdk.json"))
-    env = {"STREAM_NAME": config.stream_name, "SCRUB_POLICY": config.scrub_policy.to_json()}
-    with _twin_environment(env):
-        return _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
-                    throughput_limits, producer_payload_extra, inspect)
+    with tempfile.TemporaryDirectory() as tmp:
+        # The same compiled bundle the CDK app ships in the scrubber's asset.
+        bundle = Path(tmp) / "contracts.json"
+        bundle.write_text(bundle_json(load_contracts(config.contracts)), encoding="utf-8")
+        env = {
+            "STREAM_NAME": config.stream_name,
+            "CONTRACT_SELECTOR": config.contracts.selector_json(),
+            "CONTRACTS_FILE": str(bundle),
+        }
+        with _twin_environment(env):
+            return _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
+                        throughput_limits, producer_payload_extra, inspect)
 
 
 def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
@@ -269,6 +293,10 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
 
         import importlib
 
+        os.environ["PSEUDONYM_SECRET_ARN"] = res["secret_arn"]
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
         import scrubber.handler as scrubber_handler
 
         scrubber_handler = importlib.reload(scrubber_handler)  # picks up SCRUB_POLICY
@@ -291,12 +319,14 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         # Count from what actually landed in S3, not from what the emulator believes it wrote.
         data = read_objects(s3, res["bucket"], config.delivery.data_root)
         quarantine = read_objects(s3, res["bucket"], config.delivery.quarantine_root)
-        delivered = redacted = 0
+        delivered = redacted = consented = 0
         for body in data.values():
             for line in body.splitlines():
                 delivered += 1
                 if b'"data_redacted":true' in line:
                     redacted += 1
+                if b'"data_share_consent":true' in line:
+                    consented += 1
         quarantined = sum(len(b.splitlines()) for b in quarantine.values())
 
         out_path = None
@@ -321,6 +351,7 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         invocations=stats.invocations,
         delivered=delivered,
         redacted=redacted,
+        consented=consented,
         dropped=stats.dropped,
         quarantined=quarantined,
         objects_written=len(data),

@@ -27,6 +27,7 @@ _CARD_SHAPE = re.compile(r"\d(?:[ -]?\d){12,18}", re.ASCII)
 _PHONE_SEPARATORS = frozenset(" ().-+x")
 _DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DIGIT = re.compile(r"\d", re.ASCII)
+_IBAN_HINT = re.compile(r"[A-Z][A-Z]\d\d", re.ASCII)
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _EMAIL_DOMAIN_HEAD = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}", re.ASCII)
 
@@ -134,7 +135,7 @@ class Scanner:
                 at = text.find("@", at + 1)
         if not _DIGIT.search(text):
             return spans
-        if "iban" in en:
+        if "iban" in en and _IBAN_HINT.search(text):
             for m in _IBAN.finditer(text):
                 if _bounded(text, m.start(), m.end(), "", "") and iban_ok(m.group()):
                     spans.append((m.start(), m.end(), "iban", f"[IBAN {m.group()[:2]}**]"))

@@ -73,9 +73,14 @@ class Keyring:
 
     @classmethod
     def from_secret(cls, secret: str | Mapping) -> "Keyring":
-        """Secret layout: {"current": "v2", "keys": {"v1": "<base64>", "v2": "<base64>"}}."""
-        d = json.loads(secret) if isinstance(secret, str) else secret
-        return cls({k: base64.b64decode(v) for k, v in d["keys"].items()}, d["current"])
+        """Secret layout: {"current": "v2", "v1": "<random, 32+ chars>", "v2": "<random>"}.
+
+        Secrets Manager generates the first version itself (``generate_string_key``). To rotate,
+        add a new key id, point ``current`` at it, and keep the old key for as long as old
+        pseudonyms must be re-derivable."""
+        d = json.loads(secret) if isinstance(secret, str) else dict(secret)
+        current = d.pop("current")
+        return cls({k: v.encode("utf-8") for k, v in d.items()}, current)
 
     def pseudonym(self, value: Any) -> Any:
         if value is None:
@@ -212,6 +217,7 @@ def _validator(f: FieldSpec) -> Callable[[Any], str | None]:
 
 _NON_DIGIT = re.compile(r"\D", re.ASCII)  # ASCII only: "\d" alone also matches e.g. fullwidth digits
 _DIGIT_RE = re.compile(r"\d", re.ASCII)
+_STAR_DIGITS = str.maketrans("0123456789", "**********")
 _EMAIL_RE = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
 
 
@@ -253,11 +259,15 @@ def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
             s = as_text(v)
             if s is None:
                 return token
-            spans = [m.start() for m in _DIGIT_RE.finditer(s)]
-            if len(spans) < 7:
+            starred = s.translate(_STAR_DIGITS)
+            if starred.count("*") - s.count("*") < 7:  # fewer than 7 digits: not a phone number
                 return token
-            cut = spans[-4]  # keep the last four digits
-            return _DIGIT_RE.sub("*", s[:cut]) + s[cut:]
+            i, kept = len(s), 0
+            while kept < 4:  # keep the last four digits
+                i -= 1
+                if "0" <= s[i] <= "9":
+                    kept += 1
+            return starred[:i] + s[i:]
         return phone
     if kind == "card":
         def card(v):
@@ -652,16 +662,22 @@ class CompiledContract:
                 lines.append(f"{ind}    red = True")
 
         lines.append("    red = False")
+        # one subset test per distinct purpose set, not per field
+        sets: dict[frozenset, str] = {}
+        for _path, _visit, need, *_rest in self.pii_ops:
+            if need not in sets:
+                sets[need] = f"ok{len(sets)}"
+                lines.append(f"    {sets[need]} = {const(need)} <= consented")
         for path, _visit, need, act_name, act, always_name, always in self.pii_ops:
             segs = _segments(path)
-            need_c = const(need)
+            ok = sets[need]
             if always is not None:
-                lines.append(f"    if {need_c} <= consented:")
+                lines.append(f"    if {ok}:")
                 emit_action(path, segs, always, always_name, False, 2)
                 lines.append("    else:")
                 emit_action(path, segs, act, act_name, True, 2)
             else:
-                lines.append(f"    if not {need_c} <= consented:")
+                lines.append(f"    if not {ok}:")
                 emit_action(path, segs, act, act_name, True, 2)
         if self.scanner is not None:
             mask = const(self.scanner.mask)

@@ -18,12 +18,19 @@ import orjson
 from faker import Faker
 
 EVENT_TYPES = ("customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted")
+SCHEMA_VERSION = "1"  # the contracts/<event_type>/1.yaml these events follow
 CONSENT_FIELD = "data_share_consent"
 
 _DROP = object()  # stands for "the consent field is absent"
 
 # Consent values that are *not* the JSON value true. The scrubber must treat each as no consent.
 AMBIGUOUS_CONSENT = ("true", 1, None, [True], {"value": True}, "yes", 0, False, _DROP)
+
+_GIFT_TEMPLATES = (
+    "Happy birthday {name}!",
+    "For {name} - call me on {phone} when it arrives",
+    "Enjoy! Write back to {email}",
+)
 
 _NOTE_TEMPLATES = (
     "Customer called about their account. {p}",
@@ -123,6 +130,7 @@ class EventFactory:
         event: dict = {
             "event_id": _uuid(rng),
             "event_type": etype,
+            "schema_version": SCHEMA_VERSION,
             "event_time": t.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "subject_id": s.subject_id,
             "name": s.name,
@@ -142,6 +150,8 @@ class EventFactory:
                 {"sku": f"SKU-{rng.randrange(10000, 99999)}", "qty": rng.randint(1, 4), "price": round(rng.uniform(2, 250), 2)}
                 for _ in range(rng.randint(1, 5))
             ]
+            if rng.random() < 0.3:
+                items[0]["gift_message"] = rng.choice(_GIFT_TEMPLATES).format(name=s.name.split()[0], email=s.email, phone=s.phone)
             event["order"] = {
                 "order_id": _uuid(rng),
                 "currency": "USD",

@@ -26,13 +26,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from privacy.engine import ContractSet, Rejection
+
 from .codec import DecodeFailure, decode_object, encode_line
 
 # base64 is half the per-record cost of the Firehose contract with CPython's binascii; pybase64
 # (SIMD) is ~4x faster for both directions here (see bench/). It raises binascii.Error too.
 _b64decode = pybase64.b64decode
 _b64encode = pybase64.b64encode_as_string
-from .policy import Policy, PolicyRejection
 
 OK = "Ok"
 DROPPED = "Dropped"
@@ -68,7 +69,7 @@ class BatchResult:
 
 def process_records(
     records: Iterable[Mapping],
-    policy: Policy,
+    contracts: ContractSet,
     redacted_at: str,
     budget: int = RESPONSE_BUDGET_BYTES,
 ) -> BatchResult:
@@ -94,16 +95,8 @@ def process_records(
             try:
                 res.bytes_in += len(raw)
                 event = decode_object(raw)
-                was_redacted = policy.scrub(event, redacted_at, raw)
-                if was_redacted:
-                    line = encode_line(event)
-                else:
-                    # Unambiguous consent: the producer's bytes, as one newline-terminated line.
-                    line = raw.strip()
-                    if b"\n" in line or b"\r" in line:
-                        line = encode_line(event)  # pretty-printed input: re-serialise on one line
-                    else:
-                        line += b"\n"
+                was_redacted = contracts.apply(event, raw, redacted_at).redacted
+                line = encode_line(event)
                 data = _b64encode(line)
                 size = len(data)
                 if used + size > budget:
@@ -117,7 +110,7 @@ def process_records(
                     continue
             except DecodeFailure as exc:
                 reason = exc.reason
-            except PolicyRejection as exc:
+            except Rejection as exc:
                 reason = exc.reason
             except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
                 reason = INTERNAL_ERROR

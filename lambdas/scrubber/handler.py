@@ -13,24 +13,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent
 
 from .batch import process_records
-from .policy import Policy
+from .settings import Settings
 
 SERVICE = "pii-scrubber"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("METRICS_NAMESPACE", "PiiScrubbing"), service=SERVICE)
 
-_POLICY_ENV = "SCRUB_POLICY"
-
-
-def _load_policy() -> Policy:
-    text = os.environ.get(_POLICY_ENV)
-    if not text:
-        # Fail the whole invocation: Firehose retries it and then quarantines the batch.
-        raise RuntimeError(f"{_POLICY_ENV} is not set; refusing to process records without a policy")
-    return Policy.from_json(text)
-
-
-POLICY = _load_policy()
+SETTINGS = Settings()  # contracts and selector at cold start; the keyring at first use
 
 
 def _utc_now() -> str:
@@ -41,7 +30,7 @@ def _utc_now() -> str:
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
     fh_event = KinesisFirehoseEvent(event)
-    result = process_records(fh_event["records"], POLICY, _utc_now())
+    result = process_records(fh_event["records"], SETTINGS.contract_set(), _utc_now())
 
     metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=result.records_in)
     metrics.add_metric(name="RecordsOk", unit=MetricUnit.Count, value=result.ok)

@@ -46,7 +46,7 @@ def _ref_id(template, type_, pattern):
 
 
 def test_keys_are_customer_managed_with_rotation(template):
-    template.resource_count_is("AWS::KMS::Key", 2)
+    template.resource_count_is("AWS::KMS::Key", 3)
     template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
@@ -171,7 +171,11 @@ def test_lambdas_run_python_3_14_with_their_configuration(template, config):
             "Handler": "scrubber.handler.lambda_handler",
             "MemorySize": 1024,
             "Timeout": 120,
-            "Environment": {"Variables": Match.object_like({"SCRUB_POLICY": config.scrub_policy.to_json()})},
+            "Environment": {"Variables": Match.object_like({
+                "CONTRACT_SELECTOR": config.contracts.selector_json(),
+                "CONTRACTS_FILE": "/var/task/contracts.json",
+                "PSEUDONYM_SECRET_ARN": {"Ref": Match.string_like_regexp("PseudonymisationKeyring")},
+            })},
         },
     )
     template.has_resource_properties(
@@ -214,10 +218,39 @@ def test_producer_may_only_put_records_and_use_the_stream_key(template):
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
 
 
-def test_scrubber_may_only_write_its_own_logs(template):
+def test_scrubber_may_only_write_its_logs_and_read_the_keyring(template):
     role, stmts = _policies_of(template, "ScrubberRole")
-    assert [tuple(_actions(s)) for s in stmts] == [("logs:CreateLogStream", "logs:PutLogEvents")]
+    secret = _ref_id(template, "AWS::SecretsManager::Secret", "Keyring")
+    key = _ref_id(template, "AWS::KMS::Key", "PseudonymisationKey")
+    by_action = {tuple(_actions(s)): s for s in stmts}
+    assert set(by_action) == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+        ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"),
+    }
+    assert by_action[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]["Resource"] == {"Ref": secret}
+    # decrypting the keyring is granted in the key policy, and only through Secrets Manager
+    key_stmts = template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"]
+    mine = [s for s in key_stmts if s["Principal"] == {"AWS": {"Fn::GetAtt": [role, "Arn"]}}]
+    assert len(mine) == 1 and mine[0]["Action"] == "kms:Decrypt"
+    assert "secretsmanager." in json.dumps(mine[0]["Condition"]["StringEquals"]["kms:ViaService"])
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
+
+
+def test_keyring_secret_is_generated_and_encrypted_with_its_own_key(template):
+    key = _ref_id(template, "AWS::KMS::Key", "PseudonymisationKey")
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "Name": "pii-scrub/pseudonymisation-keys",
+            "KmsKeyId": {"Fn::GetAtt": [key, "Arn"]},
+            "GenerateSecretString": {"SecretStringTemplate": '{"current": "v1"}', "GenerateStringKey": "v1",
+                                     "PasswordLength": 64, "ExcludePunctuation": True},
+        },
+    )
+    # no other principal is granted the keyring
+    readers = [p for p in template.find_resources("AWS::IAM::Policy").values()
+               if any("secretsmanager:GetSecretValue" in _actions(s) for s in p["Properties"]["PolicyDocument"]["Statement"])]
+    assert len(readers) == 1
 
 
 def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
@@ -260,7 +293,7 @@ def test_every_acknowledgment_gives_a_specific_reason(template):
         for s in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
             reasons.append((s["id"], s["reason"]))
     assert reasons, "expected the documented acknowledgments"
-    assert {r for r, _ in reasons} == {"AwsSolutions-KDS3", "AwsSolutions-KDF1", "AwsSolutions-IAM5"}
+    assert {r for r, _ in reasons} == {"AwsSolutions-KDS3", "AwsSolutions-KDF1", "AwsSolutions-IAM5", "AwsSolutions-SMG4"}
     for rule, reason in reasons:
         assert len(reason) > 80, rule
 
@@ -291,6 +324,20 @@ def test_bad_config_fails_synth_with_a_message_naming_the_value(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_a_broken_contract_fails_synth_naming_the_file_and_the_reason(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    bad = tmp_path / "contracts" / "order_placed" / "1.yaml"
+    bad.write_text(bad.read_text().replace("action: mask, mask: ssn", "action: hash"))
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx["pipeline"] = {**ctx["pipeline"], "contracts": {**ctx["pipeline"]["contracts"], "dir": str(tmp_path / "contracts")}}
+    r = _run_app(ctx, tmp_path / "out")
+    assert r.returncode == 1
+    assert "Invalid configuration: pipeline.contracts: contracts/order_placed/1.yaml: fields.ssn.pii.action: must be one of" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 @pytest.mark.skipif(not (ROOT / "node_modules/.bin/cdk").exists(), reason="npm CLI not installed (make cli)")
 def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     """The real CLI, offline: no credentials, no Docker; assets bundled with pip for the Lambda platform."""
@@ -308,6 +355,7 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
     assert list((scrub / "orjson").glob("orjson.cpython-314-x86_64-linux-gnu.so"))
     assert (scrub / "aws_lambda_powertools").is_dir() and not (scrub / "faker").exists()
+    assert (scrub / "privacy" / "engine.py").exists() and json.loads((scrub / "contracts.json").read_text())["contracts"]
     assert list((scrub / "pybase64").glob("_pybase64.cpython-314-x86_64-linux-gnu.so"))
     assert (prod / "faker").is_dir()
     assert not list(scrub.rglob("requirements.txt"))

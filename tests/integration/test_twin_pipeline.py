@@ -18,8 +18,11 @@ from stacks.config import load_config
 from tests.conftest import string_values
 from twin.pipeline import ROOT, run_pipeline
 
-SENSITIVE = ("name", "dob", "ssn", "email", "phone", "address", "note")
+SENSITIVE = ("name", "dob", "ssn", "email", "phone", "note")
+UNCHANGED_WITH_CONSENT = ("event_id", "event_type", "schema_version", "event_time", "name", "dob", "gender", "ssn",
+                          "email", "phone", "address", "data_share_consent")
 PAYLOAD = dict(count=3000, seed=21, consent_ratio=0.5, consent_noise=0.05, malformed_ratio=0.01, subjects=600)
+# Two event types at least, one of them nested (order_placed: order.items[*]): all four are produced.
 
 
 def _expected_records():
@@ -88,24 +91,41 @@ def _delivered(data):
     return out, "".join(text)
 
 
-def test_consenting_subjects_are_intact_and_others_are_redacted(run):
+def test_consenting_subjects_are_intact_and_others_are_transformed_by_their_contract(run):
     _, data, _ = run
     delivered, _ = _delivered(data)
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
     assert len(delivered) == len(sent)
     consenting = redacted = 0
+    types = set()
+    pseudonyms: dict[str, str] = {}
     for ev in sent:
         got = delivered[ev["event_id"]]
+        types.add(ev["event_type"])
+        assert got["_privacy"]["contract"] == f"{ev['event_type']}/1"
+        # the subject id is always pseudonymised, and the same subject always gets the same pseudonym
+        assert got["subject_id"].startswith("v1:") and got["subject_id"] != ev["subject_id"]
+        assert pseudonyms.setdefault(ev["subject_id"], got["subject_id"]) == got["subject_id"]
         if ev.get("data_share_consent") is True:
             consenting += 1
-            assert got == ev
+            for f in UNCHANGED_WITH_CONSENT:
+                assert got[f] == ev[f], f
+            assert "@" not in got["note"] or "[EMAIL]" in got["note"]  # free text is still scanned
         else:
             redacted += 1
-            for f in SENSITIVE:
-                assert got[f] == "REDACTED_CONTENT"
+            assert got["name"] == got["note"] == got["address"]["street"] == got["address"]["city"] == "REDACTED_CONTENT"
+            assert got["ssn"] == "***-**-" + ev["ssn"][-4:]
+            assert got["email"] == ev["email"][0] + "***@" + ev["email"].split("@")[1]
+            assert got["dob"] == ev["dob"][:4] and got["address"]["postcode"] == ev["address"]["postcode"][:3]
+            assert got["phone"].endswith(ev["phone"][-4:]) and got["phone"] != ev["phone"]
             assert got["data_redacted"] is True and got["redacted_at"].endswith("Z")
-            assert got["subject_id"] == ev["subject_id"] and got["gender"] == ev["gender"]
-    assert consenting > 1000 and redacted > 1000
+            if ev["event_type"] == "health_form_submitted":
+                assert "smoker" not in got["form"] and got["form"]["blood_type"] == "REDACTED_CONTENT"
+            if ev["event_type"] == "order_placed":
+                for item in got["order"]["items"]:
+                    assert item.get("gift_message", "REDACTED_CONTENT") == "REDACTED_CONTENT"  # nested array
+    assert types == {"customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted"}
+    assert consenting > 500 and redacted > 1000
 
 
 def test_non_consenting_values_appear_nowhere_in_the_lake(run):
@@ -120,8 +140,9 @@ def test_non_consenting_values_appear_nowhere_in_the_lake(run):
     allowed = set()  # values a consenting event legitimately carries (e.g. a shared birth date)
     for ev in sent:
         if ev.get("data_share_consent") is True:
-            for f in SENSITIVE:
+            for f in SENSITIVE + ("address",):
                 allowed.update(string_values(ev[f]))
+            allowed.update(i["gift_message"] for i in ev.get("order", {}).get("items", []) if "gift_message" in i)
     checked = 0
     for ev in sent:
         if ev.get("data_share_consent") is True:
@@ -132,6 +153,12 @@ def test_non_consenting_values_appear_nowhere_in_the_lake(run):
                     continue
                 checked += 1
                 assert v not in values, f
+        for v in (ev["address"]["street"], ev["address"]["city"], ev["subject_id"]):
+            if v not in allowed:
+                assert v not in values
+        for item in ev.get("order", {}).get("items", []):
+            if "gift_message" in item and item["gift_message"] not in allowed:
+                assert item["gift_message"] not in values
         for v in (ev["email"], ev["ssn"]):
             if v not in allowed:
                 assert v not in tokens

@@ -36,22 +36,12 @@ def test_cdk_json_is_valid_and_matches_the_defaults():
         ({"delivery": {"data_prefix": "data/!{firehose:error-output-type}/"}}, "pipeline.delivery.data_prefix cannot use !{firehose:error-output-type}"),
         ({"delivery": {"data_prefix": "data/!{timestamp:yy}/"}}, "pipeline.delivery.data_prefix uses an unsupported Firehose expression"),
         ({"stream": {"retention": 48}}, "pipeline.stream has unknown key(s): retention"),
-        ({"scrub_policy": {"default_profile": "nope"}}, "pipeline.scrub_policy.default_profile names no profile"),
-        (
-            {"scrub_policy": {"profiles": [{"name": "a", "consent_field": "c", "sensitive_fields": ["c"]}]}},
-            "pipeline.scrub_policy.profiles[0].sensitive_fields must not contain the consent field",
-        ),
-        (
-            {"scrub_policy": {"default_profile": None, "profiles": [
-                {"name": "a", "consent_field": "c", "sensitive_fields": ["x"], "event_types": ["t"]},
-                {"name": "b", "consent_field": "c", "sensitive_fields": ["x"], "event_types": ["t"]},
-            ]}},
-            "pipeline.scrub_policy.profiles[1].event_types: 't' is already mapped to profile 'a'",
-        ),
-        (
-            {"scrub_policy": {"profiles": [{"name": "legacy", "consent_field": "c", "sensitive_fields": []}]}},
-            "sensitive_fields must name at least one field",
-        ),
+        ({"contracts": {"default_contract": "nope/1"}}, "pipeline.contracts.default_contract names no contract in contracts/: 'nope/1'"),
+        ({"contracts": {"default_versions": {"order_placed": "7"}}}, "pipeline.contracts.default_versions: order_placed/7 is not a contract"),
+        ({"contracts": {"default_versions": ["x"]}}, "pipeline.contracts.default_versions must map event types to versions"),
+        ({"contracts": {"dir": "no_such_folder"}}, "pipeline.contracts: "),
+        ({"contracts": {"type_field": "bad field"}}, "pipeline.contracts.type_field is not a valid field name"),
+        ({"contracts": {"typo": 1}}, "pipeline.contracts has unknown key(s): typo"),
     ],
 )
 def test_bad_values_fail_with_a_message_that_names_them(override, message):

@@ -1,0 +1,54 @@
+"""Adapter: everything the scrubber reads from its environment, and the one AWS call it makes.
+
+* ``CONTRACTS_FILE``: the compiled contract bundle shipped in the asset (JSON).
+* ``CONTRACT_SELECTOR``: how an event names its contract (type/version fields, defaults, token).
+* ``PSEUDONYM_SECRET_ARN``: the Secrets Manager secret holding the HMAC keyring, read through
+  Powertools parameters (cached ``max_age`` seconds, so a rotation reaches warm containers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from privacy.contract import load_bundle
+from privacy.engine import ContractSet, Keyring
+
+SECRET_MAX_AGE_S = 300
+
+
+class Settings:
+    def __init__(self, env=os.environ):
+        missing = [k for k in ("CONTRACT_SELECTOR", "PSEUDONYM_SECRET_ARN") if not env.get(k)]
+        if missing:
+            # Fail the whole invocation: Firehose retries it and then quarantines the batch.
+            raise RuntimeError(f"missing configuration: {', '.join(missing)}; refusing to process records")
+        self.selector = json.loads(env["CONTRACT_SELECTOR"])
+        path = env.get("CONTRACTS_FILE") or str(Path(__file__).resolve().parent.parent / "contracts.json")
+        self.contracts = load_bundle(Path(path).read_text(encoding="utf-8"))
+        self.secret_arn = env["PSEUDONYM_SECRET_ARN"]
+        self._secret_text: str | None = None
+        self._set: ContractSet | None = None
+
+    def _secret(self) -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        return parameters.get_secret(self.secret_arn, max_age=SECRET_MAX_AGE_S)
+
+    def contract_set(self) -> ContractSet:
+        """The compiled contracts, rebuilt only when the keyring secret changes."""
+        text = self._secret()
+        if self._set is None or text != self._secret_text:
+            s = self.selector
+            self._set = ContractSet(
+                self.contracts,
+                type_field=s["type_field"],
+                version_field=s["version_field"],
+                default_contract=s.get("default_contract"),
+                default_versions=s.get("default_versions") or {},
+                token=s["redaction_token"],
+                keyring=Keyring.from_secret(text),
+            )
+            self._secret_text = text
+        return self._set
