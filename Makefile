@@ -6,7 +6,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast bench synth deploy venv cli clean
+.PHONY: run test bench synth deploy venv cli clean contracts scrub
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: venv cli
 ## Benchmarks (not part of the tests)
 bench: venv
 	$(PY) -m bench
+
+## Validate the data contracts
+contracts: venv
+	$(PY) -m tools.contracts validate
+
+## Scrub a JSON-lines file in batch mode: make scrub IN=events.jsonl KEYRING=keys.json
+scrub: venv
+	$(PY) -m tools.contracts scrub $(IN) $(if $(KEYRING),--keyring $(KEYRING))
 
 ## CloudFormation, with Lambda dependencies bundled locally (no Docker, no credentials)
 synth: venv cli
