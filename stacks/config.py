@@ -61,7 +61,7 @@ class DeliveryConfig:
     buffering_interval_seconds: int = 300
     buffering_size_mib: int = 64
     processor_buffer_interval_seconds: int = 60
-    processor_buffer_size_mib: int = 3
+    processor_buffer_size_mib: int = 2  # output grows (provenance, masks): 2 MiB in leaves ~2x room under 6 MB out
     processor_retries: int = 3
     data_prefix: str = "data/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
     quarantine_prefix: str = (

@@ -148,7 +148,7 @@ def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template
                                     [
                                         {"ParameterName": "LambdaArn", "ParameterValue": {"Fn::GetAtt": [scrubber, "Arn"]}},
                                         {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "60"},
-                                        {"ParameterName": "BufferSizeInMBs", "ParameterValue": "3"},
+                                        {"ParameterName": "BufferSizeInMBs", "ParameterValue": "2"},
                                         {"ParameterName": "NumberOfRetries", "ParameterValue": "3"},
                                     ]
                                 ),
