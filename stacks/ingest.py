@@ -7,7 +7,9 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .config import PipelineConfig
+from privacy.contract import bundle_json
+
+from .config import PipelineConfig, load_contracts
 from .lambda_function import PythonFunction
 
 
@@ -40,10 +42,12 @@ class Ingest(Construct):
             "Producer",
             config=config,
             package="producer",
+            extra_packages=("privacy",),
+            files={"contracts.json": bundle_json(load_contracts(config.contracts))},
             function_name=config.producer_function_name,
             description="Pushes realistic, reproducible events about people onto the stream",
             settings=config.producer,
-            environment={"STREAM_NAME": self.stream.stream_name},
+            environment={"STREAM_NAME": self.stream.stream_name, "CONTRACTS_FILE": "/var/task/contracts.json"},
             removal_policy=removal_policy,
         )
         # Least privilege: the producer only puts records, and only needs data keys for that.

@@ -42,6 +42,13 @@ META_FIELD = "_privacy"
 _MISSING = object()
 
 
+class NeedsExactNumbers(Exception):
+    """A float beyond +-2**53 was seen: it may be an integer orjson could not hold exactly."""
+
+
+_EXACT_LIMIT = float(2**53)
+
+
 class Rejection(Exception):
     __slots__ = ("reason",)
 
@@ -547,7 +554,7 @@ class CompiledContract:
         no per-field loop, tuple unpacking or branching on metadata at run time. Field names are
         identifiers (the contract parser enforces it) and are emitted with repr() regardless."""
         consts: dict[str, Any] = {"_M": _MISSING, "R": Rejection, "VF": VALIDATION_FAILED, "TM": TYPE_MISMATCH,
-                                  "UF": UNDECLARED_FIELD}
+                                  "UF": UNDECLARED_FIELD, "X": NeedsExactNumbers, "B": _EXACT_LIMIT}
         lines: list[str] = []
         counter = [0]
 
@@ -579,15 +586,21 @@ class CompiledContract:
                     lines.append(f"{ind}        {'raise R(VF)' if required else 'pass'}")
                     lines.append(f"{ind}    elif {v} is None:")
                     lines.append(f"{ind}        {'pass' if nullable else 'raise R(TM)'}")
+                    if spec.type == "integer":  # a float here may be an integer beyond 64 bits
+                        lines.append(f"{ind}    elif not exact and type({v}) is float and not -B <= {v} <= B:")
+                        lines.append(f"{ind}        raise X()")
                     lines.append(f"{ind}    else:")
                     lines.append(f"{ind}        raise R(TM)")
                     lines.append(f"{ind}else:")
+                    if spec.type == "number":
+                        lines.append(f"{ind}    if not exact and type({v}) is float and not -B <= {v} <= B: raise X()")
                 else:  # type any: every JSON value, null included
                     lines.append(f"{ind}if {v} is _M:")
                     lines.append(f"{ind}    {'raise R(VF)' if required else 'pass'}")
                     lines.append(f"{ind}elif {v} is None:")
                     lines.append(f"{ind}    pass")
                     lines.append(f"{ind}else:")
+                    lines.append(f"{ind}    if not exact and type({v}) is float and not -B <= {v} <= B: raise X()")
                 for check in _inline_checks(spec, v, const):
                     lines.append(f"{ind}    if {check}: raise R(VF)")
                 if child is not None:
@@ -601,7 +614,7 @@ class CompiledContract:
                 lines.append(f"{ind}    pass")
 
         emit(self.tree, "obj", 1)
-        src = "def walk(obj, applied):\n" + "\n".join(lines) + "\n"
+        src = "def walk(obj, applied, exact=False):\n" + "\n".join(lines) + "\n"
         ns: dict[str, Any] = dict(consts)
         exec(compile(src, f"<contract {self.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
         self._walk_src = src
@@ -708,10 +721,13 @@ class CompiledContract:
         self._actions_src = src
         return ns["actions"]
 
-    def apply(self, event: dict, raw: bytes | None, redacted_at: str) -> Outcome:
-        """Validate and transform ``event`` (parsed from ``raw``) in place."""
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str, exact: bool = False) -> Outcome:
+        """Validate and transform ``event`` (parsed from ``raw``) in place.
+
+        Raises NeedsExactNumbers (unless ``exact``) when a declared value is a float that may be an
+        integer beyond 64 bits: ContractSet.apply then re-parses ``raw`` exactly and retries."""
         applied: dict[str, str] = {}
-        self._walk_fast(event, applied)
+        self._walk_fast(event, applied, exact)
         redacted = self._actions(event, self.consent.consented(event, raw), applied)
         event[META_FIELD] = {"contract": self.ref, "applied": applied}
         if redacted:
@@ -771,4 +787,18 @@ class ContractSet:
         return c
 
     def apply(self, event: dict, raw: bytes | None, redacted_at: str) -> Outcome:
-        return self.resolve(event).apply(event, raw, redacted_at)
+        c = self.resolve(event)
+        try:
+            return c.apply(event, raw, redacted_at)
+        except NeedsExactNumbers:
+            if raw is None:
+                raise Rejection(TYPE_MISMATCH) from None
+            # orjson turned an integer beyond 64 bits into a float: re-read it exactly (stdlib),
+            # in place so the caller's reference sees the exact event, and apply again.
+            try:
+                exact = json.loads(raw)
+            except RecursionError:
+                raise Rejection(TYPE_MISMATCH) from None
+            event.clear()
+            event.update(exact)
+            return self.resolve(event).apply(event, raw, redacted_at, exact=True)

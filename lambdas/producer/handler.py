@@ -11,7 +11,10 @@ Payload (all optional):
     "event_types": [...]       subset of the producer's event types
     "start_time": ISO-8601     time of the first event (default: now)
 
-Returns ``{sent, failed, batches, retried, produced, malformed, seed}``.
+Every event is validated against its data contract before it is sent (``conformance.py``); one
+that does not conform is counted in ``failed`` (and ``nonconforming``) and never sent.
+
+Returns ``{sent, failed, batches, retried, produced, malformed, nonconforming, seed}``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
+from .conformance import Conformance, NonConformingEvent, load_contracts
 from .events import EVENT_TYPES, MALFORMED_SAMPLES, EventFactory, encode
 from .kinesis_sink import KinesisSink, SendResult
 
@@ -40,6 +44,14 @@ _SAFETY_MS = 10_000
 
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 _client = None
+_conformance: Conformance | None = None
+
+
+def conformance() -> Conformance:
+    global _conformance
+    if _conformance is None:
+        _conformance = Conformance(load_contracts())
+    return _conformance
 
 
 def kinesis_client():
@@ -102,7 +114,9 @@ def parse_payload(payload: dict | None) -> dict[str, Any]:
 class Production:
     """Generates the records to send: events (partition key = subject id), plus any probes."""
 
-    def __init__(self, opts: dict[str, Any]):
+    def __init__(self, opts: dict[str, Any], check=None):
+        self.check = check
+        self.nonconforming = 0
         self.factory = EventFactory(
             seed=opts["seed"],
             consent_ratio=opts["consent_ratio"],
@@ -124,11 +138,17 @@ class Production:
                 yield f"malformed-{self.produced}", self.rng.choice(MALFORMED_SAMPLES)
             else:
                 ev = self.factory.next_event()
+                if self.check is not None:
+                    try:
+                        self.check(ev)
+                    except NonConformingEvent:
+                        self.nonconforming += 1  # never sent: the contract is the source of truth
+                        continue
                 yield ev["subject_id"], encode(ev)
 
 
-def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_000) -> dict[str, Any]:
-    prod = Production(opts)
+def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_000, check=None) -> dict[str, Any]:
+    prod = Production(opts, check)
     total = SendResult()
     if opts["count"] is not None:
         total.add(sink.send(prod.records(opts["count"])))
@@ -137,7 +157,8 @@ def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_00
         while time.monotonic() < deadline and remaining_ms() > _SAFETY_MS:
             total.add(sink.send(prod.records(CHUNK)))
     out = total.as_dict()
-    out.update(produced=prod.produced, malformed=prod.malformed, seed=opts["seed"])
+    out["failed"] += prod.nonconforming
+    out.update(produced=prod.produced, malformed=prod.malformed, nonconforming=prod.nonconforming, seed=opts["seed"])
     return out
 
 
@@ -152,7 +173,7 @@ def lambda_handler(event: dict, context) -> dict:
         return {"error": str(exc)}
     sink = KinesisSink(kinesis_client(), os.environ["STREAM_NAME"])
     remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
-    out = produce(opts, sink, remaining)
+    out = produce(opts, sink, remaining, conformance().check)
     for key in ("sent", "failed", "retried", "batches"):
         metrics.add_metric(name=f"Producer{key.capitalize()}", unit=MetricUnit.Count, value=out[key])
     logger.info("production finished", extra=out)

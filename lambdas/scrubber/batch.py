@@ -82,30 +82,30 @@ def process_records(
     used = len('{"records": []}') + sum(len(r["recordId"]) + _ENTRY_OVERHEAD for r in records)
     count = 0
 
+    ok = redacted = bytes_in = bytes_out = 0
+    apply = contracts.apply
     for rec in records:
         rid = rec["recordId"]
         count += 1
-        reason = None
         try:
             raw = _b64decode(rec.get("data"), validate=True)
         except (binascii.Error, ValueError, TypeError):
             raw = None
             reason = INVALID_BASE64
         if raw is not None:
+            bytes_in += len(raw)
             try:
-                res.bytes_in += len(raw)
                 event = decode_object(raw)
-                was_redacted = contracts.apply(event, raw, redacted_at).redacted
+                was_redacted = apply(event, raw, redacted_at).redacted
                 line = encode_line(event)
                 data = _b64encode(line)
-                size = len(data)
-                if used + size > budget:
+                if used + len(data) > budget:
                     reason = RESPONSE_BUDGET
                 else:
-                    used += size
-                    res.bytes_out += len(line)
-                    res.ok += 1
-                    res.redacted += was_redacted
+                    used += len(data)
+                    bytes_out += len(line)
+                    ok += 1
+                    redacted += was_redacted
                     append({"recordId": rid, "result": OK, "data": data})
                     continue
             except DecodeFailure as exc:
@@ -119,5 +119,6 @@ def process_records(
         # spend response budget, so failed records carry empty data.
         append({"recordId": rid, "result": FAILED, "data": ""})
 
+    res.ok, res.redacted, res.bytes_in, res.bytes_out = ok, redacted, bytes_in, bytes_out
     res.records_in = count
     return res

@@ -357,5 +357,5 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     assert (scrub / "aws_lambda_powertools").is_dir() and not (scrub / "faker").exists()
     assert (scrub / "privacy" / "engine.py").exists() and json.loads((scrub / "contracts.json").read_text())["contracts"]
     assert list((scrub / "pybase64").glob("_pybase64.cpython-314-x86_64-linux-gnu.so"))
-    assert (prod / "faker").is_dir()
+    assert (prod / "faker").is_dir() and (prod / "privacy").is_dir() and (prod / "contracts.json").exists()
     assert not list(scrub.rglob("requirements.txt"))

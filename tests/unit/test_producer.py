@@ -136,3 +136,32 @@ def test_produce_counts_malformed_probes():
     opts = parse_payload({"count": 400, "seed": 9, "malformed_ratio": 0.1})
     out = produce(opts, KinesisSink(stub, "s", sleep=lambda s: None))
     assert out["sent"] == 400 and out["produced"] == 400 and 20 < out["malformed"] < 60
+
+
+def test_events_that_break_their_contract_are_never_sent():
+    from producer.conformance import Conformance, NonConformingEvent, load_contracts
+
+    conf = Conformance(load_contracts())
+    ev = EventFactory(seed=1).next_event()
+    conf.check(dict(ev))  # a generated event conforms
+    for broken in ({**ev, "gender": "unknown"}, {**ev, "surprise": 1}, {k: v for k, v in ev.items() if k != "event_id"}):
+        with pytest.raises(NonConformingEvent):
+            conf.check(broken)
+    stub = StubKinesis()
+    calls = []
+
+    def check(e):
+        calls.append(1)
+        if len(calls) % 10 == 0:
+            raise NonConformingEvent("validation_failed")
+
+    out = produce(parse_payload({"count": 100, "seed": 2}), KinesisSink(stub, "s", sleep=lambda s: None), check=check)
+    assert out["nonconforming"] == 10 and out["sent"] == 90 and out["failed"] == 10 and len(stub.accepted) == 90
+
+
+def test_a_missing_contract_stops_the_producer_at_cold_start():
+    from producer.conformance import Conformance, load_contracts
+
+    contracts = [c for c in load_contracts() if c.type != "order_placed"]
+    with pytest.raises(RuntimeError, match="no contract for order_placed/1"):
+        Conformance(contracts)

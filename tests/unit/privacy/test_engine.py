@@ -406,3 +406,24 @@ def test_unconsented_values_never_appear_and_consented_ones_stay_intact(ce):
             for s in string_values(original):
                 if s not in allowed:  # unless a consented field carries the same value
                     assert s not in out_text  # the value appears nowhere in the output
+
+
+@pytest.mark.parametrize(
+    "ftype, literal, expected",
+    [
+        ("integer", b"123456789012345678901234567890", 123456789012345678901234567890),
+        ("number", b"123456789012345678901234567890", 123456789012345678901234567890),
+        ("any", b"-123456789012345678901234567890", -123456789012345678901234567890),
+        ("number", b"1e300", 1e300),  # a genuinely large float stays a float, and does not loop
+        ("integer", b"42", 42),
+    ],
+)
+def test_big_numbers_are_kept_exact(ftype, literal, expected):
+    doc = {"contract": "n", "version": "1", "subject": "uid", "consent": {"model": "flag", "field": "ok"},
+           "purposes": ["p"], "fields": {"uid": {"type": "string", "required": True}, "ok": {"type": "any"},
+                                          "n": {"type": ftype}}}
+    cs = ContractSet([parse_contract(doc, "n")], default_contract="n/1", keyring=KEYS)
+    raw = b'{"uid": "u", "ok": true, "n": ' + literal + b"}"
+    ev = orjson.loads(raw)
+    cs.apply(ev, raw, NOW)
+    assert ev["n"] == expected and type(ev["n"]) is type(expected)
