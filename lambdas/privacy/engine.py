@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Callable, Iterator, Mapping
 
 import orjson
@@ -165,57 +165,6 @@ _DATETIME_RE = re.compile(
 def _is_datetime(v) -> bool:
     """ISO 8601 date-time (RFC 3339 profile, offset optional). Shape only, like JSON Schema."""
     return type(v) is str and _DATETIME_RE.match(v) is not None
-
-
-_TYPE_CHECK: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: type(v) is str,
-    "integer": lambda v: type(v) is int,
-    "number": lambda v: type(v) is int or type(v) is float,
-    "boolean": lambda v: type(v) is bool,
-    "object": lambda v: type(v) is dict,
-    "array": lambda v: type(v) is list,
-    "date": lambda v: type(v) is str,  # shape checked below as a validation
-    "datetime": lambda v: type(v) is str,
-    "any": lambda v: True,
-}
-
-
-def _validator(f: FieldSpec) -> Callable[[Any], str | None]:
-    """A function value -> None (valid) or a rejection reason."""
-    type_ok = _TYPE_CHECK[f.type]
-    checks: list[Callable[[Any], bool]] = []
-    if f.type == "date":
-        checks.append(_is_date)
-    elif f.type == "datetime":
-        checks.append(_is_datetime)
-    if f.pattern is not None:
-        rx = re.compile(f.pattern)
-        checks.append(lambda v, rx=rx: type(v) is str and rx.search(v) is not None)
-    if f.enum is not None:
-        allowed = list(f.enum)
-        checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
-    if f.minimum is not None:
-        mn = f.minimum
-        checks.append(lambda v: type(v) in (int, float) and v >= mn)
-    if f.maximum is not None:
-        mx = f.maximum
-        checks.append(lambda v: type(v) in (int, float) and v <= mx)
-    if f.max_length is not None:
-        ml = f.max_length
-        checks.append(lambda v: len(v) <= ml if type(v) in (str, list) else True)
-    nullable = f.nullable
-
-    def validate(v):
-        if v is None:
-            return None if nullable else TYPE_MISMATCH
-        if not type_ok(v):
-            return TYPE_MISMATCH
-        for c in checks:
-            if not c(v):
-                return VALIDATION_FAILED
-        return None
-
-    return validate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,34 +373,6 @@ class _Node:
         self.path = path
 
 
-def _checks(f: FieldSpec) -> tuple:
-    checks: list[Callable[[Any], bool]] = []
-    if f.type == "date":
-        checks.append(_is_date)
-    elif f.type == "datetime":
-        checks.append(_is_datetime)
-    if f.pattern is not None:
-        search = re.compile(f.pattern).search
-        checks.append(lambda v: type(v) is str and search(v) is not None)
-    if f.enum is not None:
-        try:
-            allowed_set = frozenset((type(a), a) for a in f.enum)
-            checks.append(lambda v: (type(v), v) in allowed_set)
-        except TypeError:  # unhashable enum members: compare one by one
-            allowed = list(f.enum)
-            checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
-    if f.minimum is not None:
-        mn = f.minimum
-        checks.append(lambda v: v >= mn)
-    if f.maximum is not None:
-        mx = f.maximum
-        checks.append(lambda v: v <= mx)
-    if f.max_length is not None:
-        ml = f.max_length
-        checks.append(lambda v: len(v) <= ml if type(v) in (str, list) else True)
-    return tuple(checks)
-
-
 def _inline_checks(f: FieldSpec, v: str, const) -> list[str]:
     """Failure conditions for one field's validations, as Python expressions over variable ``v``."""
     out = []
@@ -499,34 +420,6 @@ def _build_tree(fields: tuple[FieldSpec, ...]) -> _Node:
     return root
 
 
-def _path_fn(segs: tuple[tuple[str, bool], ...]):
-    """visit(obj, fn, delete) -> touched. Applies fn to (or deletes) the value at the path."""
-    last = len(segs) - 1
-
-    def visit(obj: dict, fn, i: int = 0) -> bool:
-        name, each = segs[i]
-        if i == last:
-            if name not in obj:
-                return False
-            if fn is None:
-                del obj[name]
-            else:
-                obj[name] = fn(obj[name])
-            return True
-        v = obj.get(name)
-        touched = False
-        if each:
-            if type(v) is list:
-                for item in v:
-                    if type(item) is dict and visit(item, fn, i + 1):
-                        touched = True
-        elif type(v) is dict:
-            touched = visit(v, fn, i + 1)
-        return touched
-
-    return visit
-
-
 class CompiledContract:
     def __init__(self, contract: Contract, token: str = "REDACTED_CONTENT", keyring: Keyring | None = None):
         self.contract = contract
@@ -543,10 +436,10 @@ class CompiledContract:
             p = f.pii
             act = _value_action(p.action, p, token, keyring)
             always = _value_action(p.always, p, token, keyring) if p.always else None
-            self.pii_ops.append((f.path, _path_fn(_segments(f.path)), frozenset(p.purposes), p.action, act, p.always, always))
+            self.pii_ops.append((f.path, frozenset(p.purposes), p.action, act, p.always, always))
         self.scan_mode = contract.scan_mode
         self.scanner = Scanner(contract.detectors) if contract.scan_mode != "off" else None
-        self.scan_fields = [(f.path, _path_fn(_segments(f.path))) for f in contract.fields if f.scan] if self.scanner else []
+        self.scan_fields = [f.path for f in contract.fields if f.scan] if self.scanner else []
         self._actions = self._compile_actions()
 
     def _compile_walk(self):
@@ -677,11 +570,11 @@ class CompiledContract:
         lines.append("    red = False")
         # one subset test per distinct purpose set, not per field
         sets: dict[frozenset, str] = {}
-        for _path, _visit, need, *_rest in self.pii_ops:
+        for _path, need, *_rest in self.pii_ops:
             if need not in sets:
                 sets[need] = f"ok{len(sets)}"
                 lines.append(f"    {sets[need]} = {const(need)} <= consented")
-        for path, _visit, need, act_name, act, always_name, always in self.pii_ops:
+        for path, need, act_name, act, always_name, always in self.pii_ops:
             segs = _segments(path)
             ok = sets[need]
             if always is not None:
@@ -695,7 +588,7 @@ class CompiledContract:
         if self.scanner is not None:
             mask = const(self.scanner.mask)
             quarantine = self.scan_mode == "quarantine"
-            for path, _visit in self.scan_fields:
+            for path in self.scan_fields:
                 segs = _segments(path)
                 lines.append("    t = False")
 

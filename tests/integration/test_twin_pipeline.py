@@ -12,7 +12,6 @@ import sys
 import orjson
 import pytest
 
-from producer.events import MALFORMED_SAMPLES
 from producer.handler import Production, parse_payload
 from stacks.config import load_config
 from tests.conftest import string_values
