@@ -94,15 +94,21 @@ def cmd_scrub(args) -> int:
                 continue
             try:
                 event = decode_object(line)
-                outcome = (forced or cs.resolve(event)).apply(event, line, now)
-                fout.write(encode_line(event))
+                outcome = cs.apply(event, line, now, contract=forced)
+                out = encode_line(event)
+            except (DecodeFailure, Rejection) as exc:
+                reason = exc.reason
+            except Exception:  # noqa: BLE001 - fail closed, as the stream does
+                reason = "internal_error"
+            else:
+                fout.write(out)
                 stats["ok"] += 1
                 stats["redacted"] += outcome.redacted
-            except (DecodeFailure, Rejection) as exc:
-                # the raw line is kept, like Firehose's processing-failed records
-                fq.write(json.dumps({"line": lineno, "reason": exc.reason, "raw": line.decode("utf-8", "replace")}).encode() + b"\n")
-                stats["quarantined"] += 1
-                stats[f"reason:{exc.reason}"] += 1
+                continue
+            # the raw line is kept, like Firehose's processing-failed records
+            fq.write(json.dumps({"line": lineno, "reason": reason, "raw": line.decode("utf-8", "replace")}).encode() + b"\n")
+            stats["quarantined"] += 1
+            stats[f"reason:{reason}"] += 1
     print(f"{stats['ok']:,} scrubbed ({stats['redacted']:,} redacted) -> {out_path}")
     print(f"{stats['quarantined']:,} quarantined -> {q_path}")
     for k, v in sorted(stats.items()):

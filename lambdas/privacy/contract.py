@@ -9,8 +9,9 @@ the key: ``contracts/order_placed/1.yaml: fields.ssn.pii.action: unknown action 
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,9 +26,11 @@ CONSENT_MODELS = ("flag", "purposes")
 PURPOSE_LEVELS = ("granular", "cumulative")
 UNDECLARED = ("drop", "keep", "reject")
 
-_PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\*\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\*\])?)*$")
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
+# Used with fullmatch (a "$" anchor would accept a trailing newline). Field paths end up in
+# generated code, always through repr(); these patterns are a second line of defence.
+_PATH_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\*\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\*\])?)*", re.ASCII)
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+_VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+){0,2}", re.ASCII)
 
 
 class ContractError(ValueError):
@@ -82,13 +85,11 @@ class Contract:
     undeclared: str = "drop"
     description: str = ""
     source: str = ""
+    raw: Any = field(default=None, compare=False, repr=False)  # the document as written
 
     @property
     def ref(self) -> str:
         return f"{self.type}/{self.version}"
-
-    def to_dict(self) -> dict:
-        return _contract_to_dict(self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,8 +140,8 @@ def _str_list(doc: _Doc, v: Any, key: str) -> tuple[str, ...]:
 def _number(doc: _Doc, v: Any, key: str) -> float | None:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise doc.err(key, f"must be a number, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise doc.err(key, f"must be a finite number, got {v!r}")
     return v
 
 
@@ -195,7 +196,7 @@ def _parse_pii(doc: _Doc, raw: Any, key: str, ftype: str, purposes: tuple[str, .
 
 def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> FieldSpec:
     key = f"fields.{path}"
-    if not _PATH_RE.match(path):
+    if not _PATH_RE.fullmatch(path):
         raise doc.err(key, "is not a field path (name, a.b, items[*].note)")
     m = doc.mapping(raw, key)
     doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan", "description", "example"})
@@ -223,8 +224,8 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
     if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int) or ml < 1):
         raise doc.err(f"{key}.max_length", f"must be a positive integer, got {ml!r}")
     scan = m.get("scan", False)
-    if scan and ftype not in ("string", "any"):
-        raise doc.err(f"{key}.scan", "only free-text (string) fields can be scanned")
+    if scan and ftype != "string":
+        raise doc.err(f"{key}.scan", "only free-text fields (type: string) can be scanned")
     pii = _parse_pii(doc, m["pii"], f"{key}.pii", ftype, purposes) if "pii" in m else None
     return FieldSpec(path=path, type=ftype, required=m.get("required", False), nullable=m.get("nullable", False),
                      pattern=pattern, enum=tuple(enum) if enum is not None else None, minimum=mn, maximum=mx,
@@ -236,16 +237,16 @@ def parse_contract(raw: Any, source: str) -> Contract:
     m = doc.mapping(raw, "")
     doc.only(m, "", {"contract", "version", "description", "subject", "consent", "purposes", "fields", "scan", "undeclared_fields"})
     ctype = doc.string(m, "contract", "")
-    if not _NAME_RE.match(ctype):
+    if not _NAME_RE.fullmatch(ctype):
         raise doc.err("contract", f"must be lower_snake_case, got {ctype!r}")
     version = m.get("version")
     if isinstance(version, int) and not isinstance(version, bool):
         version = str(version)
-    if not isinstance(version, str) or not _VERSION_RE.match(version):
+    if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
         raise doc.err("version", f"must be a version like 1 or 1.2.0, got {m.get('version')!r}")
     purposes = _str_list(doc, m.get("purposes"), "purposes") if "purposes" in m else ()
     for p in purposes:
-        if not _NAME_RE.match(p):
+        if not _NAME_RE.fullmatch(p):
             raise doc.err("purposes", f"purpose {p!r} must be lower_snake_case")
     if "fields" not in m:
         raise doc.err("fields", "is required")
@@ -259,11 +260,11 @@ def parse_contract(raw: Any, source: str) -> Contract:
             parent = ".".join(parts[:i])
             if parent.endswith("[*]"):
                 pf = by_path.get(parent[:-3])
-                if pf is None or pf.type not in ("array", "any"):
+                if pf is None or pf.type != "array":
                     raise doc.err(f"fields.{f.path}", f"its parent {parent[:-3]!r} must be declared as an array")
             else:
                 pf = by_path.get(parent)
-                if pf is None or pf.type not in ("object", "any"):
+                if pf is None or pf.type != "object":
                     raise doc.err(f"fields.{f.path}", f"its parent {parent!r} must be declared as an object")
         if f.path.endswith("[*]"):
             raise doc.err(f"fields.{f.path}", "declare the array itself, and its items' fields as items[*].name")
@@ -304,7 +305,7 @@ def parse_contract(raw: Any, source: str) -> Contract:
         raise doc.err("description", "must be a string")
     return Contract(type=ctype, version=version, subject=subject, consent=Consent(model=model, path=cpath, levels=levels),
                     purposes=purposes, fields=fields, scan_mode=scan_mode, detectors=tuple(detectors),
-                    undeclared=undeclared, description=description, source=source)
+                    undeclared=undeclared, description=description, source=source, raw=raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +325,10 @@ def load_contract_file(path: Path, root: Path | None = None) -> Contract:
         raise ContractError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     except OSError as exc:
         raise ContractError(f"{source}: cannot be read: {exc.strerror}") from None
+    try:
+        json.dumps(raw, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ContractError(f"{source}: holds a value JSON cannot carry (an unquoted date or time? quote it)") from None
     c = parse_contract(raw, source)
     expected = path.parent.name, path.stem
     if (c.type, c.version) != expected:
@@ -345,40 +350,12 @@ def load_contract_dir(root: Path) -> list[Contract]:
     return contracts
 
 
-def _contract_to_dict(c: Contract) -> dict:
-    def pii(p: Pii | None):
-        if p is None:
-            return None
-        return {k: v for k, v in p.__dict__.items() if v is not None}
-
-    return {
-        "type": c.type, "version": c.version, "subject": c.subject, "description": c.description, "source": c.source,
-        "consent": dict(c.consent.__dict__), "purposes": list(c.purposes),
-        "fields": [{**{k: v for k, v in f.__dict__.items() if k not in ("pii", "enum") and v is not None},
-                    **({"enum": list(f.enum)} if f.enum is not None else {}),
-                    **({"pii": pii(f.pii)} if f.pii else {})} for f in c.fields],
-        "scan_mode": c.scan_mode, "detectors": list(c.detectors), "undeclared": c.undeclared,
-    }
-
-
-def contract_from_dict(d: dict) -> Contract:
-    fields = []
-    for f in d["fields"]:
-        f = dict(f)
-        p = f.pop("pii", None)
-        if "enum" in f:
-            f["enum"] = tuple(f["enum"])
-        fields.append(FieldSpec(**f, pii=Pii(**{**p, "purposes": tuple(p["purposes"])}) if p else None))
-    return Contract(type=d["type"], version=d["version"], subject=d["subject"], consent=Consent(**d["consent"]),
-                    purposes=tuple(d["purposes"]), fields=tuple(fields), scan_mode=d["scan_mode"],
-                    detectors=tuple(d["detectors"]), undeclared=d["undeclared"], description=d.get("description", ""),
-                    source=d.get("source", ""))
-
-
 def bundle_json(contracts: list[Contract]) -> str:
-    """The compiled form shipped in the Lambda assets: no YAML parser on the hot path."""
-    return json.dumps({"contracts": [c.to_dict() for c in contracts]}, separators=(",", ":"), sort_keys=True)
+    """The form shipped in the Lambda assets: the documents as JSON (no YAML parser needed), each
+    parsed and validated again at cold start, so a tampered bundle cannot skip validation."""
+    return json.dumps({"contracts": [{"source": c.source, "document": c.raw} for c in contracts]},
+                      separators=(",", ":"))  # document order kept: fields are listed parents first
 
 
 def load_bundle(text: str) -> list[Contract]:
-    return [contract_from_dict(d) for d in json.loads(text)["contracts"]]
+    return [parse_contract(d["document"], d["source"]) for d in json.loads(text)["contracts"]]

@@ -5,7 +5,8 @@ One combined regular expression finds candidates in a single pass; each candidat
 SSA rules for SSNs) so that order numbers and dates are not masked by mistake.
 
 A masked finding keeps only a hint of its shape: ``[EMAIL]``, ``[SSN]``, ``[PHONE]``,
-``[CARD ****1111]``, ``[IBAN GB**]``, ``[IP]``.
+``[CARD ****1111]``, ``[IBAN GB**]``, ``[IP]``; the SSN detector also masks IRS taxpayer numbers
+(ITINs, same shape) as ``[TIN]``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ _PHONE_SEPARATORS = frozenset(" ().-+x")
 _DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DIGIT = re.compile(r"\d", re.ASCII)
 _IBAN_HINT = re.compile(r"[A-Z][A-Z]\d\d", re.ASCII)
-_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-_EMAIL_DOMAIN_HEAD = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}", re.ASCII)
+_EMAIL_DOMAIN_HEAD = re.compile(r"(?:[\w-]{1,63}\.)+[^\W\d_]{2,24}")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -61,6 +61,12 @@ def iban_ok(candidate: str) -> bool:
     return n == 1
 
 
+def itin_ok(candidate: str) -> bool:
+    """IRS individual taxpayer numbers share the SSN shape: 9xx-GG-xxxx with these groups."""
+    g = int(candidate[4:6])
+    return candidate[0] == "9" and (50 <= g <= 65 or 70 <= g <= 88 or 90 <= g <= 92 or 94 <= g <= 99)
+
+
 def ssn_ok(candidate: str) -> bool:
     area, group, serial = candidate[0:3], candidate[4:6], candidate[7:11]
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
@@ -90,7 +96,9 @@ def _bounded(text: str, start: int, end: int, before: str, after: str) -> bool:
 def _classify_numeric(c: str) -> tuple[str, str] | None:
     c = c.rstrip(" .-(")
     if _SSN_SHAPE.fullmatch(c):
-        return ("ssn", "[SSN]") if ssn_ok(c) else None
+        if ssn_ok(c):
+            return "ssn", "[SSN]"
+        return ("ssn", "[TIN]") if itin_ok(c) else None
     if _IPV4_SHAPE.fullmatch(c):
         return ("ip", "[IP]") if ip_ok(c) else None
     if _DATE_PREFIX.match(c):
@@ -123,22 +131,29 @@ class Scanner:
             at = text.find("@")
             while at != -1:
                 s0 = at
-                while s0 > 0 and at - s0 < 64 and text[s0 - 1] in _LOCAL_CHARS:
+                while s0 > 0 and at - s0 < 256 and (text[s0 - 1].isalnum() or text[s0 - 1] in "._%+-"):
                     s0 -= 1
                 dom = _EMAIL_DOMAIN_HEAD.match(text, at + 1)
                 if s0 < at and dom:
                     e0 = dom.end()
+                    while e0 < len(text) and (text[e0].isalnum() or text[e0] in "-_"):
+                        e0 += 1  # over-mask rather than leave a tail of the address
                     while s0 < at and text[s0] in ".+-%":  # no leading punctuation in a local part
                         s0 += 1
-                    if s0 < at and _bounded(text, s0, e0, "", "-_"):
+                    if s0 < at:
                         spans.append((s0, e0, "email", "[EMAIL]"))
                 at = text.find("@", at + 1)
         if not _DIGIT.search(text):
             return spans
         if "iban" in en and _IBAN_HINT.search(text):
             for m in _IBAN.finditer(text):
-                if _bounded(text, m.start(), m.end(), "", "") and iban_ok(m.group()):
-                    spans.append((m.start(), m.end(), "iban", f"[IBAN {m.group()[:2]}**]"))
+                cand = m.group()
+                # the pattern is greedy and may swallow a following word: shorten until it checks
+                while len(cand.replace(" ", "")) >= 15 and not iban_ok(cand):
+                    cand = cand[:-1].rstrip(" ")
+                end = m.start() + len(cand)
+                if iban_ok(cand) and _bounded(text, m.start(), end, "", ""):
+                    spans.append((m.start(), end, "iban", f"[IBAN {cand[:2]}**]"))
         if "ip" in en and text.count(":") >= 2:
             for m in _IPV6.finditer(text):
                 cand = m.group().rstrip(".:") if not m.group().endswith("::") else m.group()
@@ -151,6 +166,9 @@ class Scanner:
                 s, e = m.start(), m.start() + len(cand)
                 if not _bounded(text, s, e, "_", "_"):
                     continue
+                if " " in cand:  # several numbers may sit side by side: go token by token
+                    spans.extend(self._classify_tokens(text, s, cand))
+                    continue
                 c = _classify_numeric(cand)
                 if c is not None and c[0] in en:
                     spans.append((s, e, c[0], c[1]))
@@ -162,6 +180,30 @@ class Scanner:
                     kept.append(sp)
             spans = kept
         return spans
+
+    def _classify_tokens(self, text: str, base: int, cand: str) -> list[tuple[int, int, str, str]]:
+        """Numbers next to each other ("123-45-6789 555-123-4567", a card and its CVV): classify
+        the space-separated tokens one by one, an SSN or an IP on its own first, then the longest
+        run of tokens that is a card or a phone number."""
+        toks = [(base + t.start(), base + t.end()) for t in re.finditer(r"\S+", cand)]
+        out, i = [], 0
+        while i < len(toks):
+            single = text[toks[i][0]:toks[i][1]].rstrip(" .-(")
+            c = _classify_numeric(single)
+            if c is not None and c[0] in ("ssn", "ip") and c[0] in self.enabled:
+                out.append((toks[i][0], toks[i][0] + len(single), c[0], c[1]))
+                i += 1
+                continue
+            for k in range(min(len(toks), i + 6), i, -1):
+                span = text[toks[i][0]:toks[k - 1][1]].rstrip(" .-(")
+                c = _classify_numeric(span)
+                if c is not None and c[0] in self.enabled:
+                    out.append((toks[i][0], toks[i][0] + len(span), c[0], c[1]))
+                    i = k
+                    break
+            else:
+                i += 1
+        return out
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         """(kind, start, end) of every validated finding."""

@@ -98,7 +98,10 @@ class Keyring:
                 return hit
             data = value.encode("utf-8")
         else:
-            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            try:
+                data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            except TypeError:  # an integer beyond 64 bits
+                data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
         digest = hmac.digest(self._key, data, "sha256")
         out = self._prefix + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
         if type(value) is str and len(self._memo) < 65536:
@@ -174,6 +177,7 @@ def _is_datetime(v) -> bool:
 _NON_DIGIT = re.compile(r"\D", re.ASCII)  # ASCII only: "\d" alone also matches e.g. fullwidth digits
 _DIGIT_RE = re.compile(r"\d", re.ASCII)
 _STAR_DIGITS = str.maketrans("0123456789", "**********")
+_PHONE_CHARS = frozenset("0123456789 ().-+x/ext")
 _EMAIL_RE = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
 
 
@@ -214,6 +218,8 @@ def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
         def phone(v):
             s = as_text(v)
             if s is None:
+                return token
+            if not _PHONE_CHARS.issuperset(s):  # anything but digits and separators: redact it all
                 return token
             starred = s.translate(_STAR_DIGITS)
             if starred.count("*") - s.count("*") < 7:  # fewer than 7 digits: not a phone number
@@ -293,7 +299,10 @@ def _has_duplicate_key(raw: bytes, key: str) -> bool:
             dup = n > 1
         return dict(pairs)
 
-    json.loads(raw, object_pairs_hook=hook)
+    try:
+        json.loads(raw, object_pairs_hook=hook)
+    except RecursionError:
+        return True  # deeper than the stdlib parser goes: cannot prove it unambiguous
     return dup
 
 
@@ -323,6 +332,26 @@ class _ConsentReader:
             return True
         return not _has_duplicate_key(raw, self.leaf)
 
+    def malformed(self, event: dict) -> bool:
+        """A consent value that is not a boolean (flag) or a list of purposes: it can be anything,
+        personal data included, so it is redacted in the output."""
+        v = self._value(event)
+        if v is _MISSING or v is None:
+            return False
+        if self.model == "flag":
+            return type(v) is not bool
+        return type(v) is not list or not all(
+            (type(i) is str and i in self.order) or (type(i) is int and 0 <= i < len(self.order)) for i in v
+        )
+
+    def redact(self, event: dict, token: str) -> None:
+        if len(self.segs) == 1:
+            event[self.leaf] = token
+            return
+        for c, k in list(_slots(event, self.segs)):
+            if type(c) is dict and k in c:
+                c[k] = token
+
     def consented(self, event: dict, raw: bytes | None) -> frozenset:
         v = self._value(event)
         if self.model == "flag":
@@ -333,7 +362,7 @@ class _ConsentReader:
         for item in v:
             if type(item) is str and item in self.order:
                 idx.append(self.order[item])
-            elif type(item) is int and 0 <= item < len(self.order):
+            elif type(item) is int and type(item) is not bool and 0 <= item < len(self.order):
                 idx.append(item)
             else:
                 return frozenset()  # malformed consent is no consent
@@ -384,19 +413,22 @@ def _inline_checks(f: FieldSpec, v: str, const) -> list[str]:
         out.append(f"{const(re.compile(f.pattern).search)}({v}) is None")
     if f.enum is not None:
         try:
-            out.append(f"(type({v}), {v}) not in {const(frozenset((type(a), a) for a in f.enum))}")
+            allowed_set = const(frozenset((type(a), a) for a in f.enum))
+            out.append(f"type({v}) in (list, dict) or (type({v}), {v}) not in {allowed_set}")
         except TypeError:
             allowed = list(f.enum)
             out.append(f"not {const(lambda x: any(x == a and type(x) is type(a) for a in allowed))}({v})")
+    # Values enter the generated code only as named constants, never as source text.
     numeric = f.type in ("integer", "number")
-    guard = "" if numeric else f"type({v}) in (int, float) and "
     if f.minimum is not None:
-        out.append(f"{guard}{v} < {f.minimum!r}" if numeric else f"not (type({v}) in (int, float) and {v} >= {f.minimum!r})")
+        mn = const(f.minimum)
+        out.append(f"{v} < {mn}" if numeric else f"not (type({v}) in (int, float) and {v} >= {mn})")
     if f.maximum is not None:
-        out.append(f"{guard}{v} > {f.maximum!r}" if numeric else f"not (type({v}) in (int, float) and {v} <= {f.maximum!r})")
+        mx = const(f.maximum)
+        out.append(f"{v} > {mx}" if numeric else f"not (type({v}) in (int, float) and {v} <= {mx})")
     if f.max_length is not None:
-        out.append(f"len({v}) > {f.max_length}" if f.type in ("string", "array") else
-                   f"type({v}) in (str, list) and len({v}) > {f.max_length}")
+        ml = const(int(f.max_length))
+        out.append(f"len({v}) > {ml}" if f.type in ("string", "array") else f"type({v}) in (str, list) and len({v}) > {ml}")
     return out
 
 
@@ -404,12 +436,13 @@ def _build_tree(fields: tuple[FieldSpec, ...]) -> _Node:
     root = _Node("")
     nodes = {"": root}
     names: dict[str, set] = {"": set()}
-    for f in fields:  # parents are declared (and validated) before children
+    fields = tuple(sorted(fields, key=lambda f: f.path.count(".")))  # parents first, whatever the file order
+    for f in fields:
         parent, _, leaf = f.path.rpartition(".")
         node = nodes[parent]
         names.setdefault(parent, set()).add(leaf)
         child, each = None, False
-        if f.type in ("object", "any") or f.type == "array":
+        if f.type in ("object", "array"):
             each = f.type == "array"
             key = f.path + ("[*]" if each else "")
             if any(g.path.startswith(key + ".") for g in fields):
@@ -459,6 +492,14 @@ class CompiledContract:
 
         def emit(node: _Node, obj: str, depth: int) -> None:
             ind = "    " * depth
+            if self.undeclared == "keep":
+                # an undeclared spelling of a declared field (Email for email) would land in the
+                # same column in Athena or Glue, unscrubbed: refuse the record
+                folded = const(frozenset(n.casefold() for n in node.names))
+                names = const(node.names)
+                lines.append(f"{ind}if not {obj}.keys() <= {names}:")
+                lines.append(f"{ind}    for k in {obj}.keys() - {names}:")
+                lines.append(f"{ind}        if k.casefold() in {folded}: raise R(UF)")
             if self.undeclared != "keep":
                 names = const(node.names)
                 key = repr((node.path + "." if node.path else "") + "*")
@@ -621,7 +662,12 @@ class CompiledContract:
         integer beyond 64 bits: ContractSet.apply then re-parses ``raw`` exactly and retries."""
         applied: dict[str, str] = {}
         self._walk_fast(event, applied, exact)
-        redacted = self._actions(event, self.consent.consented(event, raw), applied)
+        consent = self.consent
+        redacted = self._actions(event, consent.consented(event, raw), applied)
+        if consent.malformed(event):
+            consent.redact(event, self.token)
+            applied[self.contract.consent.path] = "redact"
+            redacted = True
         event[META_FIELD] = {"contract": self.ref, "applied": applied}
         if redacted:
             event["data_redacted"] = True
@@ -646,6 +692,7 @@ class ContractSet:
         self.type_field = type_field
         self.version_field = version_field
         self.compiled = {(c.type, c.version): CompiledContract(c, token, keyring) for c in contracts}
+        self.types = frozenset(t for t, _ in self.compiled)
         self.default = None
         if default_contract is not None:
             t, _, v = default_contract.partition("/")
@@ -665,6 +712,8 @@ class ContractSet:
             return self.default
         if type(t) is not str:
             raise Rejection(INVALID_EVENT_TYPE)
+        if t not in self.types:
+            raise Rejection(UNKNOWN_CONTRACT)
         v = event.get(self.version_field, _MISSING)
         if v is _MISSING:
             v = self.default_versions.get(t)
@@ -679,8 +728,9 @@ class ContractSet:
             raise Rejection(UNKNOWN_CONTRACT)
         return c
 
-    def apply(self, event: dict, raw: bytes | None, redacted_at: str) -> Outcome:
-        c = self.resolve(event)
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str, contract: "CompiledContract | None" = None) -> Outcome:
+        """Apply the contract the event names (or ``contract``, when given) to ``event`` in place."""
+        c = contract or self.resolve(event)
         try:
             return c.apply(event, raw, redacted_at)
         except NeedsExactNumbers:
@@ -694,4 +744,4 @@ class ContractSet:
                 raise Rejection(TYPE_MISMATCH) from None
             event.clear()
             event.update(exact)
-            return self.resolve(event).apply(event, raw, redacted_at, exact=True)
+            return (contract or self.resolve(event)).apply(event, raw, redacted_at, exact=True)

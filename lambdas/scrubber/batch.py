@@ -12,8 +12,8 @@ Guarantees:
 * Never raises because of a record's content.
 * The serialised response stays under Lambda's 6 MB synchronous response limit. Every entry's
   envelope is reserved first; a record whose data would not fit in what is left is failed
-  (reason ``response_budget``) rather than the whole invocation failing. With the 3 MB processor
-  buffer this does not happen for normal events, and the metric says so if it ever does.
+  (reason ``response_budget``) rather than the whole invocation failing. With the processor
+  buffer (2 MiB by default) this does not happen for normal events, and the metric says so if it ever does.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def test_scrub_writes_output_next_to_a_quarantine_file(tmp_path, capsys):
     assert all(o["name"] == "REDACTED_CONTENT" and o["subject_id"].startswith("v1:") for o in out)
     text = (tmp_path / "events.scrubbed.jsonl").read_text()
     assert not any(e["ssn"] in text or e["email"] in text for e in events)
-    assert [(x["line"], x["reason"]) for x in q] == [(51, "missing_schema_version"), (53, "invalid_json")]
+    assert [(x["line"], x["reason"]) for x in q] == [(51, "unknown_contract"), (53, "invalid_json")]
     assert "50 scrubbed" in capsys.readouterr().out
 
 
@@ -74,3 +74,16 @@ def test_every_producer_event_conforms_to_its_contract(contracts):
         seen.add(ev["event_type"])
         assert not any(k.endswith("*") for k in out.applied)  # nothing undeclared dropped, at any depth
     assert len(seen) == 4
+
+
+def test_scrub_keeps_going_past_a_big_integer(tmp_path, monkeypatch):
+    monkeypatch.setenv("PSEUDONYM_KEYRING", KEYRING)
+    f = EventFactory(seed=9, consent_ratio=1.0)
+    ev = next(e for e in (f.next_event() for _ in range(200)) if e["event_type"] == "tax_form_submitted")
+    ev["form"]["gross_income"] = 7
+    big = encode(ev).replace(b'"gross_income":7', b'"gross_income":123456789012345678901234567890')
+    src = tmp_path / "e.jsonl"
+    src.write_bytes(big + b"\n" + encode(f.next_event()) + b"\n")
+    assert main(["scrub", str(src), "--quiet"]) == 0
+    lines = (tmp_path / "e.scrubbed.jsonl").read_bytes().splitlines()
+    assert len(lines) == 2 and b'"gross_income":123456789012345678901234567890' in lines[0]

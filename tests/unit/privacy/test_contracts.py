@@ -87,3 +87,32 @@ def test_file_errors_name_the_file(tmp_path):
     (d / "1.yaml").write_text(yaml.safe_dump({**GOOD, "contract": "other"}))
     with pytest.raises(ContractError, match="declares other/1 but lives at t/1.yaml"):
         load_contract_file(d / "1.yaml", tmp_path / "contracts")
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"c": {"type": "any", "scan": True}}, "only free-text fields (type: string) can be scanned"),
+        ({"items": {"type": "any"}, "items[*].x": {"type": "string"}}, "its parent 'items' must be declared as an array"),
+        ({"o": {"type": "any"}, "o.x": {"type": "string"}}, "its parent 'o' must be declared as an object"),
+        ({"n": {"type": "number", "minimum": float("inf")}}, "must be a finite number"),
+        ({"n": {"type": "number", "maximum": float("nan")}}, "must be a finite number"),
+        ({"n": {"type": "string", "max_length": "(print('x') or 9)"}}, "must be a positive integer"),
+        ({"email\n": {"type": "string"}}, "is not a field path"),
+    ],
+)
+def test_contracts_that_would_not_run_are_refused(fields, message):
+    doc = copy.deepcopy(GOOD)
+    doc["fields"].update(fields)
+    with pytest.raises(ContractError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_contract(doc, "contracts/t/1.yaml")
+
+
+def test_a_tampered_bundle_is_validated_again_at_load():
+    import json as _json
+
+    good = bundle_json(load_contract_dir(ROOT / "contracts"))
+    doc = _json.loads(good)
+    doc["contracts"][0]["document"]["fields"]["event_id"]["max_length"] = "(print('INJECTED') or 999)"
+    with pytest.raises(ContractError, match="max_length: must be a positive integer"):
+        load_bundle(_json.dumps(doc))

@@ -9,7 +9,13 @@ S = Scanner()
     "text, masked, kinds",
     [
         ("mail me at jane.doe+x@mail.example.co.uk today", "mail me at [EMAIL] today", ("email",)),
-        ("Zoë <zoë@example.com>", "Zoë <zoë@example.com>", ()),  # non-ASCII local part: not matched
+        ("Zoë <zoë@example.com>", "Zoë <[EMAIL]>", ("email",)),  # internationalised addresses too
+        ("renée@example.com and john@example.com_", "[EMAIL] and [EMAIL]", ("email", "email")),
+        ("ssn 123-45-6789 555-123-4567", "ssn [SSN] [PHONE]", ("ssn", "phone")),
+        ("call 555-123-4567 555-987-6543", "call [PHONE] [PHONE]", ("phone", "phone")),
+        ("card 4111 1111 1111 1111 123", "card [CARD ****1111] 123", ("card",)),
+        ("SSNs: 123-45-6789 987-65-4321", "SSNs: [SSN] [TIN]", ("ssn", "ssn")),  # 9xx-65: an ITIN
+        ("ES91 2100 0418 4502 0005 1332 EUR and BE68 5390 0754 7034 PAID", "[IBAN ES**] EUR and [IBAN BE**] PAID", ("iban", "iban")),
         ("ssn 123-45-6789.", "ssn [SSN].", ("ssn",)),
         ("ssn 000-45-6789 666-45-6789 900-45-6789 123-00-6789 123-45-0000", "ssn 000-45-6789 666-45-6789 900-45-6789 123-00-6789 123-45-0000", ()),
         ("call (311)182-4594 or +1-332-340-4826 or 842.935.4769x98608", "call [PHONE] or [PHONE] or [PHONE]", ("phone", "phone", "phone")),

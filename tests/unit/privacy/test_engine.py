@@ -427,3 +427,57 @@ def test_big_numbers_are_kept_exact(ftype, literal, expected):
     ev = orjson.loads(raw)
     cs.apply(ev, raw, NOW)
     assert ev["n"] == expected and type(ev["n"]) is type(expected)
+
+
+# ---- review findings, pinned ----------------------------------------------------------------
+
+
+def test_phone_mask_redacts_values_that_are_not_just_a_phone_number():
+    c = contract({"f": {"type": "string", "pii": pii("mask", mask="phone")}})
+    ev, _ = run(c, {"uid": "u", "consent": [], "f": "Jane Roe <jane@example.com> 555-123-4567"})
+    assert ev["f"] == T
+
+
+def test_undeclared_case_variants_of_declared_fields_are_refused_under_keep():
+    c = contract({"email": {"type": "string", "pii": pii("redact")}}, undeclared_fields="keep")
+    with pytest.raises(Rejection) as exc:
+        run(c, {"uid": "u", "consent": [], "email": "a@b.c", "Email": "a@b.com"})
+    assert exc.value.reason == UNDECLARED_FIELD
+    ev, _ = run(c, {"uid": "u", "consent": [], "email": "a@b.c", "other": 1})
+    assert ev["other"] == 1 and ev["email"] == T
+
+
+@pytest.mark.parametrize("model, value", [("flag", {"email": "z@b.com"}), ("flag", "yes z@b.com"), ("purposes", ["p1", {"email": "z@b.com"}])])
+def test_a_malformed_consent_value_is_itself_redacted(model, value):
+    consent = {"model": "flag", "field": "consent"} if model == "flag" else None
+    c = contract(FIELDS, consent=consent)
+    ev, out = run(c, {**EV, "consent": value})
+    assert ev["consent"] == T and out.applied["consent"] == "redact" and "z@b.com" not in json.dumps(ev)
+
+
+def test_fields_may_be_listed_children_first():
+    c = contract({"addr.street": {"type": "string", "pii": pii("redact")}, "addr": {"type": "object"}})
+    ev, _ = run(c, {"uid": "u", "consent": [], "addr": {"street": "1 Main St"}})
+    assert ev["addr"]["street"] == T
+
+
+def test_enum_on_an_any_field_given_a_list_is_a_validation_failure():
+    c = contract({"f": {"type": "any", "enum": ["a", 1]}})
+    with pytest.raises(Rejection) as exc:
+        run(c, {"uid": "u", "consent": [], "f": ["a"]})
+    assert exc.value.reason == VALIDATION_FAILED
+
+
+def test_pseudonymising_a_big_integer():
+    c = contract({"n": {"type": "integer", "pii": pii("pseudonymise")}})
+    raw = b'{"uid": "u", "consent": [], "n": 123456789012345678901234567890}'
+    s = ContractSet([c.contract], default_contract="t/1", keyring=KEYS)
+    ev = orjson.loads(raw)
+    s.apply(ev, raw, NOW)
+    assert ev["n"].startswith("v2:")
+
+
+def test_unknown_type_is_an_unknown_contract_even_without_a_version():
+    with pytest.raises(Rejection) as exc:
+        _set().apply({"uid": "u", "event_type": "nope"}, None, NOW)
+    assert exc.value.reason == UNKNOWN_CONTRACT
