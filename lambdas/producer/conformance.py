@@ -13,7 +13,7 @@ from pathlib import Path
 from privacy.contract import Contract, load_bundle, load_contract_dir
 from privacy.engine import CompiledContract, Keyring, Rejection
 
-from .events import EVENT_TYPES, SCHEMA_VERSION
+from .events import EVENT_VERSIONS
 
 _REPO_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
@@ -34,17 +34,18 @@ def load_contracts() -> list[Contract]:
 class Conformance:
     def __init__(self, contracts: list[Contract]):
         by_ref = {(c.type, c.version): c for c in contracts}
-        missing = [t for t in EVENT_TYPES if (t, SCHEMA_VERSION) not in by_ref]
+        wanted = [(t, v) for t, versions in EVENT_VERSIONS.items() for v in versions]
+        missing = [f"{t}/{v}" for t, v in wanted if (t, v) not in by_ref]
         if missing:
-            raise RuntimeError(f"no contract for {', '.join(f'{t}/{SCHEMA_VERSION}' for t in missing)}")
+            raise RuntimeError(f"no contract for {', '.join(missing)}")
         # Validation only: the keyring is a throwaway (nothing is pseudonymised here).
         keyring = Keyring({"check": os.urandom(32)}, "check")
-        self.compiled = {t: CompiledContract(by_ref[(t, SCHEMA_VERSION)], keyring=keyring) for t in EVENT_TYPES}
+        self.compiled = {k: CompiledContract(by_ref[k], keyring=keyring) for k in wanted}
 
     def check(self, event: dict) -> None:
         """Raise NonConformingEvent unless ``event`` matches its contract exactly."""
         try:
-            applied = self.compiled[event["event_type"]].validate(event)
+            applied = self.compiled[(event["event_type"], event["schema_version"])].validate(event)
         except Rejection as exc:
             raise NonConformingEvent(exc.reason) from None
         if applied:  # the validator had to drop fields the contract does not declare

@@ -19,9 +19,15 @@ from faker import Faker
 
 EVENT_TYPES = ("customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted")
 SCHEMA_VERSION = "1"  # the contracts/<event_type>/1.yaml these events follow
+# order_placed/2 carries consent per purpose (a list), the other versions a boolean flag
+EVENT_VERSIONS = {t: ("1",) for t in EVENT_TYPES} | {"order_placed": ("1", "2")}
+PURPOSES = ("analytics", "marketing", "support")
 CONSENT_FIELD = "data_share_consent"
 
 _DROP = object()  # stands for "the consent field is absent"
+
+# Purpose lists that are malformed: each must void the whole consent.
+AMBIGUOUS_PURPOSES = (["analytics", "nope"], "analytics", [1.5], None, [True], [{"p": "analytics"}])
 
 # Consent values that are *not* the JSON value true. The scrubber must treat each as no consent.
 AMBIGUOUS_CONSENT = ("true", 1, None, [True], {"value": True}, "yes", 0, False, _DROP)
@@ -53,6 +59,7 @@ class Subject:
     phone: str
     address: dict
     consent: bool
+    purposes: tuple = ()  # the purposes this subject consented to (order_placed/2)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -63,6 +70,7 @@ def make_subjects(n: int, seed: int, consent_ratio: float) -> list[Subject]:
     fake = Faker("en_US")
     fake.seed_instance(seed)
     rng = random.Random(seed)
+    prng = random.Random(seed ^ 0xC0)  # its own stream: the flag-model fields stay as they were
     subjects = []
     for _ in range(n):
         subjects.append(
@@ -82,6 +90,7 @@ def make_subjects(n: int, seed: int, consent_ratio: float) -> list[Subject]:
                     "country": "US",
                 },
                 consent=rng.random() < consent_ratio,
+                purposes=tuple(p for p in PURPOSES if prng.random() < consent_ratio),
             )
         )
     return subjects
@@ -98,6 +107,7 @@ class EventFactory:
         start_time: datetime | None = None,
         consent_noise: float = 0.0,
         event_types: tuple[str, ...] = EVENT_TYPES,
+        order_v2_share: float = 0.5,
     ):
         if not 0.0 <= consent_ratio <= 1.0:
             raise ValueError("consent_ratio must be between 0 and 1")
@@ -113,6 +123,7 @@ class EventFactory:
         self.start = (start_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self.consent_noise = consent_noise
         self.event_types = event_types
+        self.order_v2_share = order_v2_share
         self.count = 0
 
     def next_event(self) -> dict:
@@ -145,6 +156,13 @@ class EventFactory:
         }
         if consent is _DROP:
             del event[CONSENT_FIELD]
+        if etype == "order_placed" and self.order_v2_share and rng.random() < self.order_v2_share:
+            event["schema_version"] = "2"
+            event.pop(CONSENT_FIELD, None)
+            purposes: object = list(s.purposes)
+            if self.consent_noise and rng.random() < self.consent_noise:
+                purposes = rng.choice(AMBIGUOUS_PURPOSES)
+            event["consent"] = {"purposes": purposes}
         if etype == "order_placed":
             items = [
                 {"sku": f"SKU-{rng.randrange(10000, 99999)}", "qty": rng.randint(1, 4), "price": round(rng.uniform(2, 250), 2)}

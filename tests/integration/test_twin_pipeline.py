@@ -24,6 +24,29 @@ PAYLOAD = dict(count=3000, seed=21, consent_ratio=0.5, consent_noise=0.05, malfo
 # Two event types at least, one of them nested (order_placed: order.items[*]): all four are produced.
 
 
+PURPOSES = ("analytics", "marketing", "support")
+# the purposes of each personal field in the producer's contracts (both versions of order_placed)
+FIELD_PURPOSES = {"name": "marketing", "dob": "analytics", "ssn": "support", "email": "marketing", "phone": "support",
+                  "note": "support", "address.street": "marketing", "address.city": "marketing", "address.postcode": "analytics"}
+
+
+def consented_purposes(ev: dict) -> set:
+    """What the subject consented to, under the event's consent model, fail-closed."""
+    if ev.get("schema_version") == "2":
+        purposes = ev.get("consent", {}).get("purposes")
+        if isinstance(purposes, list) and all(type(p) is str and p in PURPOSES for p in purposes):
+            return set(purposes)
+        return set()
+    return set(PURPOSES) if ev.get("data_share_consent") is True else set()
+
+
+def field_value(ev: dict, path: str):
+    v = ev
+    for part in path.split("."):
+        v = v[part]
+    return v
+
+
 def _expected_records():
     """Re-create exactly what the producer sent: same seed, same sequence."""
     opts = parse_payload({**PAYLOAD, "start_time": "2026-01-15T09:30:00Z"})
@@ -90,41 +113,50 @@ def _delivered(data):
     return out, "".join(text)
 
 
-def test_consenting_subjects_are_intact_and_others_are_transformed_by_their_contract(run):
+def test_each_field_is_kept_or_transformed_by_its_purposes_under_both_consent_models(run):
     _, data, _ = run
     delivered, _ = _delivered(data)
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
     assert len(delivered) == len(sent)
-    consenting = redacted = 0
-    types = set()
-    pseudonyms: dict[str, str] = {}
+    contracts, pseudonyms = set(), {}
+    kept = transformed = 0
     for ev in sent:
         got = delivered[ev["event_id"]]
-        types.add(ev["event_type"])
-        assert got["_privacy"]["contract"] == f"{ev['event_type']}/1"
+        ref = f"{ev['event_type']}/{ev['schema_version']}"
+        contracts.add(ref)
+        assert got["_privacy"]["contract"] == ref
         # the subject id is always pseudonymised, and the same subject always gets the same pseudonym
         assert got["subject_id"].startswith("v1:") and got["subject_id"] != ev["subject_id"]
         assert pseudonyms.setdefault(ev["subject_id"], got["subject_id"]) == got["subject_id"]
-        if ev.get("data_share_consent") is True:
-            consenting += 1
-            for f in UNCHANGED_WITH_CONSENT:
-                assert got[f] == ev[f], f
-            assert "@" not in got["note"] or "[EMAIL]" in got["note"]  # free text is still scanned
-        else:
-            redacted += 1
-            assert got["name"] == got["note"] == got["address"]["street"] == got["address"]["city"] == "REDACTED_CONTENT"
+        consented = consented_purposes(ev)
+        for path, purpose in FIELD_PURPOSES.items():
+            before, after = field_value(ev, path), field_value(got, path)
+            if purpose in consented:
+                if path != "note":  # free text is scanned (and masked) whatever the consent
+                    assert after == before, (ref, path)
+                kept += 1
+            else:
+                assert after != before, (ref, path)
+                assert got["_privacy"]["applied"][path] in ("redact", "mask", "generalise")
+                transformed += 1
+        if "support" not in consented:
             assert got["ssn"] == "***-**-" + ev["ssn"][-4:]
-            assert got["email"] == ev["email"][0] + "***@" + ev["email"].split("@")[1]
+        if "marketing" not in consented:
+            assert got["email"] == ev["email"][0] + "***@" + ev["email"].split("@")[1] and got["name"] == "REDACTED_CONTENT"
+        if "analytics" not in consented:
             assert got["dob"] == ev["dob"][:4] and got["address"]["postcode"] == ev["address"]["postcode"][:3]
-            assert got["phone"].endswith(ev["phone"][-4:]) and got["phone"] != ev["phone"]
+        if consented != set(PURPOSES):
             assert got["data_redacted"] is True and got["redacted_at"].endswith("Z")
-            if ev["event_type"] == "health_form_submitted":
-                assert "smoker" not in got["form"] and got["form"]["blood_type"] == "REDACTED_CONTENT"
-            if ev["event_type"] == "order_placed":
-                for item in got["order"]["items"]:
-                    assert item.get("gift_message", "REDACTED_CONTENT") == "REDACTED_CONTENT"  # nested array
-    assert types == {"customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted"}
-    assert consenting > 500 and redacted > 1000
+        if ev["event_type"] == "health_form_submitted" and "support" not in consented:
+            assert "smoker" not in got["form"] and got["form"]["blood_type"] == "REDACTED_CONTENT"
+        if ev["event_type"] == "order_placed" and "marketing" not in consented:
+            for item in got["order"]["items"]:
+                assert item.get("gift_message", "REDACTED_CONTENT") == "REDACTED_CONTENT"  # nested array
+    assert contracts == {"customer_signed_up/1", "order_placed/1", "order_placed/2", "health_form_submitted/1", "tax_form_submitted/1"}
+    assert kept > 3000 and transformed > 3000
+    # under the purposes model, subjects who allow some purposes but not others are common
+    partial = [e for e in sent if e["schema_version"] == "2" and 0 < len(consented_purposes(e)) < 3]
+    assert len(partial) > 50
 
 
 def test_non_consenting_values_appear_nowhere_in_the_lake(run):
@@ -136,30 +168,33 @@ def test_non_consenting_values_appear_nowhere_in_the_lake(run):
     # personal data that free text could carry: e-mail addresses and SSNs, as whole tokens
     tokens = set(re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b\d{3}-\d{2}-\d{4}\b", text))
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
-    allowed = set()  # values a consenting event legitimately carries (e.g. a shared birth date)
+    allowed = set()  # values an event legitimately keeps, by consent (e.g. a shared birth date)
     for ev in sent:
-        if ev.get("data_share_consent") is True:
-            for f in SENSITIVE + ("address",):
-                allowed.update(string_values(ev[f]))
+        consented = consented_purposes(ev)
+        for path, purpose in FIELD_PURPOSES.items():
+            if purpose in consented:
+                allowed.update(string_values(field_value(ev, path)))
+        if "marketing" in consented:
             allowed.update(i["gift_message"] for i in ev.get("order", {}).get("items", []) if "gift_message" in i)
     checked = 0
     for ev in sent:
-        if ev.get("data_share_consent") is True:
-            continue
-        for f in SENSITIVE:
-            for v in string_values(ev[f]):
+        consented = consented_purposes(ev)
+        for path, purpose in FIELD_PURPOSES.items():
+            if purpose in consented:
+                continue
+            for v in string_values(field_value(ev, path)):
                 if v in allowed:
                     continue
                 checked += 1
-                assert v not in values, f
-        for v in (ev["address"]["street"], ev["address"]["city"], ev["subject_id"]):
-            if v not in allowed:
-                assert v not in values
-        for item in ev.get("order", {}).get("items", []):
-            if "gift_message" in item and item["gift_message"] not in allowed:
-                assert item["gift_message"] not in values
-        for v in (ev["email"], ev["ssn"]):
-            if v not in allowed:
+                assert v not in values, path
+        assert ev["subject_id"] not in values
+        if "marketing" not in consented:
+            for item in ev.get("order", {}).get("items", []):
+                if "gift_message" in item and item["gift_message"] not in allowed:
+                    assert item["gift_message"] not in values
+        for path in ("email", "ssn"):
+            v = ev[path]
+            if FIELD_PURPOSES[path] not in consented and v not in allowed:
                 assert v not in tokens
     assert checked > 5000
 

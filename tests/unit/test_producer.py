@@ -18,7 +18,7 @@ def test_events_are_reproducible_from_a_seed():
 
 
 def test_events_carry_the_documented_fields_and_stable_consent_per_subject():
-    f = EventFactory(seed=5, subjects=10, consent_ratio=0.5)
+    f = EventFactory(seed=5, subjects=10, consent_ratio=0.5, order_v2_share=0.0)
     events = list(f.events(300))
     for e in events:
         for k in ("subject_id", "name", "dob", "gender", "ssn", "email", "phone", "address", "note",
@@ -163,5 +163,16 @@ def test_a_missing_contract_stops_the_producer_at_cold_start():
     from producer.conformance import Conformance, load_contracts
 
     contracts = [c for c in load_contracts() if c.type != "order_placed"]
-    with pytest.raises(RuntimeError, match="no contract for order_placed/1"):
+    with pytest.raises(RuntimeError, match="no contract for order_placed/1, order_placed/2"):
         Conformance(contracts)
+
+
+def test_order_v2_events_carry_purposes_per_subject():
+    f = EventFactory(seed=5, subjects=10, consent_ratio=0.5)
+    v2 = [e for e in f.events(400) if e["schema_version"] == "2"]
+    assert v2 and all(e["event_type"] == "order_placed" and "data_share_consent" not in e for e in v2)
+    by_subject = {}
+    for e in v2:
+        by_subject.setdefault(e["subject_id"], set()).add(tuple(e["consent"]["purposes"]))
+    assert all(len(v) == 1 for v in by_subject.values())
+    assert len({p for v in by_subject.values() for p in v}) > 1  # subjects differ in what they allow

@@ -41,7 +41,7 @@ def handler(monkeypatch, tmp_path):
 def _events(n):
     from producer.events import EventFactory, encode
 
-    f = EventFactory(seed=3, consent_ratio=0.5, subjects=20)
+    f = EventFactory(seed=3, consent_ratio=0.5, subjects=20, order_v2_share=0.0)
     return [f.next_event() for _ in range(n)], encode
 
 

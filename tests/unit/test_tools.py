@@ -16,7 +16,7 @@ KEYRING = '{"current": "v1", "v1": "local-key-0123456789abcdef0123456789abcdef"}
 def test_validate_lists_the_contracts(capsys):
     assert main(["validate"]) == 0
     out = capsys.readouterr().out
-    assert "order_placed/1" in out and "5 contracts valid" in out
+    assert "order_placed/1" in out and "order_placed/2" in out and "6 contracts valid" in out
 
 
 def test_validate_names_the_broken_file(tmp_path, capsys):
