@@ -25,8 +25,14 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 _SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}", re.ASCII)
 _IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}", re.ASCII)
 _CARD_SHAPE = re.compile(r"\d(?:[ -]?\d){12,18}", re.ASCII)
-_PHONE_SEPARATORS = frozenset(" ().-+x")
 _DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# the local part of an address, matched backwards from the "@" on the reversed text
+_LOCAL_REVERSED = re.compile(r"[\w.%+-]{1,256}")
+_PHONE_SHAPE = re.compile(r"(?:[\d ().+/-]|x|ext\.?)+", re.ASCII)
+
+
+def _digits(s: str) -> int:
+    return sum(map(str.isdigit, s))
 _DIGIT = re.compile(r"\d", re.ASCII)
 _IBAN_HINT = re.compile(r"[A-Z][A-Z]\d\d", re.ASCII)
 _EMAIL_DOMAIN_HEAD = re.compile(r"(?:[\w-]{1,63}\.)+[^\W\d_]{2,24}")
@@ -103,12 +109,12 @@ def _classify_numeric(c: str) -> tuple[str, str] | None:
         return ("ip", "[IP]") if ip_ok(c) else None
     if _DATE_PREFIX.match(c):
         return None  # a date or timestamp, not a phone number
-    digits = sum(ch.isdigit() for ch in c)
+    digits = _digits(c)
     if _CARD_SHAPE.fullmatch(c):
         d = _card_digits(c)
         if luhn_ok(d):
             return "card", f"[CARD ****{d[-4:]}]"
-    if 10 <= digits <= 15 and all(ch.isdigit() or ch in _PHONE_SEPARATORS for ch in c.replace("ext", "x")):
+    if 10 <= digits <= 15 and _PHONE_SHAPE.fullmatch(c):
         return "phone", "[PHONE]"
     return None
 
@@ -128,11 +134,12 @@ class Scanner:
         spans: list[tuple[int, int, str, str]] = []
         en = self.enabled
         if "email" in en and "@" in text:
+            rev = text[::-1]
+            n = len(text)
             at = text.find("@")
             while at != -1:
-                s0 = at
-                while s0 > 0 and at - s0 < 256 and (text[s0 - 1].isalnum() or text[s0 - 1] in "._%+-"):
-                    s0 -= 1
+                m = _LOCAL_REVERSED.match(rev, n - at)
+                s0 = at - (m.end() - m.start()) if m else at
                 dom = _EMAIL_DOMAIN_HEAD.match(text, at + 1)
                 if s0 < at and dom:
                     e0 = dom.end()
@@ -143,10 +150,12 @@ class Scanner:
                     if s0 < at:
                         spans.append((s0, e0, "email", "[EMAIL]"))
                 at = text.find("@", at + 1)
-        if not _DIGIT.search(text):
+        first = _DIGIT.search(text)
+        if first is None:  # every other detector needs digits
             return spans
-        if "iban" in en and _IBAN_HINT.search(text):
-            for m in _IBAN.finditer(text):
+        start = max(0, first.start() - 4)  # nothing to find before the first digit (an IBAN's letters)
+        if "iban" in en and _IBAN_HINT.search(text, start):
+            for m in _IBAN.finditer(text, start):
                 cand = m.group()
                 # the pattern is greedy and may swallow a following word: shorten until it checks
                 while len(cand.replace(" ", "")) >= 15 and not iban_ok(cand):
@@ -160,7 +169,7 @@ class Scanner:
                 if _bounded(text, m.start(), m.start() + len(cand), "", "") and ip_ok(cand):
                     spans.append((m.start(), m.start() + len(cand), "ip", "[IP]"))
         if self._numeric:
-            for m in _NUMERIC.finditer(text):
+            for m in _NUMERIC.finditer(text, start):
                 raw = m.group()
                 cand = raw.rstrip(" .-(")
                 s, e = m.start(), m.start() + len(cand)
