@@ -9,22 +9,26 @@ from constructs import Construct
 from .config import PipelineConfig
 
 
+def rotating_key(scope: Construct, id: str, *, alias: str, description: str, removal_policy: cdk.RemovalPolicy) -> kms.Key:
+    return kms.Key(
+        scope, id, alias=alias, description=description, enable_key_rotation=True, removal_policy=removal_policy
+    )
+
+
 class Keys(Construct):
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, id)
-        self.stream_key = kms.Key(
+        self.stream_key = rotating_key(
             self,
             "StreamKey",
             alias=f"alias/{config.name_prefix}/stream",
             description="Encrypts the raw event stream (Kinesis server-side encryption)",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        self.lake_key = kms.Key(
+        self.lake_key = rotating_key(
             self,
             "LakeKey",
             alias=f"alias/{config.name_prefix}/lake",
             description="Encrypts the scrubbed data lake and its quarantine (S3 SSE-KMS, bucket key on)",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )

@@ -9,22 +9,21 @@ pseudonyms must stay joinable (the key id prefixes every pseudonym, so both are 
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .config import PipelineConfig
+from .keys import rotating_key
 
 
 class Pseudonymisation(Construct):
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, removal_policy: cdk.RemovalPolicy):
         super().__init__(scope, id)
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "Key",
             alias=f"alias/{config.name_prefix}/pseudonymisation",
             description="Encrypts the pseudonymisation keyring secret",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )
         self.secret = secretsmanager.Secret(
