@@ -174,9 +174,10 @@ def _is_datetime(v) -> bool:
 # Actions
 # ---------------------------------------------------------------------------------------------
 
-_NON_DIGIT = re.compile(r"\D", re.ASCII)  # ASCII only: "\d" alone also matches e.g. fullwidth digits
-_DIGIT_RE = re.compile(r"\d", re.ASCII)
-_STAR_DIGITS = str.maketrans("0123456789", "**********")
+# bytes.translate is a C table loop; str.translate with a mapping and re.sub are several times slower
+_ASCII_DIGITS = b"0123456789"
+_NON_ASCII_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
+_STAR_DIGITS = bytes.maketrans(_ASCII_DIGITS, b"**********")
 _PHONE_CHARS = frozenset("0123456789 ().-+x/ext")
 _EMAIL_RE = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
 
@@ -206,8 +207,9 @@ def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
     if kind == "ssn":
         def ssn(v):
             s = as_text(v)
-            d = _NON_DIGIT.sub("", s) if s is not None else ""
-            return f"***-**-{d[-4:]}" if len(d) == 9 else token
+            # ASCII digits only (a character outside ASCII becomes "?" and goes too)
+            d = s.encode("ascii", "replace").translate(None, _NON_ASCII_DIGITS) if s is not None else b""
+            return "***-**-" + d[-4:].decode("ascii") if len(d) == 9 else token
         return ssn
     if kind == "email":
         def email(v):
@@ -221,20 +223,20 @@ def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
                 return token
             if not _PHONE_CHARS.issuperset(s):  # anything but digits and separators: redact it all
                 return token
-            starred = s.translate(_STAR_DIGITS)
-            if starred.count("*") - s.count("*") < 7:  # fewer than 7 digits: not a phone number
+            b = s.encode("ascii")  # phone characters only: ASCII
+            if len(b) - len(b.translate(None, _ASCII_DIGITS)) < 7:  # fewer than 7 digits: not a phone number
                 return token
             i, kept = len(s), 0
             while kept < 4:  # keep the last four digits
                 i -= 1
                 if "0" <= s[i] <= "9":
                     kept += 1
-            return starred[:i] + s[i:]
+            return b[:i].translate(_STAR_DIGITS).decode("ascii") + s[i:]
         return phone
     if kind == "card":
         def card(v):
             s = as_text(v)
-            d = _NON_DIGIT.sub("", s) if s is not None else ""
+            d = s.encode("ascii", "replace").translate(None, _NON_ASCII_DIGITS).decode("ascii") if s is not None else ""
             return "*" * (len(d) - 4) + d[-4:] if 13 <= len(d) <= 19 and luhn_ok(d) else token
         return card
     # last4
@@ -335,7 +337,9 @@ class _ConsentReader:
     def malformed(self, event: dict) -> bool:
         """A consent value that is not a boolean (flag) or a list of purposes: it can be anything,
         personal data included, so it is redacted in the output."""
-        v = self._value(event)
+        return self.malformed_value(self._value(event))
+
+    def malformed_value(self, v) -> bool:
         if v is _MISSING or v is None:
             return False
         if self.model == "flag":
@@ -353,7 +357,11 @@ class _ConsentReader:
                 c[k] = token
 
     def consented(self, event: dict, raw: bytes | None) -> frozenset:
-        v = self._value(event)
+        return self.consented_value(self._value(event), raw)
+
+    def consented_value(self, v, raw: bytes | None) -> frozenset:
+        """The purposes consented to, given the consent value (``_MISSING`` if absent) and the raw
+        record it was read from (``None``: already known to hold the key once)."""
         if self.model == "flag":
             return self.all if (v is True and self.unambiguous(raw)) else frozenset()
         if type(v) is not list or not v:
@@ -703,9 +711,21 @@ class ContractSet:
         for t, v in self.default_versions.items():
             if (t, v) not in self.compiled:
                 raise ValueError(f"default version {t}/{v} is not loaded")
+        self._fast = None
+
+    def fast(self):
+        """The fast path for these contracts (``privacy.fast``), built on first use."""
+        if self._fast is None:
+            from .fast import FastContracts
+
+            self._fast = FastContracts(self)
+        return self._fast
 
     def resolve(self, event: dict) -> CompiledContract:
-        t = event.get(self.type_field, _MISSING)
+        return self.pick(event.get(self.type_field, _MISSING), event.get(self.version_field, _MISSING))
+
+    def pick(self, t, v) -> CompiledContract:
+        """The contract for type ``t`` and version ``v`` (either ``_MISSING`` when absent)."""
         if t is _MISSING:
             if self.default is None:
                 raise Rejection(MISSING_EVENT_TYPE)
@@ -714,7 +734,6 @@ class ContractSet:
             raise Rejection(INVALID_EVENT_TYPE)
         if t not in self.types:
             raise Rejection(UNKNOWN_CONTRACT)
-        v = event.get(self.version_field, _MISSING)
         if v is _MISSING:
             v = self.default_versions.get(t)
             if v is None:

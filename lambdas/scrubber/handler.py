@@ -41,6 +41,8 @@ def lambda_handler(event: dict, context) -> dict:
         # Reasons are a closed set of codes defined in this package, never record content.
         metrics.add_metric(name=f"RecordsFailed_{reason}", unit=MetricUnit.Count, value=n)
     metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=result.bytes_in)
+    # records outside the fast path (malformed, undeclared fields, ...): a rise means slower batches
+    metrics.add_metric(name="RecordsReferencePath", unit=MetricUnit.Count, value=result.reference_path)
 
     logger.info(
         "batch processed",

@@ -107,9 +107,25 @@ def test_unexpected_error_fails_closed(contracts, monkeypatch):
     def boom(*_a, **_k):
         raise KeyError("jane@example.com")
 
-    monkeypatch.setattr(batch, "encode_line", boom)
+    monkeypatch.setattr(batch, "encode_line", boom)  # the reference engine's encoder
+    monkeypatch.setattr(contracts.fast(), "plan_for", boom)  # and the fast path declines
     res = process_records(firehose_event([orjson.dumps(event(0))])["records"], contracts, NOW)
     assert res.records[0]["result"] == FAILED and res.failed == {"internal_error": 1}
+
+
+def test_an_error_on_the_fast_path_hands_the_record_to_the_reference_engine(contracts, monkeypatch):
+    records = firehose_event([orjson.dumps(event(i)) for i in range(4)])["records"]
+    fast = process_records(records, contracts, NOW)
+    assert fast.reference_path == 0
+
+    def boom(*_a, **_k):
+        raise RuntimeError("fast path bug")
+
+    monkeypatch.setattr(contracts.fast(), "plan_for", boom)
+    slow = process_records(records, contracts, NOW)
+    assert slow.reference_path == 4 and slow.ok == 4
+    as_objects = [[orjson.loads(base64.b64decode(r["data"])) for r in res.records] for res in (fast, slow)]
+    assert as_objects[0] == as_objects[1]
 
 
 def test_big_integers_stay_exact(contracts):

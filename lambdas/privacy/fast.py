@@ -1,0 +1,388 @@
+"""The fast path: a compiled contract as msgspec Struct types, decoded and validated in C.
+
+The reference engine (``engine.CompiledContract`` over ``orjson`` dicts) defines what a contract
+means. This module is an optimisation of it and nothing more: for a contract it can express
+exactly, it builds
+
+* msgspec Struct types mirroring the contract's fields (types, required, nullable, pattern,
+  enum, range and length constraints, nested objects and arrays of objects), which reject
+  unknown fields. Decoding a record into them parses and validates it in one pass in C;
+* straight-line Python applying the PII actions and the free-text scan to the decoded structs,
+  with the same action functions the reference engine uses;
+* the provenance (``_privacy``) of every combination of transformations, serialised once and
+  spliced into the encoded record.
+
+It handles only the records it can prove acceptable. Anything else (a decoding or validation
+error, an undeclared field, a record the scan would quarantine, any exception at all) raises, and
+the caller runs the reference engine on the same bytes, which then rejects the record with its
+precise reason or treats it its own way (dropping undeclared fields, say). So a record never gets
+a different outcome on the fast path, only a faster one: ``tests/unit/privacy/test_fast.py``
+checks that output for output against the reference, on the repository's contracts and on
+generated contracts and events.
+
+A contract the Struct types cannot express exactly (``undeclared_fields: keep``, an enum of
+booleans or floats, a constraint on a type it does not apply to, ...) gets no fast plan
+(``Unsupported``) and always takes the reference path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, Optional, Union
+
+import msgspec
+import orjson
+from msgspec import UNSET, Meta, UnsetType
+
+from .engine import _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, _Node, _segments
+
+
+class Unsupported(Exception):
+    """The contract uses something the fast path cannot express exactly."""
+
+
+class Fallback(Exception):
+    """This record needs the reference engine."""
+
+
+_RESERVED = frozenset({META_FIELD, "data_redacted", "redacted_at"})
+
+
+def _attr(name: str) -> str:
+    return "f_" + name  # field names are identifiers; a prefix keeps keywords and dunders out
+
+
+def _int_bounds(f) -> dict:
+    meta = {}
+    if f.minimum is not None:
+        meta["ge"] = math.ceil(f.minimum)
+    if f.maximum is not None:
+        meta["le"] = math.floor(f.maximum)
+    return meta
+
+
+def _leaf_type(f, child) -> Any:
+    """The msgspec type of one field, equivalent to the reference validation or Unsupported."""
+    t = f.type
+    has_range = f.minimum is not None or f.maximum is not None
+    if t in ("object", "array", "any", "boolean", "date"):
+        if f.pattern is not None or f.enum is not None or has_range:
+            raise Unsupported(f"{f.path}: constraint on {t}")
+    if t == "object":
+        # max_length does not apply to objects in the reference engine either
+        return child if child is not None else dict
+    if t == "array":
+        item = list[child] if child is not None else list
+        return Annotated[item, Meta(max_length=int(f.max_length))] if f.max_length is not None else item
+    if t == "any":
+        if f.max_length is not None:
+            raise Unsupported(f"{f.path}: max_length on any")
+        return Any
+    if t == "boolean":
+        return bool  # max_length does not apply to booleans in the reference engine
+    if t == "date":
+        if f.max_length is not None and f.max_length < 10:  # every date is 10 characters long
+            raise Unsupported(f"{f.path}: max_length below 10 on a date")
+        return date  # RFC 3339 full-date, checked for a real day: the reference's check exactly
+    if t in ("string", "datetime"):
+        if has_range:
+            raise Unsupported(f"{f.path}: range on {t}")
+        if t == "datetime" and (f.pattern is not None or f.enum is not None):
+            raise Unsupported(f"{f.path}: pattern or enum on datetime")
+        pattern = _DATETIME_RE.pattern if t == "datetime" else f.pattern
+        if f.enum is not None:
+            # an enum leaves nothing to match at run time: apply the other checks now
+            rx = re.compile(pattern) if pattern is not None else None
+            values = tuple(
+                v for v in f.enum
+                if type(v) is str
+                and (rx is None or rx.search(v))
+                and (f.max_length is None or len(v) <= f.max_length)
+            )
+            if not values:
+                raise Unsupported(f"{f.path}: no string satisfies the enum")
+            return Literal[values]
+        meta = {}
+        if pattern is not None:
+            meta["pattern"] = pattern
+        if f.max_length is not None:
+            meta["max_length"] = int(f.max_length)
+        return Annotated[str, Meta(**meta)] if meta else str
+    # integer, number: the reference engine applies max_length to strings and lists only
+    if t == "integer":
+        if f.enum is not None:
+            values = tuple(
+                v for v in f.enum
+                if type(v) is int
+                and (f.minimum is None or v >= f.minimum)
+                and (f.maximum is None or v <= f.maximum)
+            )
+            if not values:
+                raise Unsupported(f"{f.path}: no integer satisfies the enum")
+            return Literal[values]
+        meta = _int_bounds(f)
+        return Annotated[int, Meta(**meta)] if meta else int
+    if t == "number":
+        if f.enum is not None:
+            raise Unsupported(f"{f.path}: enum on number")
+        if not has_range:
+            return Union[int, float]
+        fmeta = {}
+        if f.minimum is not None:
+            fmeta["ge"] = f.minimum
+        if f.maximum is not None:
+            fmeta["le"] = f.maximum
+        return Union[Annotated[int, Meta(**_int_bounds(f))], Annotated[float, Meta(**fmeta)]]
+    raise Unsupported(f"{f.path}: type {t}")
+
+
+class FastPlan:
+    """One contract's fast path. ``scrub(raw, tail)`` returns the output line and whether
+    anything was redacted, or raises (the caller then runs the reference engine)."""
+
+    def __init__(self, cc: CompiledContract):
+        c = cc.contract
+        if c.undeclared == "keep":
+            raise Unsupported("undeclared_fields: keep")
+        if cc.tree.names & _RESERVED:
+            raise Unsupported("declares a field the output reserves")
+        self.ref = cc.ref
+        self.types: dict[str, Any] = {}  # path -> field type, for the generated code
+        self._n = 0
+        try:
+            self.root = self._struct(cc.tree, c)
+            self.decode = msgspec.json.Decoder(self.root).decode
+        except (TypeError, ValueError) as exc:  # a constraint msgspec will not take
+            raise Unsupported(str(exc)) from None
+        self.encode = msgspec.json.Encoder().encode
+        self._consent = cc.consent
+        self._sites: list[tuple[str, str, str]] = []  # bit i -> (path, action, kind)
+        self.run = self._compile(cc)
+        self._meta: dict[int, tuple[bytes, bool]] = {}
+
+    # -- types ----------------------------------------------------------------------------
+
+    def _struct(self, node: _Node, c) -> type:
+        fields = []
+        rename = {}
+        for name, _types, required, nullable, spec, child, _each in node.fields:
+            if name.endswith("[*]"):
+                raise Unsupported(f"{spec.path}: a path ending in [*]")
+            ctype = self._struct(child, c) if child is not None else None
+            t = _leaf_type(spec, ctype)
+            self.types[spec.path] = spec.type
+            if nullable:
+                t = Optional[t]
+            attr = _attr(name)
+            rename[attr] = name
+            fields.append((attr, t) if required else (attr, Union[t, UnsetType], UNSET))
+        self._n += 1
+        label = re.sub(r"\W", "_", f"{c.type}_{c.version}_{node.path or 'event'}")
+        return msgspec.defstruct(
+            f"{label}_{self._n}", fields, kw_only=True, forbid_unknown_fields=True, gc=False, rename=rename
+        )
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _declared_parents(self, path: str) -> None:
+        segs = _segments(path)
+        prefix = ""
+        for name, each in segs[:-1]:
+            prefix = f"{prefix}.{name}" if prefix else name
+            kind = self.types.get(prefix)
+            if kind not in ("object", "array") or (kind == "array") != each:
+                raise Unsupported(f"{path}: parent {prefix} is not a declared object")
+            prefix += "[*]" if each else ""
+        if segs[-1][1] or path not in self.types:
+            raise Unsupported(f"{path}: not a declared field")
+
+    def _compile(self, cc: CompiledContract):
+        consts: dict[str, Any] = {"UNSET": UNSET, "FB": Fallback, "TOKEN": cc.token}
+        lines: list[str] = []
+        n = [0]
+
+        def const(value) -> str:
+            n[0] += 1
+            consts[f"k{n[0]}"] = value
+            return f"k{n[0]}"
+
+        def access(segs, obj: str, depth: int, leaf) -> None:
+            ind = "    " * depth
+            name, each = segs[0]
+            attr = _attr(name)
+            if len(segs) == 1:
+                leaf(obj, attr, ind)
+                return
+            var = f"c{depth}"
+            lines.append(f"{ind}{var} = {obj}.{attr}")
+            lines.append(f"{ind}if {var} is not UNSET and {var} is not None:")
+            if each:
+                it = f"e{depth}"
+                lines.append(f"{ind}    for {it} in {var}:")
+                access(segs[1:], it, depth + 2, leaf)
+            else:
+                access(segs[1:], var, depth + 1, leaf)
+
+        def site(path: str, action: str, kind: str) -> int:
+            self._sites.append((path, action, kind))
+            return 1 << (len(self._sites) - 1)
+
+        specs = {f.path: f for f in cc.contract.fields}
+
+        def emit_action(path, fn, action, kind, depth):
+            bit = site(path, action, kind)
+            is_date = self.types[path] == "date"
+            if fn is None:  # drop
+                value = "UNSET"
+            elif action == "redact":
+                value = "TOKEN"
+            elif is_date and action == "generalise" and specs[path].pii.generalise in ("year", "day"):
+                # a decoded date is a real day: its year or day, without re-checking the text
+                cut = 4 if specs[path].pii.generalise == "year" else 10
+                value = f"(TOKEN if v is None else v.isoformat()[:{cut}])"
+            elif is_date:
+                value = f"{const(fn)}(v.isoformat() if v is not None else v)"
+            else:
+                value = f"{const(fn)}(v)"
+
+            def leaf(obj, attr, ind):
+                lines.append(f"{ind}v = {obj}.{attr}")
+                lines.append(f"{ind}if v is not UNSET:")
+                lines.append(f"{ind}    {obj}.{attr} = {value}")
+                lines.append(f"{ind}    m |= {bit}")
+
+            access(_segments(path), "obj", depth, leaf)
+
+        consent_path = cc.contract.consent.path
+        self._declared_parents(consent_path)
+        if "[*]" in consent_path:
+            raise Unsupported("consent inside an array")
+        pii_paths = {op[0] for op in cc.pii_ops}
+        if consent_path in pii_paths or consent_path in cc.scan_fields:
+            raise Unsupported("the consent field is itself transformed")
+
+        lines.append("    m = 0")
+        sets: dict[frozenset, str] = {}
+        for _path, need, *_rest in cc.pii_ops:
+            if need not in sets:
+                sets[need] = f"ok{len(sets)}"
+                lines.append(f"    {sets[need]} = {const(need)} <= consented")
+        for path, need, act_name, act, always_name, always in cc.pii_ops:
+            self._declared_parents(path)
+            ok = sets[need]
+            if always is not None:
+                lines.append(f"    if {ok}:")
+                emit_action(path, always, always_name, "always", 2)
+                lines.append("    else:")
+                emit_action(path, act, act_name, "lack", 2)
+            else:
+                lines.append(f"    if not {ok}:")
+                emit_action(path, act, act_name, "lack", 2)
+        if cc.scanner is not None:
+            mask = const(cc.scanner.mask)
+            for path in cc.scan_fields:
+                self._declared_parents(path)
+                if self.types[path] == "date":
+                    raise Unsupported(f"{path}: scan on a date")
+                bit = site(path, "scan", "scan")
+
+                def leaf(obj, attr, ind, mask=mask, bit=bit):
+                    lines.append(f"{ind}v = {obj}.{attr}")
+                    lines.append(f"{ind}if type(v) is str:")
+                    lines.append(f"{ind}    s, kinds = {mask}(v)")
+                    lines.append(f"{ind}    if kinds:")
+                    if cc.scan_mode == "quarantine":
+                        lines.append(f"{ind}        raise FB()")  # the reference engine rejects it
+                    else:
+                        lines.append(f"{ind}        {obj}.{attr} = s")
+                        lines.append(f"{ind}        m |= {bit}")
+
+                access(_segments(path), "obj", 1, leaf)
+
+        # the consent value: read before the actions, redacted after them if malformed
+        segs = _segments(consent_path)
+        cbit = site(consent_path, "redact", "consent")
+        parents = [("obj." + ".".join(_attr(s) for s, _ in segs[:i + 1])) for i in range(len(segs) - 1)]
+        guard = " and ".join(f"{p} is not UNSET and {p} is not None" for p in parents) or "True"
+        leaf_attr = "obj." + ".".join(_attr(s) for s, _ in segs)
+        head = [f"    cv = {leaf_attr} if {guard} else UNSET"]
+        if cc.consent.model == "flag":
+            head.append("    consented = ALL if cv is True and UNAMBIGUOUS(raw) else NONE")
+        else:
+            head.append("    consented = CONSENTED(_M if cv is UNSET else cv, raw)")
+        consts.update(CONSENTED=cc.consent.consented_value, MALFORMED=cc.consent.malformed_value, _M=_MISSING,
+                      ALL=cc.consent.all, NONE=frozenset(), UNAMBIGUOUS=cc.consent.unambiguous)
+        lines[0:0] = head
+        # a consent that grants a purpose is well formed: only look closer at one that grants none
+        lines.append("    if not consented and cv is not UNSET and MALFORMED(cv):")
+        lines.append(f"        {leaf_attr} = TOKEN")
+        lines.append(f"        m |= {cbit}")
+        lines.append("    return m")
+        src = "def run(obj, raw):\n" + "\n".join(lines) + "\n"
+        ns: dict[str, Any] = dict(consts)
+        exec(compile(src, f"<fast contract {cc.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
+        self._src = src
+        return ns["run"]
+
+    # -- provenance -----------------------------------------------------------------------
+
+    def _provenance(self, m: int) -> tuple[bytes, bool]:
+        applied: dict[str, str] = {}
+        redacted = False
+        for i, (path, action, kind) in enumerate(self._sites):
+            if not m >> i & 1:
+                continue
+            if kind == "scan":
+                applied[path] = applied[path] + "+scan" if path in applied else "scan"
+            else:
+                applied[path] = action
+            redacted |= kind != "always"
+        meta = b'"' + META_FIELD.encode() + b'":' + orjson.dumps({"contract": self.ref, "applied": applied})
+        hit = self._meta[m] = (meta, redacted)
+        return hit
+
+    def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
+        obj = self.decode(raw)
+        m = self.run(obj, raw)
+        meta, redacted = self._meta.get(m) or self._provenance(m)
+        body = self.encode(obj)
+        sep = b"," if len(body) > 2 else b""
+        return b"".join((body[:-1], sep, meta, tails[redacted])), redacted
+
+
+class _Head(msgspec.Struct):
+    t: Any = UNSET
+    v: Any = UNSET
+
+
+class FastContracts:
+    """Fast plans for a ContractSet's contracts, and the selection of one from raw bytes."""
+
+    def __init__(self, cs: ContractSet):
+        self.cs = cs
+        self.plans: dict[tuple[str, str], FastPlan] = {}
+        self.unsupported: dict[str, str] = {}  # ref -> why (for logs and docs; no data)
+        for key, cc in cs.compiled.items():
+            try:
+                self.plans[key] = FastPlan(cc)
+            except Unsupported as exc:
+                self.unsupported[cc.ref] = str(exc)
+        head = msgspec.defstruct("Head", [("t", Any, UNSET), ("v", Any, UNSET)],
+                                 rename={"t": cs.type_field, "v": cs.version_field})
+        self._head = msgspec.json.Decoder(head).decode
+        self._by_ref = {cc.ref: self.plans.get(k) for k, cc in cs.compiled.items()}
+
+    def plan_for(self, raw: bytes) -> FastPlan | None:
+        h = self._head(raw)
+        t, v = h.t, h.v
+        if (t is UNSET or type(t) is str) and (v is UNSET or type(v) is str):
+            cc = self.cs.pick(_MISSING if t is UNSET else t, _MISSING if v is UNSET else v)
+            return self._by_ref[cc.ref]
+        return None
+
+    @staticmethod
+    def tails(redacted_at: str) -> tuple[bytes, bytes]:
+        """The end of a line: (not redacted, redacted at ``redacted_at``)."""
+        return b"}\n", b',"data_redacted":true,"redacted_at":' + orjson.dumps(redacted_at) + b"}\n"

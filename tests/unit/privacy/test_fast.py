@@ -1,0 +1,351 @@
+"""The msgspec fast path against the reference engine: same outcome for every record it takes.
+
+The fast path (privacy.fast) may decline a record (it raises, and the batch runs the reference
+engine); it must never produce an output the reference engine would not, nor accept a record the
+reference engine rejects.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from privacy.contract import parse_contract
+from privacy.engine import CompiledContract, ContractSet, Keyring, NeedsExactNumbers, Rejection
+from privacy.fast import FastContracts, FastPlan, Unsupported
+from producer.events import MALFORMED_SAMPLES, EventFactory, encode
+from scrubber.codec import DecodeFailure, decode_object, encode_line
+from stacks.config import load_contracts
+from tests.conftest import CONFIG
+
+NOW = "2026-01-15T09:30:00.000Z"
+KEYS = Keyring({"v1": b"a" * 32}, "v1")
+TOKEN = "REDACTED_CONTENT"
+TAILS = FastContracts.tails(NOW)
+
+
+def reference(cs_or_cc, raw: bytes):
+    """(output object, redacted) from the reference engine, or None if it rejects the record."""
+    try:
+        event = decode_object(raw)
+        if isinstance(cs_or_cc, ContractSet):
+            out = cs_or_cc.apply(event, raw, NOW)
+        else:
+            try:
+                out = cs_or_cc.apply(event, raw, NOW)
+            except NeedsExactNumbers:
+                event = json.loads(raw)
+                out = cs_or_cc.apply(event, raw, NOW, exact=True)
+        return orjson.loads(encode_line(event)) if _orjson_ok(event) else json.loads(encode_line(event)), out.redacted
+    except (DecodeFailure, Rejection):
+        return None
+
+
+def _orjson_ok(event) -> bool:
+    try:
+        orjson.dumps(event)
+        return True
+    except TypeError:
+        return False
+
+
+def fast(plan: FastPlan, raw: bytes):
+    try:
+        line, redacted = plan.scrub(raw, TAILS)
+    except Exception:  # noqa: BLE001 - declined: the reference engine decides
+        return None
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    return json.loads(line), redacted
+
+
+def assert_same(fast_out, ref_out):
+    """The fast path may decline; when it does not, the reference agrees exactly."""
+    if fast_out is None:
+        return
+    assert ref_out is not None, "the fast path accepted a record the reference engine rejects"
+    assert fast_out == ref_out
+
+
+# ---- the repository's contracts and the producer's events -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def contract_set():
+    c = CONFIG.contracts
+    return ContractSet(
+        load_contracts(c), type_field=c.type_field, version_field=c.version_field,
+        default_contract=c.default_contract, default_versions=dict(c.default_versions),
+        token=c.redaction_token, keyring=KEYS,
+    )
+
+
+def test_every_repository_contract_has_a_fast_plan(contract_set):
+    fc = contract_set.fast()
+    assert fc.unsupported == {}
+    assert set(fc.plans) == set(contract_set.compiled)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_producer_events_take_the_fast_path_with_the_reference_output(contract_set, seed):
+    fc = contract_set.fast()
+    f = EventFactory(seed=seed, consent_ratio=0.5, subjects=300, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    kinds = set()
+    for event in f.events(1500):
+        raw = encode(event)
+        plan = fc.plan_for(raw)
+        assert plan is not None
+        got = fast(plan, raw)
+        assert got is not None, f"{event['event_type']}/{event['schema_version']} declined"
+        assert got == reference(contract_set, raw)
+        kinds.add((event["event_type"], event["schema_version"], got[1]))
+    # all producer types and versions, each both redacted and not
+    assert len(kinds) == 2 * len(contract_set.compiled) - 2  # legacy_consent is not produced
+
+
+def test_the_legacy_event_of_reference_003_takes_the_fast_path(contract_set):
+    raw = b'{"name": "Jane Doe", "dob": "1990-04-01", "gender": "F", "ssn_no": "123-45-6789", "data_share_consent": false, "evnt_time": "2026-01-01"}'
+    got = fast(contract_set.fast().plan_for(raw), raw)
+    assert got is not None and got == reference(contract_set, raw)
+    assert got[0]["ssn_no"] == TOKEN and got[0]["dob"] == TOKEN
+
+
+@pytest.mark.parametrize("raw", MALFORMED_SAMPLES)
+def test_malformed_samples_are_declined(contract_set, raw):
+    plan = None
+    try:
+        plan = contract_set.fast().plan_for(raw)
+    except Exception:  # noqa: BLE001 - the batch falls back to the reference engine, which rejects it
+        pass
+    if plan is not None:
+        assert fast(plan, raw) is None
+    assert reference(contract_set, raw) is None
+
+
+def _producer_event(contract_set, seed=7):
+    f = EventFactory(seed=seed, consent_ratio=0.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    for e in f.events(50):
+        if e["event_type"] == "order_placed" and e["schema_version"] == "2" and e["order"]["items"]:
+            return e
+    raise AssertionError("no order_placed/2 event")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e.update(extra="x"),  # undeclared: the reference engine drops it and says so
+        lambda e: e.update(_privacy={"contract": "forged"}),
+        lambda e: e.update(data_redacted=False),
+        lambda e: e["order"]["items"][0].update(EMAIL="a@b.example"),
+        lambda e: e.update(dob="2021-02-29"),
+        lambda e: e.update(dob=19900401),
+        lambda e: e.update(email=None),
+        lambda e: e.pop("event_id"),
+        lambda e: e["order"].update(total=-1),
+        lambda e: e["order"].update(total=123456789012345678901234567890),
+        lambda e: e["order"]["items"][0].update(qty=1.0),
+        lambda e: e["order"]["items"][0].update(qty=True),
+        lambda e: e["order"].update(items="none"),
+        lambda e: e["consent"].update(purposes="all"),
+        lambda e: e["consent"].update(purposes=["analytics", "nope"]),
+        lambda e: e["consent"].update(purposes=[0, 1, 2]),
+        lambda e: e["consent"].update(purposes=[True]),
+        lambda e: e.update(consent=None),
+        lambda e: e.update(note="call 555-123-4567 or mail jane@example.com"),
+        lambda e: e.update(schema_version=2),
+        lambda e: e.update(event_type=None),
+    ],
+)
+def test_mutated_events_match_the_reference_or_are_declined(contract_set, mutate):
+    e = _producer_event(contract_set)
+    mutate(e)
+    raw = orjson.dumps(e) if _orjson_ok(e) else json.dumps(e).encode()
+    ref = reference(contract_set, raw)
+    try:
+        plan = contract_set.fast().plan_for(raw)
+    except Exception:  # noqa: BLE001
+        plan = None
+    if plan is not None:
+        assert_same(fast(plan, raw), ref)
+
+
+def test_duplicate_consent_keys_are_no_consent_on_the_fast_path(contract_set):
+    f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    e = next(e for e in f.events(50) if e["event_type"] == "customer_signed_up")
+    raw = orjson.dumps(e)
+    raw = raw[:-1] + b',"data_share_consent":true}'
+    raw = raw.replace(b'"data_share_consent":true', b'"data_share_consent":false', 1)
+    got = fast(contract_set.fast().plan_for(raw), raw)
+    assert got is not None and got == reference(contract_set, raw)
+    assert got[0]["email"] != e["email"] and got[1] is True
+
+
+# ---- generated contracts and events ------------------------------------------------------------
+
+PURPOSES = ("p1", "p2", "p3")
+PATTERNS = ("^[a-z]+$", r"\d", "^A", "x$")
+ACTIONS = ("redact", "drop", "pseudonymise", "mask", "generalise")
+
+
+def _values(ftype):
+    common = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(-5, 5, allow_nan=False), st.text(max_size=6))
+    typed = {
+        "string": st.one_of(st.text(max_size=8), st.sampled_from(["abc", "A1", "x", "ABCx", "123-45-6789", "a@b.co"])),
+        "integer": st.one_of(st.integers(-20, 20), st.integers(2**63, 2**70)),
+        "number": st.one_of(st.integers(-20, 20), st.floats(-20, 20, allow_nan=False)),
+        "boolean": st.booleans(),
+        "date": st.sampled_from(["2020-02-29", "2021-02-29", "1990-04-01", "1990-4-1", "0000-01-01", "2020-01-01T00:00:00Z"]),
+        "datetime": st.sampled_from(["2026-01-01T10:00:00Z", "2026-01-01 10:00", "2026-13-01T10:00:00Z", "2026-01-01T10:00:00.123+02:00"]),
+        "any": common,
+    }[ftype]
+    return st.one_of(*[typed] * 12, common)
+
+
+def _rarely(draw, ftype, usual=5, for_any=20):
+    """A constraint now and then; on fields of type any (which the fast path declines to
+    constrain) seldom, so that most generated contracts get a fast plan."""
+    return draw(st.integers(0, for_any if ftype == "any" else usual)) == 0
+
+
+@st.composite
+def field_spec(draw, ftype):
+    spec: dict = {"type": ftype}
+    if draw(st.integers(0, 3)) == 0:
+        spec["required"] = True
+    if draw(st.integers(0, 3)) == 0:
+        spec["nullable"] = True
+    if ftype in ("string", "any", "date", "datetime") and _rarely(draw, ftype, 7 if ftype == "string" else 20):
+        spec["pattern"] = draw(st.sampled_from(PATTERNS))
+    if ftype in ("string", "integer", "number", "any", "boolean") and _rarely(draw, ftype, 5 if ftype in ("string", "integer") else 20):
+        pool = {"string": st.text(max_size=3), "integer": st.integers(-3, 3), "number": st.integers(-3, 3),
+                "boolean": st.booleans(), "any": st.one_of(st.text(max_size=2), st.integers(-2, 2), st.booleans())}[ftype]
+        spec["enum"] = draw(st.lists(pool, min_size=1, max_size=4, unique_by=lambda v: (type(v), v)))
+    if ftype in ("integer", "number", "any") and _rarely(draw, ftype, 3):
+        spec["minimum"] = draw(st.sampled_from([0, -1.5, 2]))
+    if ftype in ("integer", "number", "any") and _rarely(draw, ftype, 3):
+        spec["maximum"] = draw(st.sampled_from([10, 3.5]))
+    if _rarely(draw, ftype, 5):
+        spec["max_length"] = draw(st.sampled_from([1, 3, 12, 40]))
+    if ftype in ("string", "any", "date", "integer") and draw(st.integers(0, 2)) == 0:
+        act = draw(st.sampled_from(ACTIONS))
+        pii = {"purposes": draw(st.lists(st.sampled_from(PURPOSES), min_size=1, max_size=2, unique=True)), "action": act}
+        if act == "mask":
+            pii["mask"] = draw(st.sampled_from(["ssn", "email", "phone", "card", "last4"]))
+        if act == "generalise":
+            pii["generalise"] = {"date": "year", "integer": "age_band"}.get(ftype) or draw(st.sampled_from(["prefix", "year", "day"]))
+        if draw(st.integers(0, 3)) == 0:
+            pii["always"] = draw(st.sampled_from(["pseudonymise", "redact"]))
+        spec["pii"] = pii
+    if ftype == "string" and draw(st.integers(0, 3)) == 0:
+        spec["scan"] = True
+    return spec
+
+
+@st.composite
+def contract_and_raw(draw):
+    types = ("string", "integer", "number", "boolean", "date", "datetime", "any")
+    fields: dict = {"uid": {"type": "string", "required": True, "pii": {"purposes": ["p1"], "action": "redact", "always": "pseudonymise"}}}
+    flag = draw(st.booleans())
+    consent_path = "consent" if flag or draw(st.booleans()) else "meta.consent"
+    if consent_path == "meta.consent":
+        fields["meta"] = {"type": "object", "required": draw(st.booleans())}
+    fields[consent_path] = {"type": "any"}
+    event: dict = {"uid": draw(st.sampled_from(["u1", "u2", "u3"]))}
+    for i in range(draw(st.integers(1, 4))):
+        ftype = draw(st.sampled_from(types))
+        where = draw(st.sampled_from(["top", "top", "obj", "arr"]))
+        path = {"top": f"f{i}", "obj": f"obj.f{i}", "arr": f"arr[*].f{i}"}[where]
+        if where == "obj":
+            fields.setdefault("obj", {"type": "object", "nullable": draw(st.booleans())})
+            event.setdefault("obj", {})
+        if where == "arr":
+            fields.setdefault("arr", {"type": "array", **({"max_length": 3} if draw(st.booleans()) else {})})
+            event.setdefault("arr", [{} for _ in range(draw(st.integers(0, 3)))])
+        fields[path] = draw(field_spec(ftype))
+        targets = [event] if where == "top" else [event["obj"]] if where == "obj" else event["arr"]
+        for t in targets:
+            if draw(st.integers(0, 4)):
+                t[f"f{i}"] = draw(_values(ftype))
+    consent_value = draw(st.one_of(
+        st.booleans(), st.none(), st.just("yes"),
+        st.lists(st.sampled_from(PURPOSES), unique=True), st.lists(st.integers(-1, 4), max_size=3),
+    ))
+    if consent_path == "consent":
+        event["consent"] = consent_value
+    elif draw(st.integers(0, 5)):
+        event["meta"] = {"consent": consent_value}
+    if draw(st.integers(0, 7)) == 0:
+        event[draw(st.sampled_from(["extra", "UID", "_privacy", "data_redacted"]))] = 1
+    if draw(st.integers(0, 7)) == 0 and event.get("obj") is not None:
+        event["obj"] = draw(st.sampled_from([None, [], "x"]))
+    doc = {
+        "contract": "t", "version": "1", "subject": "uid", "purposes": list(PURPOSES), "fields": fields,
+        "consent": {"model": "flag", "field": consent_path} if flag else {
+            "model": "purposes", "field": consent_path, "levels": draw(st.sampled_from(["granular", "cumulative"]))},
+        "scan": {"mode": draw(st.sampled_from(["mask", "quarantine"])) if any(f.get("scan") for f in fields.values()) else "off"},
+        "undeclared_fields": draw(st.sampled_from(["drop"] * 4 + ["reject"] * 3 + ["keep"])),
+    }
+    raw = json.dumps(event).encode()
+    if draw(st.integers(0, 9)) == 0:
+        raw = raw.replace(b'"', b"\\u0022", 1) if draw(st.booleans()) else raw[:-1] + b',"consent": true}'
+    return doc, raw
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contract_and_raw())
+def test_fast_path_agrees_with_the_reference_engine(case):
+    doc, raw = case
+    cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, Keyring({"v1": b"a" * 32}, "v1"))
+    try:
+        plan = FastPlan(cc)
+    except Unsupported:
+        return
+    assert_same(fast(plan, raw), reference(cc, raw))
+
+
+def test_the_generated_cases_exercise_the_fast_path():
+    """A property that only ever sees declined records would prove nothing."""
+    taken = declined = 0
+
+    @settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(contract_and_raw())
+    def count(case):
+        nonlocal taken, declined
+        doc, raw = case
+        cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, Keyring({"v1": b"a" * 32}, "v1"))
+        try:
+            plan = FastPlan(cc)
+        except Unsupported:
+            return
+        if fast(plan, raw) is None:
+            declined += 1
+        else:
+            taken += 1
+
+    count()
+    assert taken >= 40 and declined >= 40, (taken, declined)
+
+
+@pytest.mark.parametrize(
+    "fields, extra",
+    [
+        ({"f": {"type": "any"}}, {"undeclared_fields": "keep"}),
+        ({"f": {"type": "boolean", "enum": [True]}}, {}),
+        ({"f": {"type": "number", "enum": [1.5]}}, {}),
+        ({"f": {"type": "any", "max_length": 3}}, {}),
+        ({"f": {"type": "date", "pattern": "^2"}}, {}),
+        ({"f": {"type": "datetime", "enum": ["2026-01-01T00:00:00Z"]}}, {}),
+        ({"data_redacted": {"type": "boolean"}}, {}),
+    ],
+)
+def test_contracts_the_fast_path_cannot_express_exactly_have_no_plan(fields, extra):
+    doc = {"contract": "t", "version": "1", "subject": "uid", "purposes": ["p1"],
+           "consent": {"model": "flag", "field": "consent"},
+           "fields": {"uid": {"type": "string", "required": True}, "consent": {"type": "any"}, **fields}, **extra}
+    cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, KEYS)
+    with pytest.raises(Unsupported):
+        FastPlan(cc)
