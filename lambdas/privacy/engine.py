@@ -330,7 +330,8 @@ class _ConsentReader:
             return True
         # Without escapes a key is spelt one way, and a literal inside a string value has its
         # quotes escaped: one literal occurrence means one key. Otherwise: the exact, slow check.
-        if b"\\u" not in raw and raw.count(self.literal) == 1:
+        # (a one-byte search is a memchr; CPython's two-byte search is several times slower)
+        if (b"\\" not in raw or b"\\u" not in raw) and raw.count(self.literal) == 1:
             return True
         return not _has_duplicate_key(raw, self.leaf)
 

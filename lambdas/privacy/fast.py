@@ -4,8 +4,9 @@ The reference engine (``engine.CompiledContract`` over ``orjson`` dicts) defines
 means. This module is an optimisation of it and nothing more: for a contract it can express
 exactly, it builds
 
-* msgspec Struct types mirroring the contract's fields (types, required, nullable, pattern,
-  enum, range and length constraints, nested objects and arrays of objects), which reject
+* msgspec Struct types mirroring the contract's fields (types, required, nullable, enum, range
+  and length constraints, nested objects and arrays of objects; patterns are checked by the
+  generated code below), which reject
   unknown fields. Decoding a record into them parses and validates it in one pass in C;
 * straight-line Python applying the PII actions and the free-text scan to the decoded structs,
   with the same action functions the reference engine uses;
@@ -36,7 +37,7 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, UnsetType
 
-from .engine import _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, _Node, _segments
+from .engine import _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Rejection, _Node, _segments
 
 
 class Unsupported(Exception):
@@ -104,12 +105,9 @@ def _leaf_type(f, child) -> Any:
             if not values:
                 raise Unsupported(f"{f.path}: no string satisfies the enum")
             return Literal[values]
-        meta = {}
-        if pattern is not None:
-            meta["pattern"] = pattern
-        if f.max_length is not None:
-            meta["max_length"] = int(f.max_length)
-        return Annotated[str, Meta(**meta)] if meta else str
+        # a pattern is checked by the plan's generated code (FastPlan.checks): msgspec's own
+        # pattern constraint costs about four times as much as calling the compiled search
+        return Annotated[str, Meta(max_length=int(f.max_length))] if f.max_length is not None else str
     # integer, number: the reference engine applies max_length to strings and lists only
     if t == "integer":
         if f.enum is not None:
@@ -150,6 +148,7 @@ class FastPlan:
             raise Unsupported("declares a field the output reserves")
         self.ref = cc.ref
         self.types: dict[str, Any] = {}  # path -> field type, for the generated code
+        self.checks: list[tuple[str, Any]] = []  # (path, compiled pattern's search) checked in code
         self._n = 0
         try:
             self.root = self._struct(cc.tree, c)
@@ -173,6 +172,9 @@ class FastPlan:
             ctype = self._struct(child, c) if child is not None else None
             t = _leaf_type(spec, ctype)
             self.types[spec.path] = spec.type
+            if spec.enum is None and (spec.type == "datetime" or (spec.type == "string" and spec.pattern is not None)):
+                rx = _DATETIME_RE if spec.type == "datetime" else re.compile(spec.pattern)
+                self.checks.append((spec.path, rx.search))
             if nullable:
                 t = Optional[t]
             attr = _attr(name)
@@ -238,6 +240,9 @@ class FastPlan:
                 value = "UNSET"
             elif action == "redact":
                 value = "TOKEN"
+            elif action == "pseudonymise" and self.types[path] == "string" and hasattr(fn, "__self__"):
+                # a string (or null) field: the keyring's memo first, without a call
+                value = f"({const(fn.__self__._memo)}.get(v) or {const(fn)}(v))"
             elif is_date and action == "generalise" and specs[path].pii.generalise in ("year", "day"):
                 # a decoded date is a real day: its year or day, without re-checking the text
                 cut = 4 if specs[path].pii.generalise == "year" else 10
@@ -263,6 +268,15 @@ class FastPlan:
         if consent_path in pii_paths or consent_path in cc.scan_fields:
             raise Unsupported("the consent field is itself transformed")
 
+        # the patterns first, on the values as decoded: a record that fails one is the reference
+        # engine's to reject
+        for path, search in self.checks:
+            def check(obj, attr, ind, search=const(search)):
+                lines.append(f"{ind}v = {obj}.{attr}")
+                lines.append(f"{ind}if type(v) is str and {search}(v) is None:")
+                lines.append(f"{ind}    raise FB()")
+
+            access(_segments(path), "obj", 1, check)
         lines.append("    m = 0")
         sets: dict[frozenset, str] = {}
         for _path, need, *_rest in cc.pii_ops:
@@ -282,15 +296,17 @@ class FastPlan:
                 emit_action(path, act, act_name, "lack", 2)
         if cc.scanner is not None:
             mask = const(cc.scanner.mask)
+            # a value the actions just redacted holds the token, in which the scan finds nothing
+            skip = " and v is not TOKEN" if not cc.scanner.mask(cc.token)[1] else ""
             for path in cc.scan_fields:
                 self._declared_parents(path)
                 if self.types[path] == "date":
                     raise Unsupported(f"{path}: scan on a date")
                 bit = site(path, "scan", "scan")
 
-                def leaf(obj, attr, ind, mask=mask, bit=bit):
+                def leaf(obj, attr, ind, mask=mask, bit=bit, skip=skip):
                     lines.append(f"{ind}v = {obj}.{attr}")
-                    lines.append(f"{ind}if type(v) is str:")
+                    lines.append(f"{ind}if type(v) is str{skip}:")
                     lines.append(f"{ind}    s, kinds = {mask}(v)")
                     lines.append(f"{ind}    if kinds:")
                     if cc.scan_mode == "quarantine":
@@ -309,11 +325,14 @@ class FastPlan:
         leaf_attr = "obj." + ".".join(_attr(s) for s, _ in segs)
         head = [f"    cv = {leaf_attr} if {guard} else UNSET"]
         if cc.consent.model == "flag":
-            head.append("    consented = ALL if cv is True and UNAMBIGUOUS(raw) else NONE")
+            # the common case of _ConsentReader.unambiguous inline: no escapes, the key spelt once
+            head.append("    consented = ALL if cv is True and ((BS not in raw or NOESC not in raw) and raw.count(KEY) == 1 "
+                        "or UNAMBIGUOUS(raw)) else NONE")
         else:
             head.append("    consented = CONSENTED(_M if cv is UNSET else cv, raw)")
         consts.update(CONSENTED=cc.consent.consented_value, MALFORMED=cc.consent.malformed_value, _M=_MISSING,
-                      ALL=cc.consent.all, NONE=frozenset(), UNAMBIGUOUS=cc.consent.unambiguous)
+                      ALL=cc.consent.all, NONE=frozenset(), UNAMBIGUOUS=cc.consent.unambiguous,
+                      BS=b"\\", NOESC=b"\\u", KEY=cc.consent.literal)
         lines[0:0] = head
         # a consent that grants a purpose is well formed: only look closer at one that grants none
         lines.append("    if not consented and cv is not UNSET and MALFORMED(cv):")
@@ -343,22 +362,25 @@ class FastPlan:
         hit = self._meta[m] = (meta, redacted)
         return hit
 
-    def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
-        obj = self.decode(raw)
+    def finish(self, obj, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
+        """Apply the actions to a decoded record: (output line, whether anything was redacted)."""
         m = self.run(obj, raw)
         meta, redacted = self._meta.get(m) or self._provenance(m)
         body = self.encode(obj)
         sep = b"," if len(body) > 2 else b""
         return b"".join((body[:-1], sep, meta, tails[redacted])), redacted
 
+    def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
+        return self.finish(self.decode(raw), raw, tails)
 
-class _Head(msgspec.Struct):
-    t: Any = UNSET
-    v: Any = UNSET
+
+_SELECT_CACHE = 1024
 
 
 class FastContracts:
-    """Fast plans for a ContractSet's contracts, and the selection of one from raw bytes."""
+    """Fast plans for a ContractSet's contracts, and the choice of one for a record's bytes: a
+    msgspec decode of just the type and version fields, then the contract ``ContractSet.pick``
+    chooses for them (remembered for string values)."""
 
     def __init__(self, cs: ContractSet):
         self.cs = cs
@@ -373,14 +395,39 @@ class FastContracts:
                                  rename={"t": cs.type_field, "v": cs.version_field})
         self._head = msgspec.json.Decoder(head).decode
         self._by_ref = {cc.ref: self.plans.get(k) for k, cc in cs.compiled.items()}
+        # (type, version) -> plan or None, for str or UNSET values only: a number or a boolean
+        # never equals a str key, so a lookup with one cannot hit a wrong entry
+        self._selected: dict = {}
+
+    def select(self, t, v) -> FastPlan | None:
+        """The plan for a record's type and version as decoded (UNSET when absent); None if its
+        contract has no plan or the selection is rejected (the reference engine then says why)."""
+        try:
+            return self._selected[(t, v)]
+        except (KeyError, TypeError):
+            pass
+        try:
+            plan = self._by_ref[self.cs.pick(_MISSING if t is UNSET else t, _MISSING if v is UNSET else v).ref]
+        except Rejection:
+            plan = None
+        if (t is UNSET or type(t) is str) and (v is UNSET or type(v) is str) and len(self._selected) < _SELECT_CACHE:
+            self._selected[(t, v)] = plan
+        return plan
 
     def plan_for(self, raw: bytes) -> FastPlan | None:
         h = self._head(raw)
-        t, v = h.t, h.v
-        if (t is UNSET or type(t) is str) and (v is UNSET or type(v) is str):
-            cc = self.cs.pick(_MISSING if t is UNSET else t, _MISSING if v is UNSET else v)
-            return self._by_ref[cc.ref]
-        return None
+        return self.select(h.t, h.v)
+
+    def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
+        """(line, redacted) for a record the fast path takes; raises for any other record."""
+        h = self._head(raw)
+        try:
+            plan = self._selected[(h.t, h.v)]
+        except (KeyError, TypeError):
+            plan = self.select(h.t, h.v)
+        if plan is None:
+            raise Fallback()
+        return plan.finish(plan.decode(raw), raw, tails)
 
     @staticmethod
     def tails(redacted_at: str) -> tuple[bytes, bytes]:

@@ -108,7 +108,7 @@ def test_unexpected_error_fails_closed(contracts, monkeypatch):
         raise KeyError("jane@example.com")
 
     monkeypatch.setattr(batch, "encode_line", boom)  # the reference engine's encoder
-    monkeypatch.setattr(contracts.fast(), "plan_for", boom)  # and the fast path declines
+    monkeypatch.setattr(contracts.fast(), "scrub", boom)  # and the fast path declines
     res = process_records(firehose_event([orjson.dumps(event(0))])["records"], contracts, NOW)
     assert res.records[0]["result"] == FAILED and res.failed == {"internal_error": 1}
 
@@ -121,7 +121,7 @@ def test_an_error_on_the_fast_path_hands_the_record_to_the_reference_engine(cont
     def boom(*_a, **_k):
         raise RuntimeError("fast path bug")
 
-    monkeypatch.setattr(contracts.fast(), "plan_for", boom)
+    monkeypatch.setattr(contracts.fast(), "scrub", boom)
     slow = process_records(records, contracts, NOW)
     assert slow.reference_path == 4 and slow.ok == 4
     as_objects = [[orjson.loads(base64.b64decode(r["data"])) for r in res.records] for res in (fast, slow)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -102,6 +103,8 @@ def test_producer_events_take_the_fast_path_with_the_reference_output(contract_s
         got = fast(plan, raw)
         assert got is not None, f"{event['event_type']}/{event['schema_version']} declined"
         assert got == reference(contract_set, raw)
+        line, redacted = fc.scrub(raw, TAILS)  # the batch's entry point
+        assert (json.loads(line), redacted) == got
         kinds.add((event["event_type"], event["schema_version"], got[1]))
     # all producer types and versions, each both redacted and not
     assert len(kinds) == 2 * len(contract_set.compiled) - 2  # legacy_consent is not produced
@@ -349,3 +352,36 @@ def test_contracts_the_fast_path_cannot_express_exactly_have_no_plan(fields, ext
     cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, KEYS)
     with pytest.raises(Unsupported):
         FastPlan(cc)
+
+
+@pytest.mark.parametrize(
+    "shape, taken",
+    [
+        (lambda e: json.dumps(e).encode(), True),  # spaces after the colons
+        (lambda e: json.dumps(e, indent=2).encode(), True),
+        (lambda e: json.dumps(e).replace('"event_type"', '"event\\u005ftype"', 1).encode(), True),  # an escaped key
+        # duplicate keys: the last one counts; msgspec validates both (and declines)
+        (lambda e: b'{"event_type":"customer_signed_up",' + orjson.dumps(e)[1:], False),
+        (lambda e: b'{"schema_version":"1",' + orjson.dumps(e)[1:], False),
+    ],
+)
+def test_the_contract_is_chosen_from_the_decoded_fields(contract_set, shape, taken):
+    e = _producer_event(contract_set)
+    raw = shape(e)
+    ref = reference(contract_set, raw)
+    try:
+        line, redacted = contract_set.fast().scrub(raw, TAILS)
+    except Exception:  # noqa: BLE001 - declined: the reference engine decides
+        assert not taken
+        return
+    assert (json.loads(line), redacted) == ref
+    assert json.loads(line)["_privacy"]["contract"] == "order_placed/2"
+
+
+def test_a_record_no_plan_takes_is_handed_back(contract_set):
+    from privacy.fast import Fallback
+
+    for raw in (b'{"event_type": "nope"}', b'{"event_type": 1}', b"[]", b'{"event_type": "order_placed", "schema_version": "2"}'):
+        with pytest.raises(Exception) as exc:  # noqa: PT011 - any exception hands the record back
+            contract_set.fast().scrub(raw, TAILS)
+        assert exc.type in (Fallback, msgspec.ValidationError, msgspec.DecodeError)
