@@ -147,6 +147,7 @@ class Scanner:
         self._ip = "ip" in self.enabled
 
     def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
+        """(start, end, kind, replacement) of every validated finding, in order, not overlapping."""
         spans: list[tuple[int, int, str, str]] = []
         en = self.enabled
         if self._email and "@" in text:

@@ -158,8 +158,9 @@ class FastPlan:
         self.encode = msgspec.json.Encoder().encode
         self._consent = cc.consent
         self._sites: list[tuple[str, str, str]] = []  # bit i -> (path, action, kind)
-        self.run = self._compile(cc)
         self._meta: dict[int, tuple[bytes, bool]] = {}
+        # finish(obj, raw, tails) -> (line, redacted): checks, consent, actions, scan, encoding
+        self.finish = self._compile(cc)
 
     # -- types ----------------------------------------------------------------------------
 
@@ -338,12 +339,17 @@ class FastPlan:
         lines.append("    if not consented and cv is not UNSET and MALFORMED(cv):")
         lines.append(f"        {leaf_attr} = TOKEN")
         lines.append(f"        m |= {cbit}")
-        lines.append("    return m")
-        src = "def run(obj, raw):\n" + "\n".join(lines) + "\n"
+        # the provenance of this combination of transformations (serialised once), spliced in
+        # after the encoded record's last field, then the redaction marker
+        lines.append("    meta = META.get(m) or PROVENANCE(m)")
+        lines.append("    body = ENCODE(obj)")
+        lines.append("    return b''.join((body[:-1], b',' if len(body) > 2 else b'', meta[0], tails[meta[1]])), meta[1]")
+        consts.update(META=self._meta, PROVENANCE=self._provenance, ENCODE=self.encode)
+        src = "def finish(obj, raw, tails):\n" + "\n".join(lines) + "\n"
         ns: dict[str, Any] = dict(consts)
         exec(compile(src, f"<fast contract {cc.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
         self._src = src
-        return ns["run"]
+        return ns["finish"]
 
     # -- provenance -----------------------------------------------------------------------
 
@@ -361,14 +367,6 @@ class FastPlan:
         meta = b'"' + META_FIELD.encode() + b'":' + orjson.dumps({"contract": self.ref, "applied": applied})
         hit = self._meta[m] = (meta, redacted)
         return hit
-
-    def finish(self, obj, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
-        """Apply the actions to a decoded record: (output line, whether anything was redacted)."""
-        m = self.run(obj, raw)
-        meta, redacted = self._meta.get(m) or self._provenance(m)
-        body = self.encode(obj)
-        sep = b"," if len(body) > 2 else b""
-        return b"".join((body[:-1], sep, meta, tails[redacted])), redacted
 
     def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
         return self.finish(self.decode(raw), raw, tails)

@@ -1,5 +1,8 @@
 """The policy engine: actions, consent models, validation, selection, provenance, properties."""
 
+import base64
+import hashlib
+import hmac
 import json
 
 import orjson
@@ -120,6 +123,10 @@ def test_pseudonyms_are_stable_keyed_and_versioned():
     old = CompiledContract(c.contract, T, Keyring({"v1": b"a" * 32}, "v1"))
     ev, _ = run(old, {"uid": "u", "consent": [], "email": "x@y.z"})
     assert ev["email"].startswith("v1:") and ev["email"][3:] != a["email"][3:]
+    # HMAC-SHA256 under the current key, URL-safe base64 without padding: joins across systems
+    # can recompute it with any HMAC library
+    digest = hmac.new(b"b" * 32, b"x@y.z", hashlib.sha256).digest()
+    assert a["email"] == "v2:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def test_always_applies_with_consent_and_action_without():
@@ -436,6 +443,26 @@ def test_phone_mask_redacts_values_that_are_not_just_a_phone_number():
     c = contract({"f": {"type": "string", "pii": pii("mask", mask="phone")}})
     ev, _ = run(c, {"uid": "u", "consent": [], "f": "Jane Roe <jane@example.com> 555-123-4567"})
     assert ev["f"] == T
+
+
+def _phone_mask_spec(s):
+    """The phone mask's rule, written plainly: only digits and separators, at least 7 digits,
+    every digit but the last four starred."""
+    if not set(s) <= set("0123456789 ().-+x/ext"):
+        return T
+    positions = [i for i, ch in enumerate(s) if "0" <= ch <= "9"]
+    if len(positions) < 7:
+        return T
+    keep_from = positions[-4]
+    return "".join("*" if "0" <= ch <= "9" else ch for ch in s[:keep_from]) + s[keep_from:]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0123456789 ().-+x/etE*٣a"), max_size=24))
+def test_phone_mask_matches_its_rule(value):
+    c = contract({"f": {"type": "string", "pii": pii("mask", mask="phone")}})
+    ev, _ = run(c, {"uid": "u", "consent": [], "f": value})
+    assert ev["f"] == _phone_mask_spec(value)
 
 
 def test_undeclared_case_variants_of_declared_fields_are_refused_under_keep():
