@@ -220,7 +220,7 @@ class FastPlan:
                 return
             var = f"c{depth}"
             lines.append(f"{ind}{var} = {obj}.{attr}")
-            lines.append(f"{ind}if {var} is not UNSET and {var} is not None:")
+            lines.append(f"{ind}if {var}:")  # a Struct is true; UNSET, None and an empty list are false
             if each:
                 it = f"e{depth}"
                 lines.append(f"{ind}    for {it} in {var}:")
