@@ -136,6 +136,26 @@ def _leaf_type(f, child) -> Any:
     raise Unsupported(f"{f.path}: type {t}")
 
 
+# orjson, the reference engine's parser, reads integers in this range exactly and others as floats
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _has_big_int(v) -> bool:
+    """Does a decoded JSON value hold an integer orjson would not read exactly?"""
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is int:
+            if not _INT_MIN <= x <= _INT_MAX:
+                return True
+        elif t is list:
+            stack.extend(x)
+        elif t is dict:
+            stack.extend(x.values())
+    return False
+
+
 class FastPlan:
     """One contract's fast path. ``scrub(raw, tail)`` returns the output line and whether
     anything was redacted, or raises (the caller then runs the reference engine)."""
@@ -149,6 +169,7 @@ class FastPlan:
         self.ref = cc.ref
         self.types: dict[str, Any] = {}  # path -> field type, for the generated code
         self.checks: list[tuple[str, Any]] = []  # (path, compiled pattern's search) checked in code
+        self.parents: set[str] = set()  # objects and arrays with declared fields (Structs)
         self._n = 0
         try:
             self.root = self._struct(cc.tree, c)
@@ -171,6 +192,8 @@ class FastPlan:
             if name.endswith("[*]"):
                 raise Unsupported(f"{spec.path}: a path ending in [*]")
             ctype = self._struct(child, c) if child is not None else None
+            if child is not None:
+                self.parents.add(spec.path)
             t = _leaf_type(spec, ctype)
             self.types[spec.path] = spec.type
             if spec.enum is None and (spec.type == "datetime" or (spec.type == "string" and spec.pattern is not None)):
@@ -269,6 +292,17 @@ class FastPlan:
         if consent_path in pii_paths or consent_path in cc.scan_fields:
             raise Unsupported("the consent field is itself transformed")
 
+        # Integers beyond 64 bits inside an untyped value (any, or an object or array with no
+        # declared fields): msgspec keeps them exact where the reference engine's parser makes
+        # them floats. Such a record is the reference engine's, so that both give one output.
+        for path, kind in self.types.items():
+            if kind in ("any", "object", "array") and path not in self.parents:
+                def big(obj, attr, ind, has_big=const(_has_big_int)):
+                    lines.append(f"{ind}v = {obj}.{attr}")
+                    lines.append(f"{ind}if (type(v) is list or type(v) is dict) and {has_big}(v):")
+                    lines.append(f"{ind}    raise FB()")
+
+                access(_segments(path), "obj", 1, big)
         # the patterns first, on the values as decoded: a record that fails one is the reference
         # engine's to reject
         for path, search in self.checks:
@@ -325,15 +359,26 @@ class FastPlan:
         guard = " and ".join(f"{p} is not UNSET and {p} is not None" for p in parents) or "True"
         leaf_attr = "obj." + ".".join(_attr(s) for s, _ in segs)
         head = [f"    cv = {leaf_attr} if {guard} else UNSET"]
+        # A consent that would grant something must be unambiguous: here only the common case of
+        # _ConsentReader.unambiguous (no escapes, the key spelt once in the record); anything
+        # else needs its exact check, which is the reference engine's.
+        ambiguous = "(BS in raw and NOESC in raw) or raw.count(KEY) != 1"
         if cc.consent.model == "flag":
-            # the common case of _ConsentReader.unambiguous inline: no escapes, the key spelt once
-            head.append("    consented = ALL if cv is True and ((BS not in raw or NOESC not in raw) and raw.count(KEY) == 1 "
-                        "or UNAMBIGUOUS(raw)) else NONE")
+            head += ["    if cv is True:",
+                     f"        if {ambiguous}:",
+                     "            raise FB()",
+                     "        consented = ALL",
+                     "    else:",
+                     "        consented = NONE"]
         else:
-            head.append("    consented = CONSENTED(_M if cv is UNSET else cv, raw)")
+            head += ["    if type(cv) is list and cv:",
+                     f"        if {ambiguous}:",
+                     "            raise FB()",
+                     "        consented = CONSENTED(cv, None)",
+                     "    else:",
+                     "        consented = NONE"]
         consts.update(CONSENTED=cc.consent.consented_value, MALFORMED=cc.consent.malformed_value, _M=_MISSING,
-                      ALL=cc.consent.all, NONE=frozenset(), UNAMBIGUOUS=cc.consent.unambiguous,
-                      BS=b"\\", NOESC=b"\\u", KEY=cc.consent.literal)
+                      ALL=cc.consent.all, NONE=frozenset(), BS=b"\\", NOESC=b"\\u", KEY=cc.consent.literal)
         lines[0:0] = head
         # a consent that grants a purpose is well formed: only look closer at one that grants none
         lines.append("    if not consented and cv is not UNSET and MALFORMED(cv):")
@@ -404,6 +449,8 @@ class FastContracts:
             return self._selected[(t, v)]
         except (KeyError, TypeError):
             pass
+        if (type(t) is int and not _INT_MIN <= t <= _INT_MAX) or (type(v) is int and not _INT_MIN <= v <= _INT_MAX):
+            return None  # the reference engine's parser reads it as a float: its selection differs
         try:
             plan = self._by_ref[self.cs.pick(_MISSING if t is UNSET else t, _MISSING if v is UNSET else v).ref]
         except Rejection:

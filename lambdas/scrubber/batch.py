@@ -102,8 +102,10 @@ def process_records(
                 try:
                     line, was_redacted = fast_scrub(raw, tails)
                 except Exception:  # noqa: BLE001 - not for the fast path: the reference engine decides
-                    # (it rejects the record with its precise reason, or handles what the fast
-                    # path does not, such as undeclared fields to drop)
+                    line = None  # (outside this block: its errors must not chain the msgspec one, which quotes the record)
+                if line is None:
+                    # the reference engine rejects the record with its precise reason, or handles
+                    # what the fast path does not, such as undeclared fields to drop
                     reference += 1
                     event = decode_object(raw)
                     was_redacted = apply(event, raw, redacted_at).redacted

@@ -211,3 +211,21 @@ def test_every_record_id_once_consented_intact_and_nothing_unconsented_leaks(con
                 assert original["address"][f] not in text
             assert got["data_redacted"] is True and got["redacted_at"] == NOW
         assert original["subject_id"] not in text  # pseudonymised always
+
+
+def test_the_reference_engine_does_not_run_inside_the_fast_paths_exception(contracts, monkeypatch):
+    """msgspec's errors quote the record: a rejection raised by the reference engine must not
+    chain one as its context, where a traceback would print it."""
+    import sys
+
+    seen = []
+    real = contracts.apply
+
+    def spy(*a, **k):
+        seen.append(sys.exc_info()[1])
+        return real(*a, **k)
+
+    monkeypatch.setattr(contracts, "apply", spy)
+    bad = orjson.dumps({**event(0), "gender": "987-65-4321"})  # not in the enum: both paths refuse it
+    res = process_records(firehose_event([bad])["records"], contracts, NOW)
+    assert res.failed == {"validation_failed": 1} and seen == [None]

@@ -75,6 +75,9 @@ def test_logs_and_metrics_carry_no_personal_data(handler, lambda_context, capfd,
     text = out.out + out.err + logged
     assert "RecordsIn" in text and "RecordsFailed_invalid_json" in text  # metrics were emitted
     assert "batch processed" in text  # and a log line
+    emf = [json.loads(line) for line in out.out.splitlines() if '"_aws"' in line][-1]
+    # the producer's records took the fast path; the broken one went to the reference engine
+    assert emf["RecordsIn"] == [51.0] and emf["RecordsReferencePath"] == [1.0]
     for e in events:
         for f in ("name", "ssn", "email", "phone", "dob"):
             assert e[f] not in text

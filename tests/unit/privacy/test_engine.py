@@ -445,6 +445,16 @@ def test_phone_mask_redacts_values_that_are_not_just_a_phone_number():
     assert ev["f"] == T
 
 
+def test_forgetting_the_memo_changes_no_pseudonym():
+    c = contract({"email": {"type": "string", "pii": pii("pseudonymise")}})
+    before, _ = run(c, {"uid": "u", "consent": [], "email": "x@y.z"})
+    assert KEYS._memo
+    KEYS.forget()
+    assert not KEYS._memo
+    after, _ = run(c, {"uid": "u", "consent": [], "email": "x@y.z"})
+    assert after["email"] == before["email"]
+
+
 def _phone_mask_spec(s):
     """The phone mask's rule, written plainly: only digits and separators, at least 7 digits,
     every digit but the last four starred."""

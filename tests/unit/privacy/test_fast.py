@@ -176,15 +176,15 @@ def test_mutated_events_match_the_reference_or_are_declined(contract_set, mutate
         assert_same(fast(plan, raw), ref)
 
 
-def test_duplicate_consent_keys_are_no_consent_on_the_fast_path(contract_set):
+def test_duplicate_consent_keys_go_to_the_reference_engine_which_gives_no_consent(contract_set):
     f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
     e = next(e for e in f.events(50) if e["event_type"] == "customer_signed_up")
     raw = orjson.dumps(e)
     raw = raw[:-1] + b',"data_share_consent":true}'
     raw = raw.replace(b'"data_share_consent":true', b'"data_share_consent":false', 1)
-    got = fast(contract_set.fast().plan_for(raw), raw)
-    assert got is not None and got == reference(contract_set, raw)
-    assert got[0]["email"] != e["email"] and got[1] is True
+    assert fast(contract_set.fast().plan_for(raw), raw) is None
+    ref = reference(contract_set, raw)
+    assert ref[0]["email"] != e["email"] and ref[1] is True
 
 
 # ---- generated contracts and events ------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_the_generated_cases_exercise_the_fast_path():
     """A property that only ever sees declined records would prove nothing."""
     taken = declined = 0
 
-    @settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=500, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(contract_and_raw())
     def count(case):
         nonlocal taken, declined
@@ -385,3 +385,54 @@ def test_a_record_no_plan_takes_is_handed_back(contract_set):
         with pytest.raises(Exception) as exc:  # noqa: PT011 - any exception hands the record back
             contract_set.fast().scrub(raw, TAILS)
         assert exc.type in (Fallback, msgspec.ValidationError, msgspec.DecodeError)
+
+
+def _small_contract(fields, **extra):
+    doc = {"contract": "t", "version": "1", "subject": "uid", "purposes": ["p1", "p2"],
+           "consent": {"model": "flag", "field": "consent"},
+           "fields": {"uid": {"type": "string", "required": True}, "consent": {"type": "any"}, **fields}, **extra}
+    return CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, KEYS)
+
+
+def test_a_consent_only_the_exact_check_can_clear_is_declined():
+    """Escapes in the record: whether the consent key is there once needs the reference engine's
+    exact (stdlib) check, whose outcome can even depend on nesting depth."""
+    cc = _small_contract({"a": {"type": "any"}, "email": {"type": "string", "pii": {"purposes": ["p1"], "action": "redact"}}})
+    plan = FastPlan(cc)
+    for raw in (
+        b'{"uid":"\\u0075","email":"jane@example.com","consent":true,"a":' + b"[" * 990 + b"]" * 990 + b"}",
+        b'{"uid":"\\u0075","email":"jane@example.com","consent":true}',
+        b'{"uid":"u","email":"jane@example.com","consent":false,"consent":true}',
+    ):
+        assert fast(plan, raw) is None
+    # without an escape, the quick check decides
+    assert fast(plan, b'{"uid":"u","email":"jane@example.com","consent":true}')[0]["email"] == "jane@example.com"
+
+
+@pytest.mark.parametrize(
+    "fields, raw",
+    [
+        ({"o": {"type": "object"}}, b'{"uid":"u","consent":true,"o":{"n":18446744073709551617}}'),
+        ({"a": {"type": "any", "pii": {"purposes": ["p1"], "action": "pseudonymise"}}}, b'{"uid":"u","consent":false,"a":[18446744073709551617]}'),
+        ({"l": {"type": "array"}}, b'{"uid":"u","consent":true,"l":[{"x":[-9223372036854775809]}]}'),
+    ],
+)
+def test_integers_beyond_64_bits_in_untyped_values_go_to_the_reference_engine(fields, raw):
+    """orjson (the reference engine's parser) reads them as floats, msgspec exactly: decline."""
+    cc = _small_contract(fields)
+    assert fast(FastPlan(cc), raw) is None
+    ok = raw.replace(b"18446744073709551617", b"18446744073709551615").replace(b"-9223372036854775809", b"-9223372036854775808")
+    assert_same(fast(FastPlan(cc), ok), reference(cc, ok))
+    assert fast(FastPlan(cc), ok) is not None
+
+
+def test_a_version_beyond_64_bits_selects_nothing():
+    doc = {"contract": "t", "version": "18446744073709551616", "subject": "uid", "purposes": ["p1"],
+           "consent": {"model": "flag", "field": "consent"},
+           "fields": {"uid": {"type": "string", "required": True}, "consent": {"type": "any"},
+                      "event_type": {"type": "string"}, "schema_version": {"type": "any"}}}
+    cs = ContractSet([parse_contract(doc, "t.yaml")], keyring=KEYS)
+    raw = b'{"uid":"u","event_type":"t","schema_version":18446744073709551616,"consent":true}'
+    assert reference(cs, raw) is None
+    with pytest.raises(Exception):  # noqa: PT011 - declined, whatever the exception
+        cs.fast().scrub(raw, TAILS)
