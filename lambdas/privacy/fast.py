@@ -5,9 +5,9 @@ means. This module is an optimisation of it and nothing more: for a contract it 
 exactly, it builds
 
 * msgspec Struct types mirroring the contract's fields (types, required, nullable, enum, range
-  and length constraints, nested objects and arrays of objects; patterns are checked by the
-  generated code below), which reject
-  unknown fields. Decoding a record into them parses and validates it in one pass in C;
+  and length constraints, nested objects and arrays of objects), which reject unknown fields.
+  Decoding a record into them parses and validates it in one pass in C; patterns are checked
+  by the generated code below;
 * straight-line Python applying the PII actions and the free-text scan to the decoded structs,
   with the same action functions the reference engine uses;
 * the provenance (``_privacy``) of every combination of transformations, serialised once and
@@ -49,6 +49,7 @@ class Fallback(Exception):
 
 
 _RESERVED = frozenset({META_FIELD, "data_redacted", "redacted_at"})
+_META_CACHE = 4096  # provenance combinations remembered per contract
 
 
 def _attr(name: str) -> str:
@@ -410,8 +411,9 @@ class FastPlan:
                 applied[path] = action
             redacted |= kind != "always"
         meta = b'"' + META_FIELD.encode() + b'":' + orjson.dumps({"contract": self.ref, "applied": applied})
-        hit = self._meta[m] = (meta, redacted)
-        return hit
+        if len(self._meta) < _META_CACHE:  # combinations are few in practice; bounded regardless
+            self._meta[m] = (meta, redacted)
+        return meta, redacted
 
     def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
         return self.finish(self.decode(raw), raw, tails)
