@@ -410,6 +410,51 @@ class Outcome:
     redacted: bool  # something was transformed for lack of consent, or masked by the scan
 
 
+class _Code:
+    """Generated source lines and the constants they name. Values enter generated code only as
+    named constants, never as source text; field names only through repr()."""
+
+    def __init__(self, consts: Mapping[str, Any], prefix: str = "k"):
+        self.consts: dict[str, Any] = dict(consts)
+        self.lines: list[str] = []
+        self._prefix = prefix
+        self._n = 0
+
+    def const(self, value) -> str:
+        self._n += 1
+        name = f"{self._prefix}{self._n}"
+        self.consts[name] = value
+        return name
+
+    def function(self, signature: str, label: str) -> tuple[Callable, str]:
+        """Compile ``def <signature>:`` over the lines; returns the function and its source."""
+        src = f"def {signature}:\n" + "\n".join(self.lines) + "\n"
+        ns: dict[str, Any] = dict(self.consts)
+        exec(compile(src, label, "exec"), ns)  # noqa: S102 - generated from a validated contract
+        return ns[signature.partition("(")[0]], src
+
+
+def _emit_consent_branches(code: _Code, pii_ops, emit) -> None:
+    """For each PII field: its ``always`` action when its purposes are all consented to, its
+    action when they are not, with one subset test per distinct purpose set rather than per
+    field. ``emit(path, fn, action, for_lack_of_consent, depth)`` writes one action."""
+    sets: dict[frozenset, str] = {}
+    for _path, need, *_rest in pii_ops:
+        if need not in sets:
+            sets[need] = f"ok{len(sets)}"
+            code.lines.append(f"    {sets[need]} = {code.const(need)} <= consented")
+    for path, need, act_name, act, always_name, always in pii_ops:
+        ok = sets[need]
+        if always is not None:
+            code.lines.append(f"    if {ok}:")
+            emit(path, always, always_name, False, 2)
+            code.lines.append("    else:")
+            emit(path, act, act_name, True, 2)
+        else:
+            code.lines.append(f"    if not {ok}:")
+            emit(path, act, act_name, True, 2)
+
+
 _PY_TYPES = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "object": (dict,),
     "array": (list,), "date": (str,), "datetime": (str,), "any": None,
@@ -504,16 +549,9 @@ class CompiledContract:
         """Generate straight-line Python for this contract's validation walk (like fastjsonschema):
         no per-field loop, tuple unpacking or branching on metadata at run time. Field names are
         identifiers (the contract parser enforces it) and are emitted with repr() regardless."""
-        consts: dict[str, Any] = {"_M": _MISSING, "R": Rejection, "VF": VALIDATION_FAILED, "TM": TYPE_MISMATCH,
-                                  "UF": UNDECLARED_FIELD, "X": NeedsExactNumbers, "B": _EXACT_LIMIT}
-        lines: list[str] = []
-        counter = [0]
-
-        def const(value) -> str:
-            counter[0] += 1
-            name = f"c{counter[0]}"
-            consts[name] = value
-            return name
+        code = _Code({"_M": _MISSING, "R": Rejection, "VF": VALIDATION_FAILED, "TM": TYPE_MISMATCH,
+                      "UF": UNDECLARED_FIELD, "X": NeedsExactNumbers, "B": _EXACT_LIMIT}, prefix="c")
+        lines, const = code.lines, code.const
 
         def emit(node: _Node, obj: str, depth: int) -> None:
             ind = "    " * depth
@@ -573,11 +611,8 @@ class CompiledContract:
                 lines.append(f"{ind}    pass")
 
         emit(self.tree, "obj", 1)
-        src = "def walk(obj, applied, exact=False):\n" + "\n".join(lines) + "\n"
-        ns: dict[str, Any] = dict(consts)
-        exec(compile(src, f"<contract {self.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
-        self._walk_src = src
-        return ns["walk"]
+        walk, self._walk_src = code.function("walk(obj, applied, exact=False)", f"<contract {self.ref}>")
+        return walk
 
     def validate(self, event: dict) -> dict:
         """Validate (and drop or reject undeclared fields). Returns what was applied so far."""
@@ -587,14 +622,8 @@ class CompiledContract:
 
     def _compile_actions(self):
         """Generate straight-line Python that applies every PII action and the free-text scan."""
-        consts: dict[str, Any] = {"R": Rejection, "UP": UNDECLARED_PII}
-        lines: list[str] = []
-        n = [0]
-
-        def const(value) -> str:
-            n[0] += 1
-            consts[f"k{n[0]}"] = value
-            return f"k{n[0]}"
+        code = _Code({"R": Rejection, "UP": UNDECLARED_PII})
+        lines, const = code.lines, code.const
 
         def access(segs, obj: str, depth: int, leaf_code) -> None:
             """Emit code reaching the leaf of ``segs`` from ``obj``; leaf_code(container, key, ind)."""
@@ -634,23 +663,8 @@ class CompiledContract:
                 lines.append(f"{ind}    red = True")
 
         lines.append("    red = False")
-        # one subset test per distinct purpose set, not per field
-        sets: dict[frozenset, str] = {}
-        for _path, need, *_rest in self.pii_ops:
-            if need not in sets:
-                sets[need] = f"ok{len(sets)}"
-                lines.append(f"    {sets[need]} = {const(need)} <= consented")
-        for path, need, act_name, act, always_name, always in self.pii_ops:
-            segs = _segments(path)
-            ok = sets[need]
-            if always is not None:
-                lines.append(f"    if {ok}:")
-                emit_action(path, segs, always, always_name, False, 2)
-                lines.append("    else:")
-                emit_action(path, segs, act, act_name, True, 2)
-            else:
-                lines.append(f"    if not {ok}:")
-                emit_action(path, segs, act, act_name, True, 2)
+        _emit_consent_branches(code, self.pii_ops, lambda path, fn, name, lack, depth:
+                               emit_action(path, _segments(path), fn, name, lack, depth))
         if self.scanner is not None:
             mask = const(self.scanner.mask)
             quarantine = self.scan_mode == "quarantine"
@@ -674,11 +688,8 @@ class CompiledContract:
                 lines.append(f"        applied[{path!r}] = applied[{path!r}] + '+scan' if {path!r} in applied else 'scan'")
                 lines.append("        red = True")
         lines.append("    return red")
-        src = "def actions(obj, consented, applied):\n" + "\n".join(lines) + "\n"
-        ns: dict[str, Any] = dict(consts)
-        exec(compile(src, f"<contract actions {self.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
-        self._actions_src = src
-        return ns["actions"]
+        actions, self._actions_src = code.function("actions(obj, consented, applied)", f"<contract actions {self.ref}>")
+        return actions
 
     def apply(self, event: dict, raw: bytes | None, redacted_at: str, exact: bool = False) -> Outcome:
         """Validate and transform ``event`` (parsed from ``raw``) in place.

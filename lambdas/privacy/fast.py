@@ -37,7 +37,10 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, UnsetType
 
-from .engine import _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Rejection, _Node, _segments
+from .engine import (
+    _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Rejection, _Code, _emit_consent_branches, _Node,
+    _segments,
+)
 
 
 class Unsupported(Exception):
@@ -226,14 +229,8 @@ class FastPlan:
             raise Unsupported(f"{path}: not a declared field")
 
     def _compile(self, cc: CompiledContract):
-        consts: dict[str, Any] = {"UNSET": UNSET, "FB": Fallback, "TOKEN": cc.token}
-        lines: list[str] = []
-        n = [0]
-
-        def const(value) -> str:
-            n[0] += 1
-            consts[f"k{n[0]}"] = value
-            return f"k{n[0]}"
+        code = _Code({"UNSET": UNSET, "FB": Fallback, "TOKEN": cc.token})
+        lines, const, consts = code.lines, code.const, code.consts
 
         def access(segs, obj: str, depth: int, leaf) -> None:
             ind = "    " * depth
@@ -314,22 +311,10 @@ class FastPlan:
 
             access(_segments(path), "obj", 1, check)
         lines.append("    m = 0")
-        sets: dict[frozenset, str] = {}
-        for _path, need, *_rest in cc.pii_ops:
-            if need not in sets:
-                sets[need] = f"ok{len(sets)}"
-                lines.append(f"    {sets[need]} = {const(need)} <= consented")
-        for path, need, act_name, act, always_name, always in cc.pii_ops:
-            self._declared_parents(path)
-            ok = sets[need]
-            if always is not None:
-                lines.append(f"    if {ok}:")
-                emit_action(path, always, always_name, "always", 2)
-                lines.append("    else:")
-                emit_action(path, act, act_name, "lack", 2)
-            else:
-                lines.append(f"    if not {ok}:")
-                emit_action(path, act, act_name, "lack", 2)
+        for op in cc.pii_ops:
+            self._declared_parents(op[0])
+        _emit_consent_branches(code, cc.pii_ops, lambda path, fn, name, lack, depth:
+                               emit_action(path, fn, name, "lack" if lack else "always", depth))
         if cc.scanner is not None:
             mask = const(cc.scanner.mask)
             # a value the actions just redacted holds the token, in which the scan finds nothing
@@ -391,11 +376,8 @@ class FastPlan:
         lines.append("    body = ENCODE(obj)")
         lines.append("    return b''.join((body[:-1], b',' if len(body) > 2 else b'', meta[0], tails[meta[1]])), meta[1]")
         consts.update(META=self._meta, PROVENANCE=self._provenance, ENCODE=self.encode)
-        src = "def finish(obj, raw, tails):\n" + "\n".join(lines) + "\n"
-        ns: dict[str, Any] = dict(consts)
-        exec(compile(src, f"<fast contract {cc.ref}>", "exec"), ns)  # noqa: S102 - generated from a validated contract
-        self._src = src
-        return ns["finish"]
+        finish, self._src = code.function("finish(obj, raw, tails)", f"<fast contract {cc.ref}>")
+        return finish
 
     # -- provenance -----------------------------------------------------------------------
 

@@ -298,16 +298,22 @@ def contract_and_raw(draw):
     return doc, raw
 
 
+def _compiled(doc):
+    """(compiled contract, its fast plan or None)."""
+    cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, Keyring({"v1": b"a" * 32}, "v1"))
+    try:
+        return cc, FastPlan(cc)
+    except Unsupported:
+        return cc, None
+
+
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contract_and_raw())
 def test_fast_path_agrees_with_the_reference_engine(case):
     doc, raw = case
-    cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, Keyring({"v1": b"a" * 32}, "v1"))
-    try:
-        plan = FastPlan(cc)
-    except Unsupported:
-        return
-    assert_same(fast(plan, raw), reference(cc, raw))
+    cc, plan = _compiled(doc)
+    if plan is not None:
+        assert_same(fast(plan, raw), reference(cc, raw))
 
 
 def test_the_generated_cases_exercise_the_fast_path():
@@ -319,10 +325,8 @@ def test_the_generated_cases_exercise_the_fast_path():
     def count(case):
         nonlocal taken, declined
         doc, raw = case
-        cc = CompiledContract(parse_contract(doc, "t.yaml"), TOKEN, Keyring({"v1": b"a" * 32}, "v1"))
-        try:
-            plan = FastPlan(cc)
-        except Unsupported:
+        _cc, plan = _compiled(doc)
+        if plan is None:
             return
         if fast(plan, raw) is None:
             declined += 1
