@@ -267,7 +267,31 @@ def load_contracts(cfg: "ContractsConfig", root: Path | None = None):
             CompiledContract(c, cfg.redaction_token, keyring)
         except Exception as exc:  # noqa: BLE001 - report which contract, whatever went wrong
             raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: does not compile: {type(exc).__name__}: {exc}") from None
+    _trial_production(contracts)
     return contracts
+
+
+def _trial_production(contracts) -> None:
+    """The producer generates its events from the contracts: generate a few of each producible
+    one here and validate them against it, so hints at odds with the field's own validations
+    (a template its pattern refuses, a range beyond its maximum) fail synth, not the producer."""
+    from producer.conformance import Conformance, NonConformingEvent, offending_field
+    from producer.events import EventFactory
+
+    conformance = Conformance(contracts) if any(c.producible for c in contracts) else None
+    for c in contracts:
+        if not c.producible:
+            continue
+        factory = EventFactory(seed=0, subjects=8, contracts=[c])
+        for _ in range(25):
+            event = factory.next_event()
+            try:
+                conformance.check(event)
+            except NonConformingEvent as exc:
+                where = offending_field(c, event)
+                hint = f"fields.{where}.generate" if where else "the generate: hints"
+                raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: the producer's events for it do not "
+                                  f"conform to it ({exc.reason}): check {hint}") from None
 
 
 def _contracts(raw: Any, path: str) -> ContractsConfig:

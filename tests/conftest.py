@@ -20,6 +20,9 @@ CONFIG = load_from_cdk_json()
 TEST_KEYRING_SECRET = '{"current": "v1", "v1": "test-key-0123456789abcdef0123456789abcdef"}'
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/pii-scrub-events"
+# The producer's contracts with consent as a flag only (order_placed/2 carries purposes instead)
+V1_TYPES = ("customer_signed_up", "order_placed/1", "health_form_submitted", "tax_form_submitted")
+
 DELIVERY_ARN = "arn:aws:firehose:us-east-1:123456789012:deliverystream/pii-scrub-delivery"
 
 

@@ -1,8 +1,9 @@
 """The producer's events must match their data contracts: the contracts are the source of truth.
 
-At cold start every event type the producer emits must have a contract at the version it emits;
-each generated event is then validated against it before it is sent (an event that does not
-conform is counted as failed, never sent). The same compiled bundle ships with the scrubber.
+The producer generates events from the contracts (``events.py``). At cold start it loads them
+(the same compiled bundle ships with the scrubber), and each generated event is then validated
+against its contract before it is sent: an event that does not conform (a generator hint at odds
+with the field's own validations) is counted as failed, never sent.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 
 from privacy.contract import Contract, load_bundle, load_contract_dir
 from privacy.engine import CompiledContract, Keyring, Rejection
-
-from .events import EVENT_VERSIONS
 
 _REPO_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
@@ -33,20 +32,61 @@ def load_contracts() -> list[Contract]:
 
 class Conformance:
     def __init__(self, contracts: list[Contract]):
-        by_ref = {(c.type, c.version): c for c in contracts}
-        wanted = [(t, v) for t, versions in EVENT_VERSIONS.items() for v in versions]
-        missing = [f"{t}/{v}" for t, v in wanted if (t, v) not in by_ref]
-        if missing:
-            raise RuntimeError(f"no contract for {', '.join(missing)}")
+        wanted = [c for c in contracts if c.producible]
+        if not wanted:
+            raise RuntimeError("no contract says how to generate its events (generate: hints)")
         # Validation only: the keyring is a throwaway (nothing is pseudonymised here).
         keyring = Keyring({"check": os.urandom(32)}, "check")
-        self.compiled = {k: CompiledContract(by_ref[k], keyring=keyring) for k in wanted}
+        self.compiled = {(c.type, c.version): CompiledContract(c, keyring=keyring) for c in wanted}
 
     def check(self, event: dict) -> None:
         """Raise NonConformingEvent unless ``event`` matches its contract exactly."""
         try:
-            applied = self.compiled[(event["event_type"], event["schema_version"])].validate(event)
+            compiled = self.compiled[(event["event_type"], event["schema_version"])]
+        except (KeyError, TypeError):
+            raise NonConformingEvent("unknown_contract") from None
+        try:
+            applied = compiled.validate(event)
         except Rejection as exc:
             raise NonConformingEvent(exc.reason) from None
         if applied:  # the validator had to drop fields the contract does not declare
             raise NonConformingEvent("undeclared_field")
+
+
+def offending_field(contract: Contract, event: dict) -> str | None:
+    """The first declared field whose generated value breaks one of its own validations (used at
+    synth time to name the hint to fix; the value itself is never reported)."""
+    import re
+
+    def values(node, parts):
+        if not parts:
+            yield node
+            return
+        head, rest = parts[0], parts[1:]
+        each = head.endswith("[*]")
+        key = head[:-3] if each else head
+        if not isinstance(node, dict) or key not in node:
+            return
+        child = node[key]
+        if each:
+            for item in child if isinstance(child, list) else ():
+                yield from values(item, rest)
+        else:
+            yield from values(child, rest)
+
+    kinds = {"string": str, "date": str, "datetime": str, "integer": int, "number": (int, float), "boolean": bool,
+             "object": dict, "array": list}
+    for f in contract.fields:
+        for v in values(event, f.path.split(".")):
+            t = kinds.get(f.type)
+            bad = (
+                (t is not None and (not isinstance(v, t) or (f.type in ("integer", "number") and isinstance(v, bool))))
+                or (f.pattern is not None and isinstance(v, str) and re.search(f.pattern, v) is None)
+                or (f.enum is not None and v not in f.enum)
+                or (f.minimum is not None and isinstance(v, (int, float)) and v < f.minimum)
+                or (f.maximum is not None and isinstance(v, (int, float)) and v > f.maximum)
+                or (f.max_length is not None and isinstance(v, (str, list)) and len(v) > f.max_length)
+            )
+            if bad:
+                return f.path
+    return None

@@ -8,10 +8,12 @@ Payload (all optional):
     "subjects": 1000           size of the subject pool
     "consent_noise": 0.0       share of events whose consent value is ambiguous (must be no consent)
     "malformed_ratio": 0.0     share of records that are not scrubbable (to prove quarantine)
-    "event_types": [...]       subset of the producer's event types
+    "event_types": [...]       event types ("order_placed") or contracts ("order_placed/2") to
+                               produce; default: every contract that says how to generate events
     "start_time": ISO-8601     time of the first event (default: now)
 
-Every event is validated against its data contract before it is sent (``conformance.py``); one
+Events are generated from the data contracts (``events.py``: each field's ``generate:`` hint),
+and every event is validated against its contract before it is sent (``conformance.py``); one
 that does not conform is counted in ``failed`` (and ``nonconforming``) and never sent.
 
 Returns ``{sent, failed, batches, retried, produced, malformed, nonconforming, seed}``.
@@ -31,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from .conformance import Conformance, NonConformingEvent, load_contracts
-from .events import EVENT_TYPES, MALFORMED_SAMPLES, EventFactory, encode
+from .events import MALFORMED_SAMPLES, EventFactory, encode, producible
 from .kinesis_sink import KinesisSink, SendResult
 
 SERVICE = "pii-producer"
@@ -45,12 +47,20 @@ _SAFETY_MS = 10_000
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 _client = None
 _conformance: Conformance | None = None
+_contracts: list | None = None
+
+
+def contracts() -> list:
+    global _contracts
+    if _contracts is None:
+        _contracts = load_contracts()
+    return _contracts
 
 
 def conformance() -> Conformance:
     global _conformance
     if _conformance is None:
-        _conformance = Conformance(load_contracts())
+        _conformance = Conformance(contracts())
     return _conformance
 
 
@@ -94,10 +104,13 @@ def parse_payload(payload: dict | None) -> dict[str, Any]:
         "consent_noise": _num(payload, "consent_noise", 0.0, 0.0, 1.0),
         "malformed_ratio": _num(payload, "malformed_ratio", 0.0, 0.0, 1.0),
     }
-    types = payload.get("event_types", list(EVENT_TYPES))
-    if not isinstance(types, list) or not types or not set(types) <= set(EVENT_TYPES):
-        raise PayloadError(f"event_types must be a non-empty subset of {', '.join(EVENT_TYPES)}")
-    opts["event_types"] = tuple(types)
+    if "event_types" in payload:
+        types, known = payload["event_types"], producible(contracts())
+        if not isinstance(types, list) or not types or not all(isinstance(t, str) and t in known for t in types):
+            raise PayloadError(f"event_types must be a non-empty list of {', '.join(known)}")
+        opts["event_types"] = tuple(types)
+    else:
+        opts["event_types"] = None
     st = payload.get("start_time")
     if st is not None:
         try:
@@ -124,6 +137,7 @@ class Production:
             start_time=opts["start_time"],
             consent_noise=opts["consent_noise"],
             event_types=opts["event_types"],
+            contracts=contracts(),
         )
         self.malformed_ratio = opts["malformed_ratio"]
         self.rng = random.Random(opts["seed"] ^ 0xBAD)

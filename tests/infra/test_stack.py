@@ -359,3 +359,29 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     assert list((scrub / "pybase64").glob("_pybase64.cpython-314-x86_64-linux-gnu.so"))
     assert (prod / "faker").is_dir() and (prod / "privacy").is_dir() and (prod / "contracts.json").exists()
     assert not list(scrub.rglob("requirements.txt"))
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ('generate: {template: "SKU-%####"}', 'generate: {template: "SKU-%###"}',
+         "contracts/order_placed/1.yaml: the producer's events for it do not conform to it (validation_failed): "
+         "check fields.order.items[*].sku.generate"),
+        ("generate: {between: [1, 4]}", "generate: {between: [1, 4000]}", "check fields.order.items[*].qty.generate"),
+        ("generate: {count: [1, 5]}", "generate: {kount: [1, 5]}",
+         "contracts/order_placed/1.yaml: fields.order.items.generate: must name exactly one generator"),
+    ],
+)
+def test_generator_hints_that_break_their_contract_fail_synth(tmp_path, old, new, message):
+    import shutil
+
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    bad = tmp_path / "contracts" / "order_placed" / "1.yaml"
+    assert old in bad.read_text()
+    bad.write_text(bad.read_text().replace(old, new))
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx["pipeline"] = {**ctx["pipeline"], "contracts": {**ctx["pipeline"]["contracts"], "dir": str(tmp_path / "contracts")}}
+    r = _run_app(ctx, tmp_path / "out")
+    assert r.returncode == 1
+    assert message in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from producer.events import EventFactory
 from scrubber.batch import FAILED, OK, RESPONSE_BUDGET, process_records
-from tests.conftest import firehose_event, string_values
+from tests.conftest import V1_TYPES, firehose_event, string_values
 
 NOW = "2026-01-15T09:30:00.000Z"
 SENSITIVE = ("name", "dob", "ssn", "email", "phone", "note")
 # flag-model events (order_placed/2's purposes model is covered by the engine and twin tests)
-_FACTORY = EventFactory(seed=99, consent_ratio=0.5, subjects=50, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc), order_v2_share=0.0)
+_FACTORY = EventFactory(seed=99, consent_ratio=0.5, subjects=50, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc), event_types=V1_TYPES)
 POOL = [_FACTORY.next_event() for _ in range(200)]
 
 

@@ -1,8 +1,16 @@
+import copy
+from datetime import datetime, timezone
+
 import orjson
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from producer.events import EVENT_TYPES, EventFactory
+from privacy.contract import parse_contract
+from producer.conformance import Conformance, load_contracts
+from producer.events import EventFactory, producible
+from tests.conftest import V1_TYPES
 from producer.handler import PayloadError, parse_payload, produce
 from producer.kinesis_sink import MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, KinesisSink, SendResult, plan_batches
 
@@ -11,20 +19,21 @@ def test_events_are_reproducible_from_a_seed():
     from datetime import datetime, timezone
 
     t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    a = [orjson.dumps(e) for e in EventFactory(seed=11, start_time=t).events(50)]
-    b = [orjson.dumps(e) for e in EventFactory(seed=11, start_time=t).events(50)]
-    c = [orjson.dumps(e) for e in EventFactory(seed=12, start_time=t).events(50)]
+    a = [orjson.dumps(e) for e in EventFactory(seed=11, subjects=50, start_time=t).events(50)]
+    b = [orjson.dumps(e) for e in EventFactory(seed=11, subjects=50, start_time=t).events(50)]
+    c = [orjson.dumps(e) for e in EventFactory(seed=12, subjects=50, start_time=t).events(50)]
     assert a == b and a != c
 
 
 def test_events_carry_the_documented_fields_and_stable_consent_per_subject():
-    f = EventFactory(seed=5, subjects=10, consent_ratio=0.5, order_v2_share=0.0)
+    f = EventFactory(seed=5, subjects=10, consent_ratio=0.5, event_types=V1_TYPES)
     events = list(f.events(300))
     for e in events:
         for k in ("subject_id", "name", "dob", "gender", "ssn", "email", "phone", "address", "note",
                   "data_share_consent", "event_time", "event_id", "event_type"):
             assert k in e
-        assert e["event_type"] in EVENT_TYPES
+    assert {e["event_type"] for e in events} == {"customer_signed_up", "order_placed", "health_form_submitted", "tax_form_submitted"}
+    assert {e["schema_version"] for e in events} == {"1"}
     by_subject = {}
     for e in events:
         by_subject.setdefault(e["subject_id"], set()).add(e["data_share_consent"])
@@ -139,7 +148,7 @@ def test_produce_counts_malformed_probes():
 
 
 def test_events_that_break_their_contract_are_never_sent():
-    from producer.conformance import Conformance, NonConformingEvent, load_contracts
+    from producer.conformance import NonConformingEvent
 
     conf = Conformance(load_contracts())
     ev = EventFactory(seed=1).next_event()
@@ -159,12 +168,86 @@ def test_events_that_break_their_contract_are_never_sent():
     assert out["nonconforming"] == 10 and out["sent"] == 90 and out["failed"] == 10 and len(stub.accepted) == 90
 
 
-def test_a_missing_contract_stops_the_producer_at_cold_start():
-    from producer.conformance import Conformance, load_contracts
+def test_the_producer_only_produces_what_a_contract_says_how_to_generate():
+    contracts = load_contracts()
+    assert "legacy_consent" not in producible(contracts)  # no generate: hints: the scrubber's only
+    assert {"order_placed", "order_placed/1", "order_placed/2"} <= set(producible(contracts))
+    without_orders = [c for c in contracts if c.type != "order_placed"]
+    with pytest.raises(ValueError, match="event_types must be a non-empty list of customer_signed_up"):
+        EventFactory(seed=1, event_types=("order_placed",), contracts=without_orders)
+    with pytest.raises(PayloadError, match="event_types"):
+        parse_payload({"event_types": ["legacy_consent"]})
+    with pytest.raises(RuntimeError, match="no contract says how to generate"):
+        Conformance([c for c in contracts if not c.producible])
+    only_v2 = EventFactory(seed=1, event_types=("order_placed/2",)).events(50)
+    assert {(e["event_type"], e["schema_version"]) for e in only_v2} == {("order_placed", "2")}
 
-    contracts = [c for c in load_contracts() if c.type != "order_placed"]
-    with pytest.raises(RuntimeError, match="no contract for order_placed/1, order_placed/2"):
-        Conformance(contracts)
+
+_T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**63 - 1), ratio=st.sampled_from([0.0, 0.3, 1.0]))
+def test_every_generated_event_conforms_to_its_contract(seed, ratio):
+    conf = _CONFORMANCE
+    f = EventFactory(seed=seed, consent_ratio=ratio, subjects=20, start_time=_T0, contracts=_CONTRACTS)
+    for e in f.events(60):
+        conf.check(e)
+
+
+_CONTRACTS = load_contracts()
+_CONFORMANCE = Conformance(_CONTRACTS)
+
+
+def _order_v1_doc() -> dict:
+    return copy.deepcopy(next(c.raw for c in _CONTRACTS if c.ref == "order_placed/1"))
+
+
+def test_events_follow_their_contract_when_it_changes():
+    """The contract is the source of truth: a new field, a new enum or a new hint changes the
+    events, with no change to the producer."""
+    doc = _order_v1_doc()
+    doc["fields"]["loyalty_tier"] = {"type": "string", "enum": ["gold"]}
+    doc["fields"]["order.currency"]["enum"] = ["CHF"]
+    doc["fields"]["order.items"]["generate"] = {"count": [7, 7]}
+    doc["fields"]["order.items[*].qty"]["generate"] = {"between": [10, 10]}
+    doc["fields"]["order.items[*].gift_message"]["generate"] = {"text": "gift", "present": 0}
+    del doc["fields"]["gender"]
+    c = parse_contract(doc, "contracts/order_placed/1.yaml")
+    events = list(EventFactory(seed=4, start_time=_T0, contracts=[c]).events(40))
+    for e in events:
+        assert e["loyalty_tier"] == "gold" and e["order"]["currency"] == "CHF" and "gender" not in e
+        items = e["order"]["items"]
+        assert len(items) == 7 and all(i["qty"] == 10 and "gift_message" not in i for i in items)
+        assert list(e)[:4] == ["event_id", "event_type", "schema_version", "event_time"]  # the contract's order
+    Conformance([c]).check(events[0])
+
+
+def test_a_sum_adds_up_and_optional_fields_appear_at_their_share():
+    f = EventFactory(seed=6, start_time=_T0, event_types=("order_placed",))
+    orders = [e["order"] for e in f.events(600)]
+    for o in orders:
+        assert o["total"] == round(sum(i["qty"] * i["price"] for i in o["items"]), 2)
+        assert all(1 <= i["qty"] <= 4 and 2 <= i["price"] <= 250 for i in o["items"])
+    items = [i for o in orders for i in o["items"]]
+    share = sum("gift_message" in i for i in items) / len(items)
+    assert 0.07 < share < 0.13  # present: 0.1 in the contract
+    assert {len(o["items"]) for o in orders} == {1, 2, 3, 4, 5}
+
+
+def test_cumulative_consent_lists_levels_up_to_the_first_refused():
+    doc = copy.deepcopy(next(c.raw for c in _CONTRACTS if c.ref == "order_placed/2"))
+    doc["consent"]["levels"] = "cumulative"
+    c = parse_contract(doc, "contracts/order_placed/2.yaml")
+    f = EventFactory(seed=2, subjects=200, consent_ratio=0.6, start_time=_T0, contracts=[c])
+    seen = set()
+    for s in f.subjects:
+        granted = s.purposes(c)
+        assert granted == list(c.purposes[: len(granted)])  # a prefix of the level order
+        seen.add(len(granted))
+    assert seen == {0, 1, 2, 3}
+    for e in f.events(50):
+        assert e["consent"]["purposes"] == next(s for s in f.subjects if s.id == e["subject_id"]).purposes(c)
 
 
 def test_order_v2_events_carry_purposes_per_subject():

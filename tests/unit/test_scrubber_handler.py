@@ -9,7 +9,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from tests.conftest import CONFIG, TEST_KEYRING_SECRET, firehose_event
+from tests.conftest import CONFIG, TEST_KEYRING_SECRET, V1_TYPES, firehose_event
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def handler(monkeypatch, tmp_path):
 def _events(n):
     from producer.events import EventFactory, encode
 
-    f = EventFactory(seed=3, consent_ratio=0.5, subjects=20, order_v2_share=0.0)
+    f = EventFactory(seed=3, consent_ratio=0.5, subjects=20, event_types=V1_TYPES)
     return [f.next_event() for _ in range(n)], encode
 
 

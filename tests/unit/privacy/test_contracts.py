@@ -116,3 +116,73 @@ def test_a_tampered_bundle_is_validated_again_at_load():
     doc["contracts"][0]["document"]["fields"]["event_id"]["max_length"] = "(print('INJECTED') or 999)"
     with pytest.raises(ContractError, match="max_length: must be a positive integer"):
         load_bundle(_json.dumps(doc))
+
+
+# --- generate: hints (the producer's vocabulary), checked with the contract ------------------------
+
+GEN = {
+    "contract": "g",
+    "version": 1,
+    "subject": "uid",
+    "consent": {"model": "flag", "field": "ok"},
+    "purposes": ["analytics"],
+    "fields": {
+        "uid": {"type": "string", "required": True, "generate": {"subject": "id"}},
+        "ok": {"type": "any"},
+        "kind": {"type": "string", "enum": ["a", "b"]},
+        "items": {"type": "array", "generate": {"count": [1, 3]}},
+        "items[*].qty": {"type": "integer", "generate": {"between": [1, 4]}},
+        "items[*].price": {"type": "number", "minimum": 0, "maximum": 9},
+        "total": {"type": "number", "generate": {"sum": ["items[*].qty", "items[*].price"]}},
+        "note": {"type": "string", "generate": {"text": "note", "present": 0.5}},
+    },
+}
+
+
+def test_generator_hints_parse():
+    c = parse_contract(copy.deepcopy(GEN), "contracts/g/1.yaml")
+    g = {f.path: f.generate for f in c.fields}
+    assert c.producible and g["kind"] is None and g["note"].kind == "text" and g["note"].present == 0.5
+    assert g["total"].arg == ("items[*].qty", "items[*].price") and g["items[*].qty"].arg == (1, 4)
+    assert not parse_contract(copy.deepcopy(GOOD), "contracts/t/1.yaml").producible
+
+
+@pytest.mark.parametrize(
+    "field, spec, message",
+    [
+        ("uid", {"subject": "shoe_size"}, "fields.uid.generate.subject: must be one of id, name"),
+        ("uid", "uuid4", "fields.uid.generate: must name exactly one generator of uuid, clock"),
+        ("uid", {"uuid": None, "clock": None}, "must name exactly one generator"),
+        ("uid", {"between": [1, 2]}, "fields.uid.generate.between: does not generate a field of type string"),
+        ("uid", {"subject": "id", "present": 0.5}, "fields.uid.generate.present: a required field is always present"),
+        ("note", {"text": "poem"}, "fields.note.generate.text: must be one of note, gift"),
+        ("note", {"text": "note", "present": 2}, "fields.note.generate.present: must be a probability from 0 to 1"),
+        ("items[*].qty", {"between": [4, 1]}, "must be [low, high] with low <= high"),
+        ("items[*].qty", {"between": [1.5, 4]}, "bounds of an integer field must be whole numbers"),
+        ("items", {"count": [1, 2.5]}, "fields.items.generate.count: must be [low, high] counts"),
+        ("total", {"sum": ["items[*].qty", "kind"]}, "'kind' names no declared number directly in an array's items"),
+        ("total", {"sum": ["items[*].qty"]}, "fields.total.generate.sum: must be a list of two items"),
+        ("ok", {"present": 0.5}, "fields.ok.generate: the consent field is generated from each subject's consent"),
+        ("note", KeyError, "fields.note.generate: is missing: other fields say how the producer generates them"),
+        ("items[*].price", {"present": 0.5}, None),  # derivable, sometimes absent: fine
+    ],
+)
+def test_bad_generator_hints_fail_naming_the_field(field, spec, message):
+    doc = copy.deepcopy(GEN)
+    if spec is KeyError:
+        del doc["fields"][field]["generate"]
+    else:
+        doc["fields"][field]["generate"] = spec
+    if message is None:
+        parse_contract(doc, "contracts/g/1.yaml")
+        return
+    with pytest.raises(ContractError) as exc:
+        parse_contract(doc, "contracts/g/1.yaml")
+    assert str(exc.value).startswith("contracts/g/1.yaml: ") and message in str(exc.value), str(exc.value)
+
+
+def test_an_unbounded_number_needs_a_hint_in_a_producible_contract():
+    doc = copy.deepcopy(GEN)
+    del doc["fields"]["items[*].price"]["maximum"]
+    with pytest.raises(ContractError, match=r"fields\.items\[\*\]\.price\.generate: is missing"):
+        parse_contract(doc, "contracts/g/1.yaml")
