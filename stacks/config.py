@@ -253,22 +253,28 @@ def _function(raw: Any, path: str, default: FunctionConfig, max_timeout: int = _
 def load_contracts(cfg: "ContractsConfig", root: Path | None = None):
     """Load and validate every contract in the configured folder (raises ConfigError naming the file)."""
     from privacy.contract import ContractError, load_contract_dir
-    from privacy.engine import CompiledContract, Keyring
 
     folder = (root or REPO_ROOT) / cfg.dir
     try:
         contracts = load_contract_dir(folder)
     except ContractError as exc:
         raise ConfigError(f"{CONTEXT_KEY}.contracts: {exc}") from None
+    check_contracts(contracts, cfg.redaction_token)
+    return contracts
+
+
+def check_contracts(contracts, redaction_token: str = "REDACTED_CONTENT") -> None:
+    """What a contract must pass beyond parsing: it compiles, and the producer's events conform."""
+    from privacy.engine import CompiledContract, Keyring
+
     # Compile each one as the Lambdas will, so a contract that parses but cannot run fails here.
     keyring = Keyring({"synth": b"\0" * 32}, "synth")
     for c in contracts:
         try:
-            CompiledContract(c, cfg.redaction_token, keyring)
+            CompiledContract(c, redaction_token, keyring)
         except Exception as exc:  # noqa: BLE001 - report which contract, whatever went wrong
             raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: does not compile: {type(exc).__name__}: {exc}") from None
     _trial_production(contracts)
-    return contracts
 
 
 def _trial_production(contracts) -> None:

@@ -30,19 +30,21 @@ sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 from privacy.contract import ContractError, load_contract_dir  # noqa: E402
 from privacy.engine import ContractSet, Keyring, Rejection  # noqa: E402
 from scrubber.codec import DecodeFailure, decode_object, encode_line  # noqa: E402
-from stacks.config import ConfigError, load_from_cdk_json  # noqa: E402
+from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json  # noqa: E402
 
 
 def cmd_validate(args) -> int:
     folder = Path(args.dir) if args.dir else ROOT / load_from_cdk_json(str(ROOT / "cdk.json")).contracts.dir
     try:
         contracts = load_contract_dir(folder)
-    except ContractError as exc:
-        print(f"invalid: {exc}", file=sys.stderr)
+        check_contracts(contracts)
+    except (ContractError, ConfigError) as exc:
+        print(f"invalid: {str(exc).removeprefix(CONTEXT_KEY + '.contracts: ')}", file=sys.stderr)
         return 1
     for c in contracts:
         pii = sum(1 for f in c.fields if f.pii)
-        print(f"ok  {c.ref:<28} {len(c.fields):>3} fields, {pii:>2} personal, consent: {c.consent.model}, scan: {c.scan_mode}")
+        print(f"ok  {c.ref:<28} {len(c.fields):>3} fields, {pii:>2} personal, consent: {c.consent.model}, "
+              f"scan: {c.scan_mode}, produced: {'yes' if c.producible else 'no'}")
     print(f"{len(contracts)} contracts valid")
     return 0
 

@@ -27,6 +27,15 @@ def test_validate_names_the_broken_file(tmp_path, capsys):
     assert "contracts/tax_form_submitted/1.yaml: fields.address.postcode.pii.generalise: must be one of" in capsys.readouterr().err
 
 
+def test_validate_refuses_generator_hints_the_contract_itself_refuses(tmp_path, capsys):
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    bad = tmp_path / "contracts" / "order_placed" / "2.yaml"
+    bad.write_text(bad.read_text().replace('generate: {template: "SKU-%####"}', 'generate: {template: "SKU-##"}'))
+    assert main(["validate", "--dir", str(tmp_path / "contracts")]) == 1
+    assert ("invalid: contracts/order_placed/2.yaml: the producer's events for it do not conform to it "
+            "(validation_failed): check fields.order.items[*].sku.generate") in capsys.readouterr().err
+
+
 def test_scrub_writes_output_next_to_a_quarantine_file(tmp_path, capsys):
     f = EventFactory(seed=8, consent_ratio=0.0)
     events = [f.next_event() for _ in range(50)]
