@@ -50,6 +50,65 @@ class NeedsExactNumbers(Exception):
 _EXACT_LIMIT = float(2**53)
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
+# Two exact HMAC-SHA256 constructions for the pseudonyms (RFC 2104), both with the keyed state
+# prepared once and copied per value; which is faster depends on the interpreter and its OpenSSL
+# (measured per value: Python 3.11 + OpenSSL 3.0, 2.0 us for a copied OpenSSL HMAC against 0.84 us
+# for CPython's own SHA-256; Python 3.12, 1.0 against 1.6 us). The keyring times both at start-up
+# and keeps the faster; a property test pins both to the stdlib hmac module.
+try:
+    from _sha2 import sha256 as _builtin_sha256  # CPython 3.12+ (HACL*)
+except ImportError:  # pragma: no cover - depends on the interpreter
+    try:
+        from _sha256 import sha256 as _builtin_sha256  # CPython 3.11
+    except ImportError:
+        _builtin_sha256 = hashlib.sha256
+
+
+def _hmac_copying_hmac(key: bytes) -> Callable[[bytes], bytes]:
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    keyed = getattr(keyed, "_hmac", None) or keyed  # the C object: its copy skips the wrapper
+
+    def mac(data: bytes) -> bytes:
+        h = keyed.copy()
+        h.update(data)
+        return h.digest()
+
+    return mac
+
+
+def _hmac_two_states(key: bytes) -> Callable[[bytes], bytes]:
+    k = (key if len(key) <= 64 else hashlib.sha256(key).digest()).ljust(64, b"\0")
+    inner0 = _builtin_sha256(bytes(b ^ 0x36 for b in k))
+    outer0 = _builtin_sha256(bytes(b ^ 0x5C for b in k))
+
+    def mac(data: bytes) -> bytes:
+        inner = inner0.copy()
+        inner.update(data)
+        outer = outer0.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    return mac
+
+
+HMAC_CONSTRUCTIONS = (_hmac_copying_hmac, _hmac_two_states)
+
+
+def _fastest_hmac(key: bytes) -> Callable[[bytes], bytes]:
+    import time
+
+    best, chosen = float("inf"), None
+    sample = [b"%036d" % i for i in range(200)]
+    for make in HMAC_CONSTRUCTIONS:
+        mac = make(key)
+        t = time.perf_counter()
+        for d in sample:
+            mac(d)
+        elapsed = time.perf_counter() - t
+        if elapsed < best:
+            best, chosen = elapsed, mac
+    return chosen
+
 
 class Rejection(Exception):
     __slots__ = ("reason",)
@@ -68,7 +127,8 @@ class Keyring:
     """HMAC-SHA256 keys by version. New pseudonyms use ``current``; the prefix names the key, so
     after a rotation old and new pseudonyms are told apart (and re-keyed by a backfill)."""
 
-    def __init__(self, keys: Mapping[str, bytes], current: str):
+    def __init__(self, keys: Mapping[str, bytes], current: str, mac: Callable[[bytes], Callable] | None = None):
+        """``mac``: one of HMAC_CONSTRUCTIONS (default: the faster here, timed at start-up)."""
         if current not in keys:
             raise ValueError("the current key version is not in the keyring")
         for kid, k in keys.items():
@@ -77,11 +137,7 @@ class Keyring:
         self.keys = dict(keys)
         self.current = current
         self._key = self.keys[current]
-        # HMAC state after the key, copied per value: half the cost of a one-shot hmac.digest.
-        # hmac.HMAC wraps a C object (OpenSSL's, or HACL*'s on newer Pythons) whose copy, update
-        # and digest skip the wrapper's Python methods; any HMAC object would do.
-        keyed = hmac.new(self._key, digestmod=hashlib.sha256)
-        self._keyed = getattr(keyed, "_hmac", None) or keyed
+        self._mac = _fastest_hmac(self._key) if mac is None else mac(self._key)
         self._prefix = current + ":"
         self._memo: dict = {}  # identifiers recur across events; bounded below
 
@@ -113,10 +169,8 @@ class Keyring:
                 data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
             except TypeError:  # an integer beyond 64 bits
                 data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-        h = self._keyed.copy()
-        h.update(data)
         # URL-safe base64 without the padding (32 bytes: 43 characters and "=")
-        out = self._prefix + binascii.b2a_base64(h.digest(), newline=False)[:43].translate(_URLSAFE).decode("ascii")
+        out = self._prefix + binascii.b2a_base64(self._mac(data), newline=False)[:43].translate(_URLSAFE).decode("ascii")
         if type(value) is str and len(self._memo) < 65536:
             self._memo[value] = out
         return out
@@ -743,10 +797,12 @@ class ContractSet:
         self._fast = None
 
     def forget(self) -> None:
-        """Drop the values remembered between records (pseudonyms). Results do not change; only
-        the next batch's speed does."""
+        """Drop the values remembered between records (pseudonyms, masked values). Results do not
+        change; only the next batch's speed does."""
         if self.keyring is not None:
             self.keyring.forget()
+        if self._fast is not None:
+            self._fast.forget()
 
     def fast(self):
         """The fast path for these contracts (``privacy.fast``), built on first use."""

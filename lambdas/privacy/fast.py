@@ -53,6 +53,20 @@ class Fallback(Exception):
 
 _RESERVED = frozenset({META_FIELD, "data_redacted", "redacted_at"})
 _META_CACHE = 4096  # provenance combinations remembered per contract
+_VALUE_MEMO = 16384  # masked or generalised values remembered per field (subjects recur)
+
+
+def _remembering(fn, memo: dict, limit: int = _VALUE_MEMO):
+    """``fn`` that also fills ``memo`` (value -> result), up to ``limit`` entries. For string
+    fields only: str keys never collide with a value of another type."""
+
+    def call(v):
+        out = fn(v)
+        if len(memo) < limit:
+            memo[v] = out
+        return out
+
+    return call
 
 
 def _attr(name: str) -> str:
@@ -174,6 +188,7 @@ class FastPlan:
         self.types: dict[str, Any] = {}  # path -> field type, for the generated code
         self.checks: list[tuple[str, Any]] = []  # (path, compiled pattern's search) checked in code
         self.parents: set[str] = set()  # objects and arrays with declared fields (Structs)
+        self.pinned: dict[str, str] = {}  # top-level field -> the one string it may hold (required)
         self._n = 0
         try:
             self.root = self._struct(cc.tree, c)
@@ -184,6 +199,7 @@ class FastPlan:
         self._consent = cc.consent
         self._sites: list[tuple[str, str, str]] = []  # bit i -> (path, action, kind)
         self._meta: dict[int, tuple[bytes, bool]] = {}
+        self._memos: list[dict] = []  # per mask or generalise site on a string field
         # finish(obj, raw, tails) -> (line, redacted): checks, consent, actions, scan, encoding
         self.finish = self._compile(cc)
 
@@ -200,6 +216,10 @@ class FastPlan:
                 self.parents.add(spec.path)
             t = _leaf_type(spec, ctype)
             self.types[spec.path] = spec.type
+            if not node.path and required and not nullable and getattr(t, "__args__", None) is not None and (
+                getattr(t, "__origin__", None) is Literal and len(t.__args__) == 1 and type(t.__args__[0]) is str
+            ):
+                self.pinned[name] = t.__args__[0]
             if spec.enum is None and (spec.type == "datetime" or (spec.type == "string" and spec.pattern is not None)):
                 rx = _DATETIME_RE if spec.type == "datetime" else re.compile(spec.pattern)
                 self.checks.append((spec.path, rx.search))
@@ -271,6 +291,12 @@ class FastPlan:
                 value = f"(TOKEN if v is None else v.isoformat()[:{cut}])"
             elif is_date:
                 value = f"{const(fn)}(v.isoformat() if v is not None else v)"
+            elif action in ("mask", "generalise") and self.types[path] == "string":
+                # a pure function of a value that recurs with its subject: remembered (v is a
+                # str, or None for a nullable field)
+                memo: dict = {}
+                self._memos.append(memo)
+                value = f"({const(memo)}.get(v) or {const(_remembering(fn, memo))}(v))"
             else:
                 value = f"{const(fn)}(v)"
 
@@ -400,6 +426,10 @@ class FastPlan:
     def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
         return self.finish(self.decode(raw), raw, tails)
 
+    def forget(self) -> None:
+        for memo in self._memos:
+            memo.clear()
+
 
 _SELECT_CACHE = 1024
 
@@ -425,6 +455,19 @@ class FastContracts:
         # (type, version) -> plan or None, for str or UNSET values only: a number or a boolean
         # never equals a str key, so a lookup with one cannot hit a wrong entry
         self._selected: dict = {}
+        # A guess from the bytes, verified by the decode: (type, version) as they appear after
+        # '"event_type":"' and '"schema_version":"' -> the plan whose Struct requires exactly those
+        # two values. Its decode then succeeds only if every occurrence of both keys at the top
+        # level holds them (msgspec checks each one), which is when the head decode below would
+        # select that same plan. Any other record (the keys nested, spaced, escaped, absent, not
+        # strings) misses or fails the guess and takes the head decode.
+        self._type_key = b'"' + cs.type_field.encode() + b'":"'
+        self._version_key = b'"' + cs.version_field.encode() + b'":"'
+        self._guess: dict[tuple[bytes, bytes], FastPlan] = {}
+        for plan in self.plans.values():
+            t, v = plan.pinned.get(cs.type_field), plan.pinned.get(cs.version_field)
+            if t is not None and v is not None and '"' not in t + v and "\\" not in t + v and self.select(t, v) is plan:
+                self._guess[(t.encode(), v.encode())] = plan
 
     def select(self, t, v) -> FastPlan | None:
         """The plan for a record's type and version as decoded (UNSET when absent); None if its
@@ -443,12 +486,30 @@ class FastContracts:
             self._selected[(t, v)] = plan
         return plan
 
+    def forget(self) -> None:
+        for plan in self.plans.values():
+            plan.forget()
+
     def plan_for(self, raw: bytes) -> FastPlan | None:
         h = self._head(raw)
         return self.select(h.t, h.v)
 
     def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
         """(line, redacted) for a record the fast path takes; raises for any other record."""
+        i = raw.find(self._type_key)
+        if i != -1:
+            i += len(self._type_key)
+            j = raw.find(self._version_key)
+            if j != -1:
+                j += len(self._version_key)
+                plan = self._guess.get((raw[i:raw.find(b'"', i)], raw[j:raw.find(b'"', j)]))
+                if plan is not None:
+                    try:
+                        obj = plan.decode(raw)
+                    except msgspec.ValidationError:
+                        pass  # not that plan's after all: the head decode decides
+                    else:
+                        return plan.finish(obj, raw, tails)
         h = self._head(raw)
         try:
             plan = self._selected[(h.t, h.v)]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from privacy.contract import parse_contract
 from privacy.engine import (
+    HMAC_CONSTRUCTIONS,
     INVALID_EVENT_TYPE,
     INVALID_SCHEMA_VERSION,
     MISSING_EVENT_TYPE,
@@ -127,6 +128,21 @@ def test_pseudonyms_are_stable_keyed_and_versioned():
     # can recompute it with any HMAC library
     digest = hmac.new(b"b" * 32, b"x@y.z", hashlib.sha256).digest()
     assert a["email"] == "v2:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(min_size=32, max_size=200), value=st.one_of(st.text(max_size=300), st.integers(), st.none()),
+       construction=st.sampled_from(HMAC_CONSTRUCTIONS))
+def test_pseudonyms_are_hmac_sha256_for_any_key_and_value(key, value, construction):
+    """Either HMAC construction the keyring may choose is HMAC-SHA256 exactly, for keys shorter
+    and longer than the hash's 64-byte block."""
+    out = Keyring({"k1": key}, "k1", mac=construction).pseudonym(value)
+    if value is None:
+        assert out is None
+        return
+    data = value.encode("utf-8") if isinstance(value, str) else json.dumps(value).encode()
+    digest = hmac.new(key, data, hashlib.sha256).digest()
+    assert out == "k1:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def test_always_applies_with_consent_and_action_without():

@@ -382,6 +382,37 @@ def test_the_contract_is_chosen_from_the_decoded_fields(contract_set, shape, tak
     assert json.loads(line)["_privacy"]["contract"] == "order_placed/2"
 
 
+def test_the_guess_from_the_bytes_is_only_a_guess(contract_set):
+    """The contract is guessed from the first '"event_type":"' and '"schema_version":"' in the
+    bytes and confirmed by the decode; where the guess is wrong, the decoded fields decide."""
+    f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                     event_types=("order_placed/1",))
+    e = f.next_event()
+    decoy = {"event_type": "customer_signed_up", "schema_version": "1"}
+    fc = contract_set.fast()
+    cases = {
+        # the keys inside an untyped value, before the real ones: the guess fails, the record is taken
+        "nested first": b'{"data_share_consent":' + orjson.dumps(decoy) + b"," + orjson.dumps(
+            {k: v for k, v in e.items() if k != "data_share_consent"})[1:],
+        "as in the producer": orjson.dumps(e),
+        "version as a number": orjson.dumps({**e, "schema_version": 1}),
+        "type escaped": orjson.dumps(e).replace(b'"order_placed"', b'"order\\u005fplaced"', 1),
+    }
+    taken = {}
+    for name, raw in cases.items():
+        ref = reference(contract_set, raw)
+        try:
+            line, redacted = fc.scrub(raw, TAILS)
+        except Exception:  # noqa: BLE001 - declined: the reference engine decides
+            taken[name] = False
+            continue
+        taken[name] = json.loads(line)["_privacy"]["contract"]
+        assert (json.loads(line), redacted) == ref, name
+    assert taken == {"nested first": "order_placed/1", "as in the producer": "order_placed/1",
+                     # a consenting record with a \\u escape needs the exact duplicate-key check
+                     "version as a number": False, "type escaped": False}
+
+
 def test_a_record_no_plan_takes_is_handed_back(contract_set):
     from privacy.fast import Fallback
 
