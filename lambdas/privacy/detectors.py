@@ -22,13 +22,8 @@ DETECTORS = ("email", "ssn", "phone", "card", "iban", "ip")
 _NUMERIC = re.compile(r"[+(\d][\d().+ -]{5,30}\d(?:[ ]?(?:x|ext\.?)[ ]?\d{1,6})?", re.ASCII)
 _IBAN = re.compile(r"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?", re.ASCII)
 _IPV6 = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
-_SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}", re.ASCII)
-_IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}", re.ASCII)
-_CARD_SHAPE = re.compile(r"\d(?:[ -]?\d){12,18}", re.ASCII)
-_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # the local part of an address, matched backwards from the "@" on the reversed text
 _LOCAL_REVERSED = re.compile(r"[\w.%+-]{1,256}")
-_PHONE_SHAPE = re.compile(r"(?:[\d ().+/-]|x|ext\.?)+", re.ASCII)
 
 
 _DIGIT = re.compile(r"\d", re.ASCII)
@@ -109,24 +104,41 @@ def _bounded(text: str, start: int, end: int, before: str, after: str) -> bool:
     return True
 
 
+# The shapes a numeric candidate can have, in the order they are told apart: a fullmatch picks the
+# first that fits the whole candidate (an SSN before an IPv4 address before a date, then a card,
+# then a phone number; a card shape also fits the phone shape).
+_SHAPES = re.compile(
+    r"(?P<ssn>\d{3}-\d{2}-\d{4})"
+    r"|(?P<ip>\d{1,3}(?:\.\d{1,3}){3})"
+    r"|(?P<date>\d{4}-\d{2}-\d{2}.*)"
+    r"|(?P<card>\d(?:[ -]?\d){12,18})"
+    r"|(?P<phone>(?:[\d ().+/-]|x|ext\.?)+)",
+    re.ASCII | re.DOTALL,
+)
+
+
 def _classify_numeric(c: str) -> tuple[str, str] | None:
     c = c.rstrip(" .-(")
-    if _SSN_SHAPE.fullmatch(c):
+    m = _SHAPES.fullmatch(c)
+    if m is None:
+        return None
+    shape = m.lastgroup
+    if shape == "ssn":
         if ssn_ok(c):
             return "ssn", "[SSN]"
         return ("ssn", "[TIN]") if itin_ok(c) else None
-    if _IPV4_SHAPE.fullmatch(c):
+    if shape == "ip":
         return ("ip", "[IP]") if ip_ok(c) else None
-    if _DATE_PREFIX.match(c):
+    if shape == "date":
         return None  # a date or timestamp, not a phone number
-    digits = _digits(c)
-    if _CARD_SHAPE.fullmatch(c):
+    if shape == "card":
         d = _card_digits(c)
         if luhn_ok(d):
             return "card", f"[CARD ****{d[-4:]}]"
-    if 10 <= digits <= 15 and _PHONE_SHAPE.fullmatch(c):
-        return "phone", "[PHONE]"
-    return None
+        digits = len(d)
+    else:
+        digits = _digits(c)
+    return ("phone", "[PHONE]") if 10 <= digits <= 15 else None
 
 
 class Scanner:
@@ -198,12 +210,21 @@ class Scanner:
                 if _bounded(text, m.start(), m.start() + len(cand), "", "") and ip_ok(cand):
                     spans.append((m.start(), m.start() + len(cand), "ip", "[IP]"))
         if self._numeric:
-            for m in _NUMERIC.finditer(text, start, stop):
-                raw = m.group()
-                cand = raw.rstrip(" .-(")
-                s, e = m.start(), m.start() + len(cand)
-                if not _bounded(text, s, e, "_", "_"):
+            search = _NUMERIC.search
+            n = len(text)
+            pos = start
+            while stop - pos >= 7:  # the shortest candidate is seven characters long
+                m = search(text, pos, stop)
+                if m is None:
+                    break
+                s, e = m.span()  # a candidate ends with a digit: nothing to strip
+                pos = e
+                # a word character next to it: part of a longer token, not a number of its own
+                if (s and (text[s - 1].isalnum() or text[s - 1] == "_")) or (
+                    e < n and (text[e].isalnum() or text[e] == "_")
+                ):
                     continue
+                cand = m.group()
                 if " " in cand:  # several numbers may sit side by side: go token by token
                     spans.extend(self._classify_tokens(text, s, cand))
                     continue

@@ -110,6 +110,25 @@ def _fastest_hmac(key: bytes) -> Callable[[bytes], bytes]:
     return chosen
 
 
+class Memo(dict):
+    """value -> ``fn(value)``, computed on a miss (``memo[v]``: one dict lookup when it hits) and
+    kept up to ``limit`` entries. For string fields only: str keys never collide with a value of
+    another type (None, for a nullable field, is a key of its own)."""
+
+    __slots__ = ("fn", "limit")
+
+    def __init__(self, fn, limit: int):
+        super().__init__()
+        self.fn = fn
+        self.limit = limit
+
+    def __missing__(self, v):
+        out = self.fn(v)
+        if len(self) < self.limit:
+            self[v] = out
+        return out
+
+
 class Rejection(Exception):
     __slots__ = ("reason",)
 
@@ -139,7 +158,8 @@ class Keyring:
         self._key = self.keys[current]
         self._mac = _fastest_hmac(self._key) if mac is None else mac(self._key)
         self._prefix = current + ":"
-        self._memo: dict = {}  # identifiers recur across events; bounded below
+        # identifiers recur across events: a string's pseudonym is looked up (and computed on a miss)
+        self._memo = Memo(self._compute, 65536)
 
     @classmethod
     def from_secret(cls, secret: str | Mapping) -> "Keyring":
@@ -157,12 +177,14 @@ class Keyring:
         self._memo.clear()
 
     def pseudonym(self, value: Any) -> Any:
+        if type(value) is str:
+            return self._memo[value]
+        return self._compute(value)
+
+    def _compute(self, value: Any) -> Any:
         if value is None:
             return None
         if type(value) is str:
-            hit = self._memo.get(value)
-            if hit is not None:
-                return hit
             data = value.encode("utf-8")
         else:
             try:
@@ -170,10 +192,7 @@ class Keyring:
             except TypeError:  # an integer beyond 64 bits
                 data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
         # URL-safe base64 without the padding (32 bytes: 43 characters and "=")
-        out = self._prefix + binascii.b2a_base64(self._mac(data), newline=False)[:43].translate(_URLSAFE).decode("ascii")
-        if type(value) is str and len(self._memo) < 65536:
-            self._memo[value] = out
-        return out
+        return self._prefix + binascii.b2a_base64(self._mac(data), newline=False)[:43].translate(_URLSAFE).decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,21 +306,19 @@ def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
         return email
     if kind == "phone":
         def phone(v):
-            s = as_text(v)
-            if s is None:
-                return token
-            b = s.encode("ascii", "replace")  # a character outside ASCII becomes "?": not a phone character
+            if type(v) is not str:
+                if type(v) is not int:
+                    return token
+                v = str(v)
+            b = v.encode("ascii", "replace")  # a character outside ASCII becomes "?": not a phone character
             if b.translate(None, _PHONE_BYTES):  # anything but digits and separators: redact it all
                 return token
-            starred = b.translate(_STAR_DIGITS)
-            i = len(b)
-            for _ in range(4):  # keep the last four digits
-                i = starred.rfind(b"*", 0, i)
-                if i == -1:
-                    return token
-            if starred.count(b"*", 0, i) < 3:  # fewer than 7 digits: not a phone number
+            # the digits starred, cut before the fourth digit from the end: it and what follows stay
+            parts = b.translate(_STAR_DIGITS).rsplit(b"*", 4)
+            # fewer than 7 digits (fewer than 3 before the last four): not a phone number
+            if len(parts) < 5 or parts[0].count(b"*") < 3:
                 return token
-            return starred[:i].decode("ascii") + s[i:]
+            return parts[0].decode("ascii") + v[len(parts[0]):]
         return phone
     if kind == "card":
         def card(v):
@@ -387,6 +404,15 @@ class _ConsentReader:
         self.all = frozenset(c.purposes)
         self.order = {p: i for i, p in enumerate(c.purposes)}
         self.cumulative = c.consent.levels == "cumulative"
+        # tuple of the purposes as listed -> the purposes consented to, for lists of strings only
+        # (a hit then means an equal tuple of strings: no number or boolean equals a string).
+        # Combinations are few; bounded regardless.
+        self.granted: dict[tuple, frozenset] = {}
+
+    def remember(self, v: list, purposes: frozenset) -> None:
+        """Remember what a well-formed list of purpose names grants (``consented_value(v, None)``)."""
+        if len(self.granted) < 4096 and all(type(i) is str for i in v):
+            self.granted[tuple(v)] = purposes
 
     def _value(self, event: dict):
         if len(self.segs) == 1:
@@ -488,25 +514,38 @@ class _Code:
         return ns[signature.partition("(")[0]], src
 
 
-def _emit_consent_branches(code: _Code, pii_ops, emit) -> None:
+def _emit_consent_branches(code: _Code, pii_ops, emit, grouped: bool = False, flag: frozenset | None = None) -> None:
     """For each PII field: its ``always`` action when its purposes are all consented to, its
-    action when they are not, with one subset test per distinct purpose set rather than per
-    field. ``emit(path, fn, action, for_lack_of_consent, depth)`` writes one action."""
-    sets: dict[frozenset, str] = {}
-    for _path, need, *_rest in pii_ops:
-        if need not in sets:
-            sets[need] = f"ok{len(sets)}"
-            code.lines.append(f"    {sets[need]} = {code.const(need)} <= consented")
-    for path, need, act_name, act, always_name, always in pii_ops:
-        ok = sets[need]
-        if always is not None:
-            code.lines.append(f"    if {ok}:")
-            emit(path, always, always_name, False, 2)
+    action when they are not. ``emit(actions, depth)`` writes actions, a list of ``(path, fn,
+    action, for_lack_of_consent)``.
+
+    ``grouped``: one test per distinct purpose set, with the actions of all the fields that need
+    it (rather than one per field, in contract order). Only when no field's path lies within
+    another's: their actions then touch separate values and their order cannot matter. ``flag``:
+    the purposes a consent flag grants (all or none), for which every test is one test, of
+    whether the flag granted anything."""
+    paths = [op[0] for op in pii_ops]
+    nested = any(q.startswith(p + ".") or q.startswith(p + "[*]") for p in paths for q in paths if p != q)
+    if grouped and not nested:
+        groups: dict[frozenset, list] = {}
+        for op in pii_ops:
+            key = flag if flag is not None and op[1] and op[1] <= flag else op[1]
+            groups.setdefault(key, []).append(op)
+        blocks = list(groups.items())
+    else:
+        blocks = [(op[1], [op]) for op in pii_ops]
+    for need, ops in blocks:
+        test = "consented" if need is flag else f"{code.const(need)} <= consented"
+        always = [(path, fn, name, False) for path, _n, _a, _f, name, fn in ops if fn is not None]
+        lack = [(path, fn, name, True) for path, _n, name, fn, *_ in ops]
+        if always:
+            code.lines.append(f"    if {test}:")
+            emit(always, 2)
             code.lines.append("    else:")
-            emit(path, act, act_name, True, 2)
+            emit(lack, 2)
         else:
-            code.lines.append(f"    if not {ok}:")
-            emit(path, act, act_name, True, 2)
+            code.lines.append(f"    if not ({test}):")
+            emit(lack, 2)
 
 
 _PY_TYPES = {
@@ -717,8 +756,11 @@ class CompiledContract:
                 lines.append(f"{ind}    red = True")
 
         lines.append("    red = False")
-        _emit_consent_branches(code, self.pii_ops, lambda path, fn, name, lack, depth:
-                               emit_action(path, _segments(path), fn, name, lack, depth))
+        def emit_actions(actions, depth):
+            for path, fn, name, lack in actions:
+                emit_action(path, _segments(path), fn, name, lack, depth)
+
+        _emit_consent_branches(code, self.pii_ops, emit_actions)
         if self.scanner is not None:
             mask = const(self.scanner.mask)
             quarantine = self.scan_mode == "quarantine"

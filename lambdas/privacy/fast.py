@@ -38,7 +38,8 @@ import orjson
 from msgspec import UNSET, Meta, UnsetType
 
 from .engine import (
-    _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Rejection, _Code, _emit_consent_branches, _Node,
+    _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Memo, Rejection, _Code, _emit_consent_branches,
+    _Node,
     _segments,
 )
 
@@ -54,19 +55,6 @@ class Fallback(Exception):
 _RESERVED = frozenset({META_FIELD, "data_redacted", "redacted_at"})
 _META_CACHE = 4096  # provenance combinations remembered per contract
 _VALUE_MEMO = 16384  # masked or generalised values remembered per field (subjects recur)
-
-
-def _remembering(fn, memo: dict, limit: int = _VALUE_MEMO):
-    """``fn`` that also fills ``memo`` (value -> result), up to ``limit`` entries. For string
-    fields only: str keys never collide with a value of another type."""
-
-    def call(v):
-        out = fn(v)
-        if len(memo) < limit:
-            memo[v] = out
-        return out
-
-    return call
 
 
 def _attr(name: str) -> str:
@@ -189,6 +177,8 @@ class FastPlan:
         self.checks: list[tuple[str, Any]] = []  # (path, compiled pattern's search) checked in code
         self.parents: set[str] = set()  # objects and arrays with declared fields (Structs)
         self.pinned: dict[str, str] = {}  # top-level field -> the one string it may hold (required)
+        self.always_str: set[str] = set()  # checked fields that are required, not nullable strings
+        self.required: set[str] = set()  # fields required where their parent is
         self._n = 0
         try:
             self.root = self._struct(cc.tree, c)
@@ -216,6 +206,8 @@ class FastPlan:
                 self.parents.add(spec.path)
             t = _leaf_type(spec, ctype)
             self.types[spec.path] = spec.type
+            if required:
+                self.required.add(spec.path)
             if not node.path and required and not nullable and getattr(t, "__args__", None) is not None and (
                 getattr(t, "__origin__", None) is Literal and len(t.__args__) == 1 and type(t.__args__[0]) is str
             ):
@@ -223,6 +215,8 @@ class FastPlan:
             if spec.enum is None and (spec.type == "datetime" or (spec.type == "string" and spec.pattern is not None)):
                 rx = _DATETIME_RE if spec.type == "datetime" else re.compile(spec.pattern)
                 self.checks.append((spec.path, rx.search))
+                if required and not nullable:
+                    self.always_str.add(spec.path)  # decoded as a str whenever its parent is there
             if nullable:
                 t = Optional[t]
             attr = _attr(name)
@@ -252,39 +246,49 @@ class FastPlan:
         code = _Code({"UNSET": UNSET, "FB": Fallback, "TOKEN": cc.token})
         lines, const, consts = code.lines, code.const, code.consts
 
-        def access(segs, obj: str, depth: int, leaf) -> None:
+        def access(items, obj: str, depth: int) -> None:
+            """Emit each (path segments, leaf) of ``items`` under ``obj``, reading a shared parent
+            once: ``leaf(obj, attr, indent)`` writes the code for one field."""
             ind = "    " * depth
-            name, each = segs[0]
-            attr = _attr(name)
-            if len(segs) == 1:
-                leaf(obj, attr, ind)
-                return
-            var = f"c{depth}"
-            lines.append(f"{ind}{var} = {obj}.{attr}")
-            lines.append(f"{ind}if {var}:")  # a Struct is true; UNSET, None and an empty list are false
-            if each:
-                it = f"e{depth}"
-                lines.append(f"{ind}    for {it} in {var}:")
-                access(segs[1:], it, depth + 2, leaf)
-            else:
-                access(segs[1:], var, depth + 1, leaf)
+            nested: dict[tuple[str, bool], list] = {}
+            for segs, leaf in items:
+                if len(segs) == 1:
+                    leaf(obj, _attr(segs[0][0]), ind)
+                else:
+                    nested.setdefault(segs[0], []).append((segs[1:], leaf))
+            for (name, each), sub in nested.items():
+                var = f"c{depth}"
+                lines.append(f"{ind}{var} = {obj}.{_attr(name)}")
+                lines.append(f"{ind}if {var}:")  # a Struct is true; UNSET, None and an empty list are false
+                if each:
+                    it = f"e{depth}"
+                    lines.append(f"{ind}    for {it} in {var}:")
+                    access(sub, it, depth + 2)
+                else:
+                    access(sub, var, depth + 1)
 
         def site(path: str, action: str, kind: str) -> int:
             self._sites.append((path, action, kind))
             return 1 << (len(self._sites) - 1)
 
         specs = {f.path: f for f in cc.contract.fields}
+        # provenance bits in contract order, whatever order the actions are emitted in
+        bits = {}
+        for path, _need, act_name, _act, always_name, always in cc.pii_ops:
+            if always is not None:
+                bits[(path, "always")] = site(path, always_name, "always")
+            bits[(path, "lack")] = site(path, act_name, "lack")
 
-        def emit_action(path, fn, action, kind, depth):
-            bit = site(path, action, kind)
+        def action_leaf(path, fn, action, kind, there=False):
+            bit = bits[(path, kind)]
             is_date = self.types[path] == "date"
             if fn is None:  # drop
                 value = "UNSET"
             elif action == "redact":
                 value = "TOKEN"
             elif action == "pseudonymise" and self.types[path] == "string" and hasattr(fn, "__self__"):
-                # a string (or null) field: the keyring's memo first, without a call
-                value = f"({const(fn.__self__._memo)}.get(v) or {const(fn)}(v))"
+                # a string (or null) field: the keyring's memo, which computes what it lacks
+                value = f"{const(fn.__self__._memo)}[v]"
             elif is_date and action == "generalise" and specs[path].pii.generalise in ("year", "day"):
                 # a decoded date is a real day: its year or day, without re-checking the text
                 cut = 4 if specs[path].pii.generalise == "year" else 10
@@ -294,19 +298,35 @@ class FastPlan:
             elif action in ("mask", "generalise") and self.types[path] == "string":
                 # a pure function of a value that recurs with its subject: remembered (v is a
                 # str, or None for a nullable field)
-                memo: dict = {}
+                memo = Memo(fn, _VALUE_MEMO)
                 self._memos.append(memo)
-                value = f"({const(memo)}.get(v) or {const(_remembering(fn, memo))}(v))"
+                value = f"{const(memo)}[v]"
             else:
                 value = f"{const(fn)}(v)"
 
             def leaf(obj, attr, ind):
-                lines.append(f"{ind}v = {obj}.{attr}")
-                lines.append(f"{ind}if v is not UNSET:")
+                if there:  # present: no test, and its bit is set with the others'
+                    if value not in ("TOKEN", "UNSET"):
+                        lines.append(f"{ind}v = {obj}.{attr}")
+                    lines.append(f"{ind}{obj}.{attr} = {value}")
+                    return
+                if value in ("TOKEN", "UNSET"):
+                    lines.append(f"{ind}if {obj}.{attr} is not UNSET:")
+                else:
+                    lines.append(f"{ind}v = {obj}.{attr}")
+                    lines.append(f"{ind}if v is not UNSET:")
                 lines.append(f"{ind}    {obj}.{attr} = {value}")
                 lines.append(f"{ind}    m |= {bit}")
 
-            access(_segments(path), "obj", depth, leaf)
+            return _segments(path), leaf
+
+        def emit_actions(actions, depth):
+            # a required top-level field is always there (and a drop must leave it out)
+            there = [a for a in actions if a[0] in self.required and "." not in a[0] and a[1] is not None]
+            if there:
+                lines.append("    " * depth + f"m |= {sum(bits[(a[0], 'lack' if a[3] else 'always')] for a in there)}")
+            access([action_leaf(path, fn, name, "lack" if lack else "always", (path, fn, name, lack) in there)
+                    for path, fn, name, lack in actions], "obj", depth)
 
         consent_path = cc.contract.consent.path
         self._declared_parents(consent_path)
@@ -319,32 +339,41 @@ class FastPlan:
         # Integers beyond 64 bits inside an untyped value (any, or an object or array with no
         # declared fields): msgspec keeps them exact where the reference engine's parser makes
         # them floats. Such a record is the reference engine's, so that both give one output.
+        # Not the consent field: a value holding such an integer is malformed consent (an item
+        # neither a purpose name nor an index), redacted on both paths, so it never reaches the
+        # output.
+        checks = []
         for path, kind in self.types.items():
-            if kind in ("any", "object", "array") and path not in self.parents:
+            if kind in ("any", "object", "array") and path not in self.parents and path != consent_path:
                 def big(obj, attr, ind, has_big=const(_has_big_int)):
                     lines.append(f"{ind}v = {obj}.{attr}")
                     lines.append(f"{ind}if (type(v) is list or type(v) is dict) and {has_big}(v):")
                     lines.append(f"{ind}    raise FB()")
 
-                access(_segments(path), "obj", 1, big)
-        # the patterns first, on the values as decoded: a record that fails one is the reference
+                checks.append((_segments(path), big))
+        # the patterns, on the values as decoded: a record that fails one is the reference
         # engine's to reject
         for path, search in self.checks:
-            def check(obj, attr, ind, search=const(search)):
-                lines.append(f"{ind}v = {obj}.{attr}")
-                lines.append(f"{ind}if type(v) is str and {search}(v) is None:")
+            def check(obj, attr, ind, search=const(search), plain=path in self.always_str):
+                if plain:
+                    lines.append(f"{ind}if {search}({obj}.{attr}) is None:")
+                else:
+                    lines.append(f"{ind}v = {obj}.{attr}")
+                    lines.append(f"{ind}if type(v) is str and {search}(v) is None:")
                 lines.append(f"{ind}    raise FB()")
 
-            access(_segments(path), "obj", 1, check)
+            checks.append((_segments(path), check))
+        access(checks, "obj", 1)
         lines.append("    m = 0")
         for op in cc.pii_ops:
             self._declared_parents(op[0])
-        _emit_consent_branches(code, cc.pii_ops, lambda path, fn, name, lack, depth:
-                               emit_action(path, fn, name, "lack" if lack else "always", depth))
+        _emit_consent_branches(code, cc.pii_ops, emit_actions, grouped=True,
+                               flag=cc.consent.all if cc.consent.model == "flag" else None)
         if cc.scanner is not None:
             mask = const(cc.scanner.mask)
             # a value the actions just redacted holds the token, in which the scan finds nothing
             skip = " and v is not TOKEN" if not cc.scanner.mask(cc.token)[1] else ""
+            scans = []
             for path in cc.scan_fields:
                 self._declared_parents(path)
                 if self.types[path] == "date":
@@ -362,15 +391,16 @@ class FastPlan:
                         lines.append(f"{ind}        {obj}.{attr} = s")
                         lines.append(f"{ind}        m |= {bit}")
 
-                access(_segments(path), "obj", 1, leaf)
+                scans.append((_segments(path), leaf))
+            access(scans, "obj", 1)
 
         # the consent value: read before the actions, redacted after them if malformed
         segs = _segments(consent_path)
         cbit = site(consent_path, "redact", "consent")
         parents = [("obj." + ".".join(_attr(s) for s, _ in segs[:i + 1])) for i in range(len(segs) - 1)]
-        guard = " and ".join(f"{p} is not UNSET and {p} is not None" for p in parents) or "True"
+        guard = " and ".join(f"{p} is not UNSET and {p} is not None" for p in parents)
         leaf_attr = "obj." + ".".join(_attr(s) for s, _ in segs)
-        head = [f"    cv = {leaf_attr} if {guard} else UNSET"]
+        head = [f"    cv = {leaf_attr} if {guard} else UNSET" if guard else f"    cv = {leaf_attr}"]
         # A consent that would grant something must be unambiguous: here only the common case of
         # _ConsentReader.unambiguous (no escapes, the key spelt once in the record); anything
         # else needs its exact check, which is the reference engine's.
@@ -382,18 +412,27 @@ class FastPlan:
                      "        consented = ALL",
                      "    else:",
                      "        consented = NONE"]
+            # a consent that grants a purpose is well formed: only look closer at one that grants
+            # none (malformed: anything but a boolean, absent or null)
+            malformed = "cv is not UNSET and cv is not None and type(cv) is not bool"
         else:
             head += ["    if type(cv) is list and cv:",
                      f"        if {ambiguous}:",
                      "            raise FB()",
-                     "        consented = CONSENTED(cv, None)",
+                     "        try:",
+                     "            consented = GRANTED[tuple(cv)]",
+                     "        except (KeyError, TypeError):",
+                     "            consented = CONSENTED(cv, None)",
+                     "            REMEMBER(cv, consented)",
                      "    else:",
                      "        consented = NONE"]
-        consts.update(CONSENTED=cc.consent.consented_value, MALFORMED=cc.consent.malformed_value, _M=_MISSING,
-                      ALL=cc.consent.all, NONE=frozenset(), BS=b"\\", NOESC=b"\\u", KEY=cc.consent.literal)
+            # an empty list is well formed, and so is a null (absent) consent
+            malformed = "cv is not UNSET and cv is not None and (type(cv) is not list or (cv and MALFORMED(cv)))"
+        consts.update(GRANTED=cc.consent.granted, REMEMBER=cc.consent.remember, CONSENTED=cc.consent.consented_value,
+                      MALFORMED=cc.consent.malformed_value, ALL=cc.consent.all, NONE=frozenset(), BS=b"\\",
+                      NOESC=b"\\u", KEY=cc.consent.literal)
         lines[0:0] = head
-        # a consent that grants a purpose is well formed: only look closer at one that grants none
-        lines.append("    if not consented and cv is not UNSET and MALFORMED(cv):")
+        lines.append(f"    if not consented and {malformed}:")
         lines.append(f"        {leaf_attr} = TOKEN")
         lines.append(f"        m |= {cbit}")
         # the provenance of this combination of transformations (serialised once), spliced in
@@ -455,19 +494,21 @@ class FastContracts:
         # (type, version) -> plan or None, for str or UNSET values only: a number or a boolean
         # never equals a str key, so a lookup with one cannot hit a wrong entry
         self._selected: dict = {}
-        # A guess from the bytes, verified by the decode: (type, version) as they appear after
-        # '"event_type":"' and '"schema_version":"' -> the plan whose Struct requires exactly those
-        # two values. Its decode then succeeds only if every occurrence of both keys at the top
-        # level holds them (msgspec checks each one), which is when the head decode below would
-        # select that same plan. Any other record (the keys nested, spaced, escaped, absent, not
-        # strings) misses or fails the guess and takes the head decode.
+        # A guess from the bytes, verified by the decode. The bytes from the type's value to the
+        # version's, as a producer writes them (the two keys adjacent: '"event_type":"T",
+        # "schema_version":"V"' without spaces) -> the (decode, finish) of the plan whose Struct
+        # requires exactly those two values. Its decode then succeeds only if every occurrence of
+        # both keys at the top level holds them (msgspec checks each one), which is when the head
+        # decode below would select that same plan. Any other record (the keys nested, apart,
+        # spaced, escaped, absent, not strings) misses or fails the guess and takes the head decode.
         self._type_key = b'"' + cs.type_field.encode() + b'":"'
-        self._version_key = b'"' + cs.version_field.encode() + b'":"'
-        self._guess: dict[tuple[bytes, bytes], FastPlan] = {}
+        self._between = b'","' + cs.version_field.encode() + b'":"'
+        self._guess: dict[bytes, tuple] = {}
         for plan in self.plans.values():
             t, v = plan.pinned.get(cs.type_field), plan.pinned.get(cs.version_field)
             if t is not None and v is not None and '"' not in t + v and "\\" not in t + v and self.select(t, v) is plan:
-                self._guess[(t.encode(), v.encode())] = plan
+                self._guess[t.encode() + self._between + v.encode()] = (plan.decode, plan.finish)
+        self.scrub = self._scrubber()
 
     def select(self, t, v) -> FastPlan | None:
         """The plan for a record's type and version as decoded (UNSET when absent); None if its
@@ -494,30 +535,36 @@ class FastContracts:
         h = self._head(raw)
         return self.select(h.t, h.v)
 
-    def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
-        """(line, redacted) for a record the fast path takes; raises for any other record."""
-        i = raw.find(self._type_key)
-        if i != -1:
-            i += len(self._type_key)
-            j = raw.find(self._version_key)
-            if j != -1:
-                j += len(self._version_key)
-                plan = self._guess.get((raw[i:raw.find(b'"', i)], raw[j:raw.find(b'"', j)]))
-                if plan is not None:
+    def _scrubber(self):
+        """``scrub(raw, tails)``: (line, redacted) for a record the fast path takes; raises for any
+        other record. A closure: it runs once per record, with its constants at hand."""
+        type_key, skip, between = self._type_key, len(self._type_key), len(self._between)
+        find_plan, head, selected, select = self._guess.get, self._head, self._selected, self.select
+        invalid = msgspec.ValidationError
+
+        def scrub(raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
+            i = raw.find(type_key)
+            if i != -1:
+                i += skip
+                # the type's closing quote, then the version's: a miss when they are not adjacent
+                guess = find_plan(raw[i:raw.find(b'"', raw.find(b'"', i) + between)])
+                if guess is not None:
                     try:
-                        obj = plan.decode(raw)
-                    except msgspec.ValidationError:
+                        obj = guess[0](raw)
+                    except invalid:
                         pass  # not that plan's after all: the head decode decides
                     else:
-                        return plan.finish(obj, raw, tails)
-        h = self._head(raw)
-        try:
-            plan = self._selected[(h.t, h.v)]
-        except (KeyError, TypeError):
-            plan = self.select(h.t, h.v)
-        if plan is None:
-            raise Fallback()
-        return plan.finish(plan.decode(raw), raw, tails)
+                        return guess[1](obj, raw, tails)
+            h = head(raw)
+            try:
+                plan = selected[(h.t, h.v)]
+            except (KeyError, TypeError):
+                plan = select(h.t, h.v)
+            if plan is None:
+                raise Fallback()
+            return plan.finish(plan.decode(raw), raw, tails)
+
+        return scrub
 
     @staticmethod
     def tails(redacted_at: str) -> tuple[bytes, bytes]:
