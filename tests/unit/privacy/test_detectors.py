@@ -79,3 +79,37 @@ def test_windowed_gates_find_what_the_plain_regular_expressions_find(text, detec
     fast, plain = Scanner(detectors), Scanner(detectors, windowed=False)
     assert fast.mask(text) == plain.mask(text)
     assert fast.find(text) == plain.find(text)
+
+
+def _classify_stepwise(c):
+    """The numeric candidate's rule, one shape at a time (the scanner tells them apart with one
+    regular expression)."""
+    import re
+
+    from privacy.detectors import _digits, ip_ok, itin_ok, ssn_ok
+
+    c = c.rstrip(" .-(")
+    if re.fullmatch(r"\d{3}-\d{2}-\d{4}", c, re.ASCII):
+        return ("ssn", "[SSN]") if ssn_ok(c) else ("ssn", "[TIN]") if itin_ok(c) else None
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", c, re.ASCII):
+        return ("ip", "[IP]") if ip_ok(c) else None
+    if re.match(r"\d{4}-\d{2}-\d{2}", c, re.ASCII):
+        return None
+    if re.fullmatch(r"\d(?:[ -]?\d){12,18}", c, re.ASCII):
+        d = c.replace(" ", "").replace("-", "")
+        if luhn_ok(d):
+            return "card", f"[CARD ****{d[-4:]}]"
+    if 10 <= _digits(c) <= 15 and re.fullmatch(r"(?:[\d ().+/-]|x|ext\.?)+", c, re.ASCII):
+        return "phone", "[PHONE]"
+    return None
+
+
+_NUMERIC_PIECES = st.sampled_from(["1", "4", "9", "0", "123", "4111", " ", "-", ".", "(", ")", "+", "/", "x", "ext.", "ext", "e", "2026-01-15", "١"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_NUMERIC_PIECES, max_size=14).map("".join))
+def test_numeric_candidates_are_classified_by_their_rule(candidate):
+    from privacy.detectors import _classify_numeric
+
+    assert _classify_numeric(candidate) == _classify_stepwise(candidate)
