@@ -437,9 +437,12 @@ class FastPlan:
         lines.append(f"        m |= {cbit}")
         # the provenance of this combination of transformations (serialised once), spliced in
         # after the encoded record's last field, then the redaction marker
-        lines.append("    meta = META.get(m) or PROVENANCE(m)")
+        lines.append("    meta, red = META.get(m) or PROVENANCE(m)")  # meta starts with a comma
         lines.append("    body = ENCODE(obj)")
-        lines.append("    return b''.join((body[:-1], b',' if len(body) > 2 else b'', meta[0], tails[meta[1]])), meta[1]")
+        if any(required for _n, _t, required, *_ in cc.tree.fields):
+            lines.append("    return b''.join((body[:-1], meta, tails[red])), red")
+        else:  # the record may encode as {}
+            lines.append("    return b''.join((body[:-1], meta if len(body) > 2 else meta[1:], tails[red])), red")
         consts.update(META=self._meta, PROVENANCE=self._provenance, ENCODE=self.encode)
         finish, self._src = code.function("finish(obj, raw, tails)", f"<fast contract {cc.ref}>")
         return finish
@@ -457,7 +460,7 @@ class FastPlan:
             else:
                 applied[path] = action
             redacted |= kind != "always"
-        meta = b'"' + META_FIELD.encode() + b'":' + orjson.dumps({"contract": self.ref, "applied": applied})
+        meta = b',"' + META_FIELD.encode() + b'":' + orjson.dumps({"contract": self.ref, "applied": applied})
         if len(self._meta) < _META_CACHE:  # combinations are few in practice; bounded regardless
             self._meta[m] = (meta, redacted)
         return meta, redacted
@@ -543,18 +546,17 @@ class FastContracts:
         invalid = msgspec.ValidationError
 
         def scrub(raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
-            i = raw.find(type_key)
-            if i != -1:
-                i += skip
-                # the type's closing quote, then the version's: a miss when they are not adjacent
-                guess = find_plan(raw[i:raw.find(b'"', raw.find(b'"', i) + between)])
-                if guess is not None:
-                    try:
-                        obj = guess[0](raw)
-                    except invalid:
-                        pass  # not that plan's after all: the head decode decides
-                    else:
-                        return guess[1](obj, raw, tails)
+            # after the type key, to the type's closing quote, then to the version's: a miss when
+            # they are not adjacent (or the key is absent: any guess is only a guess)
+            i = raw.find(type_key) + skip
+            guess = find_plan(raw[i:raw.find(b'"', raw.find(b'"', i) + between)])
+            if guess is not None:
+                try:
+                    obj = guess[0](raw)
+                except invalid:
+                    pass  # not that plan's after all: the head decode decides
+                else:
+                    return guess[1](obj, raw, tails)
             h = head(raw)
             try:
                 plan = selected[(h.t, h.v)]

@@ -63,7 +63,6 @@ class BatchResult:
     dropped: int = 0
     failed: Counter = field(default_factory=Counter)
     bytes_in: int = 0
-    bytes_out: int = 0
     reference_path: int = 0  # records the fast path handed to the reference engine (privacy.fast)
 
     @property
@@ -85,7 +84,7 @@ def process_records(
     # Reserve every entry's envelope up front (as if all failed); data then spends what is left.
     used = len('{"records": []}') + sum(map(len, map(_record_id, records))) + _ENTRY_OVERHEAD * len(records)
 
-    ok = redacted = bytes_in = bytes_out = reference = 0
+    redacted = bytes_in = reference = 0
     apply = contracts.apply
     fast = contracts.fast()
     fast_scrub = fast.scrub
@@ -115,8 +114,6 @@ def process_records(
                     reason = RESPONSE_BUDGET
                 else:
                     used += len(data)
-                    bytes_out += len(line)
-                    ok += 1
                     redacted += was_redacted
                     append({"recordId": rec["recordId"], "result": OK, "data": data})
                     continue
@@ -131,7 +128,8 @@ def process_records(
         # spend response budget, so failed records carry empty data.
         append({"recordId": rec["recordId"], "result": FAILED, "data": ""})
 
-    res.ok, res.redacted, res.bytes_in, res.bytes_out = ok, redacted, bytes_in, bytes_out
+    res.redacted, res.bytes_in = redacted, bytes_in
+    res.ok = len(records) - sum(failed.values())
     res.reference_path = reference
     res.records_in = len(records)
     return res
