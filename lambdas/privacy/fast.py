@@ -179,6 +179,7 @@ class FastPlan:
         self.pinned: dict[str, str] = {}  # top-level field -> the one string it may hold (required)
         self.always_str: set[str] = set()  # checked fields that are required, not nullable strings
         self.required: set[str] = set()  # fields required where their parent is
+        self.nullable: set[str] = set()
         self._n = 0
         try:
             self.root = self._struct(cc.tree, c)
@@ -208,6 +209,8 @@ class FastPlan:
             self.types[spec.path] = spec.type
             if required:
                 self.required.add(spec.path)
+            if nullable:
+                self.nullable.add(spec.path)
             if not node.path and required and not nullable and getattr(t, "__args__", None) is not None and (
                 getattr(t, "__origin__", None) is Literal and len(t.__args__) == 1 and type(t.__args__[0]) is str
             ):
@@ -354,17 +357,16 @@ class FastPlan:
         # the patterns, on the values as decoded: a record that fails one is the reference
         # engine's to reject
         for path, search in self.checks:
-            def check(obj, attr, ind, search=const(search), plain=path in self.always_str):
+            def check(obj, attr, ind, search=const(search), plain=path in self.always_str, path=path):
                 if plain:
                     lines.append(f"{ind}if {search}({obj}.{attr}) is None:")
-                else:
+                else:  # a str, or absent (UNSET), or null if nullable
                     lines.append(f"{ind}v = {obj}.{attr}")
-                    lines.append(f"{ind}if type(v) is str and {search}(v) is None:")
+                    lines.append(f"{ind}if v is not UNSET{' and v is not None' * (path in self.nullable)} and {search}(v) is None:")
                 lines.append(f"{ind}    raise FB()")
 
             checks.append((_segments(path), check))
         access(checks, "obj", 1)
-        lines.append("    m = 0")
         for op in cc.pii_ops:
             self._declared_parents(op[0])
         _emit_consent_branches(code, cc.pii_ops, emit_actions, grouped=True,
@@ -380,9 +382,14 @@ class FastPlan:
                     raise Unsupported(f"{path}: scan on a date")
                 bit = site(path, "scan", "scan")
 
-                def leaf(obj, attr, ind, mask=mask, bit=bit, skip=skip):
+                if self.types[path] == "string":  # a str, or absent (UNSET), or null if nullable
+                    is_text = "v is not UNSET" + " and v is not None" * (path in self.nullable)
+                else:
+                    is_text = "type(v) is str"
+
+                def leaf(obj, attr, ind, mask=mask, bit=bit, skip=skip, is_text=is_text):
                     lines.append(f"{ind}v = {obj}.{attr}")
-                    lines.append(f"{ind}if type(v) is str{skip}:")
+                    lines.append(f"{ind}if {is_text}{skip}:")
                     lines.append(f"{ind}    s, kinds = {mask}(v)")
                     lines.append(f"{ind}    if kinds:")
                     if cc.scan_mode == "quarantine":
@@ -405,16 +412,22 @@ class FastPlan:
         # _ConsentReader.unambiguous (no escapes, the key spelt once in the record); anything
         # else needs its exact check, which is the reference engine's.
         ambiguous = "(BS in raw and NOESC in raw) or raw.count(KEY) != 1"
+        # A malformed consent (not a boolean, or not a list of purposes) is redacted; m starts
+        # with that bit or none. (The checks after this may still hand the record back: then
+        # nothing of this object is used.)
+        redact = [f"        {leaf_attr} = TOKEN", f"        m = {cbit}"]
         if cc.consent.model == "flag":
             head += ["    if cv is True:",
                      f"        if {ambiguous}:",
                      "            raise FB()",
                      "        consented = ALL",
+                     "        m = 0",
                      "    else:",
-                     "        consented = NONE"]
-            # a consent that grants a purpose is well formed: only look closer at one that grants
-            # none (malformed: anything but a boolean, absent or null)
-            malformed = "cv is not UNSET and cv is not None and type(cv) is not bool"
+                     "        consented = NONE",
+                     "        if cv is False or cv is None or cv is UNSET:",
+                     "            m = 0",
+                     "        else:",
+                     *("    " + r for r in redact)]
         else:
             head += ["    if type(cv) is list and cv:",
                      f"        if {ambiguous}:",
@@ -424,25 +437,30 @@ class FastPlan:
                      "        except (KeyError, TypeError):",
                      "            consented = CONSENTED(cv, None)",
                      "            REMEMBER(cv, consented)",
+                     "        if consented or not MALFORMED(cv):",
+                     "            m = 0",
+                     "        else:",
+                     *("    " + r for r in redact),
+                     # an empty list is well formed, and so is a null (absent) consent
+                     "    elif cv is UNSET or cv is None or type(cv) is list:",
+                     "        consented = NONE",
+                     "        m = 0",
                      "    else:",
-                     "        consented = NONE"]
-            # an empty list is well formed, and so is a null (absent) consent
-            malformed = "cv is not UNSET and cv is not None and (type(cv) is not list or (cv and MALFORMED(cv)))"
+                     "        consented = NONE",
+                     *redact]
         consts.update(GRANTED=cc.consent.granted, REMEMBER=cc.consent.remember, CONSENTED=cc.consent.consented_value,
                       MALFORMED=cc.consent.malformed_value, ALL=cc.consent.all, NONE=frozenset(), BS=b"\\",
                       NOESC=b"\\u", KEY=cc.consent.literal)
         lines[0:0] = head
-        lines.append(f"    if not consented and {malformed}:")
-        lines.append(f"        {leaf_attr} = TOKEN")
-        lines.append(f"        m |= {cbit}")
         # the provenance of this combination of transformations (serialised once), spliced in
         # after the encoded record's last field, then the redaction marker
-        lines.append("    meta, red = META.get(m) or PROVENANCE(m)")  # meta starts with a comma
+        # (Tails: this batch's endings, by provenance entry)
+        lines.append("    meta = META.get(m) or PROVENANCE(m)")  # (provenance from its comma, redacted)
         lines.append("    body = ENCODE(obj)")
         if any(required for _n, _t, required, *_ in cc.tree.fields):
-            lines.append("    return b''.join((body[:-1], meta, tails[red])), red")
+            lines.append("    return body[:-1] + tails[meta], meta[1]")
         else:  # the record may encode as {}
-            lines.append("    return b''.join((body[:-1], meta if len(body) > 2 else meta[1:], tails[red])), red")
+            lines.append("    return (body[:-1] + tails[meta] if len(body) > 2 else b'{' + tails[meta][1:]), meta[1]")
         consts.update(META=self._meta, PROVENANCE=self._provenance, ENCODE=self.encode)
         finish, self._src = code.function("finish(obj, raw, tails)", f"<fast contract {cc.ref}>")
         return finish
@@ -569,6 +587,23 @@ class FastContracts:
         return scrub
 
     @staticmethod
-    def tails(redacted_at: str) -> tuple[bytes, bytes]:
-        """The end of a line: (not redacted, redacted at ``redacted_at``)."""
-        return b"}\n", b',"data_redacted":true,"redacted_at":' + orjson.dumps(redacted_at) + b"}\n"
+    def tails(redacted_at: str) -> "Tails":
+        """The ends of the lines of one batch (redacted at ``redacted_at``)."""
+        return Tails(redacted_at)
+
+
+class Tails(dict):
+    """The end of an output line, from the comma before the provenance: a plan's provenance entry
+    ``(provenance, redacted)`` -> the provenance, then the redaction marker if redacted, then the
+    closing brace and newline. Made once per entry and batch (the marker holds the batch's time)."""
+
+    __slots__ = ("plain", "redacted")
+
+    def __init__(self, redacted_at: str):
+        super().__init__()
+        self.plain = b"}\n"
+        self.redacted = b',"data_redacted":true,"redacted_at":' + orjson.dumps(redacted_at) + b"}\n"
+
+    def __missing__(self, entry: tuple[bytes, bool]) -> bytes:
+        out = self[entry] = entry[0] + (self.redacted if entry[1] else self.plain)
+        return out
