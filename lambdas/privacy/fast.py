@@ -166,7 +166,10 @@ class FastPlan:
     """One contract's fast path. ``scrub(raw, tail)`` returns the output line and whether
     anything was redacted, or raises (the caller then runs the reference engine)."""
 
-    def __init__(self, cc: CompiledContract):
+    def __init__(self, cc: CompiledContract, memos: dict | None = None):
+        """``memos``: masked and generalised values remembered by the rule that made them, shared
+        with the other plans given the same dict (a subject's e-mail address recurs in events of
+        every type; the rule, not the field, decides its mask)."""
         c = cc.contract
         if c.undeclared == "keep":
             raise Unsupported("undeclared_fields: keep")
@@ -190,7 +193,8 @@ class FastPlan:
         self._consent = cc.consent
         self._sites: list[tuple[str, str, str]] = []  # bit i -> (path, action, kind)
         self._meta: dict[int, tuple[bytes, bool]] = {}
-        self._memos: list[dict] = []  # per mask or generalise site on a string field
+        self._memos: list[dict] = []  # this plan's mask or generalise memos (on string fields)
+        self._shared = {} if memos is None else memos  # rule -> Memo
         # finish(obj, raw, tails) -> (line, redacted): checks, consent, actions, scan, encoding
         self.finish = self._compile(cc)
 
@@ -301,7 +305,11 @@ class FastPlan:
             elif action in ("mask", "generalise") and self.types[path] == "string":
                 # a pure function of a value that recurs with its subject: remembered (v is a
                 # str, or None for a nullable field)
-                memo = Memo(fn, _VALUE_MEMO)
+                p = specs[path].pii
+                rule = (action, p.mask, p.mask_regex, p.mask_format, p.generalise, p.band, p.prefix, cc.token)
+                memo = self._shared.get(rule)
+                if memo is None:
+                    memo = self._shared[rule] = Memo(fn, _VALUE_MEMO)
                 self._memos.append(memo)
                 value = f"{const(memo)}[v]"
             else:
@@ -503,9 +511,10 @@ class FastContracts:
         self.cs = cs
         self.plans: dict[tuple[str, str], FastPlan] = {}
         self.unsupported: dict[str, str] = {}  # ref -> why (for logs and docs; no data)
+        memos: dict = {}  # shared by the plans
         for key, cc in cs.compiled.items():
             try:
-                self.plans[key] = FastPlan(cc)
+                self.plans[key] = FastPlan(cc, memos)
             except Unsupported as exc:
                 self.unsupported[cc.ref] = str(exc)
         head = msgspec.defstruct("Head", [("t", Any, UNSET), ("v", Any, UNSET)],

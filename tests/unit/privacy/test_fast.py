@@ -546,3 +546,22 @@ def test_grouped_actions_match_the_reference(fields, event, consent):
     out = fast(plan, raw)
     assert_same(out, reference(cc, raw))
     assert out is not None or "addr" in fields  # a transformed parent may be the reference's to handle
+
+
+def test_plans_share_the_memo_of_a_rule_and_keep_their_outputs(contract_set):
+    """An e-mail address recurs in events of every type: the plans of a contract set remember
+    masked values by rule (mask kind and parameters, token), not by field."""
+    from privacy.engine import Memo
+
+    fc = contract_set.fast()
+    memos = {}
+    for plan in fc.plans.values():
+        for name, value in plan.finish.__globals__.items():
+            if isinstance(value, Memo) and getattr(value.fn, "__name__", "") == "email":
+                memos.setdefault(id(value), value)
+    assert len(memos) == 1
+    f = EventFactory(seed=11, consent_ratio=0.0, subjects=3, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    for _ in range(60):
+        raw = encode(f.next_event())
+        line, redacted = fc.scrub(raw, TAILS)
+        assert (json.loads(line), redacted) == reference(contract_set, raw)
