@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .detectors import DETECTORS
+from .patterns import PatternError, compile_mask, compile_pattern
 
 TYPES = ("string", "integer", "number", "boolean", "object", "array", "date", "datetime", "any")
 ACTIONS = ("redact", "mask", "pseudonymise", "generalise", "drop")
@@ -195,10 +196,13 @@ def _parse_pii(doc: _Doc, raw: Any, key: str, ftype: str, purposes: tuple[str, .
             if fmt is None:
                 raise doc.err(f"{key}.format", "is required with 'regex'")
             try:
-                compiled = re.compile(regex)
-                compiled.sub(fmt, "")  # checks group references in the format
-            except re.error as exc:
-                raise doc.err(f"{key}.regex", f"is not a valid regular expression or format: {exc}") from None
+                compile_pattern(regex)
+            except PatternError as exc:
+                raise doc.err(f"{key}.regex", str(exc)) from None
+            try:
+                compile_mask(regex, fmt)  # checks the group references of the format
+            except PatternError as exc:
+                raise doc.err(f"{key}.format", str(exc)) from None
     elif mask or regex or fmt:
         raise doc.err(key, "'mask', 'regex' and 'format' only apply to the mask action")
     if "generalise" in uses:
@@ -234,9 +238,9 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
         if ftype not in ("string", "date", "datetime", "any"):
             raise doc.err(f"{key}.pattern", f"does not apply to a field of type {ftype}")
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise doc.err(f"{key}.pattern", f"is not a valid regular expression: {exc}") from None
+            compile_pattern(pattern)
+        except PatternError as exc:
+            raise doc.err(f"{key}.pattern", str(exc)) from None
     enum = m.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         raise doc.err(f"{key}.enum", "must be a non-empty list")
@@ -450,18 +454,59 @@ def parse_contract(raw: Any, source: str) -> Contract:
 # ---------------------------------------------------------------------------------------------
 
 
+def _load_yaml(text: str, source: str) -> Any:
+    """Safe YAML, refusing what would silently change a contract: a key repeated at any level
+    (PyYAML keeps the last value, so a repeated ``ssn:`` replaced the field and its personal-data
+    rule) and merge keys (``<<``: explicit keys override merged ones without a word)."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        stack = [(node, "")]
+        while stack:
+            n, path = stack.pop()
+            if isinstance(n, yaml.MappingNode):
+                seen: dict = {}
+                for k, v in n.value:
+                    if k.tag == "tag:yaml.org,2002:merge":
+                        raise ContractError(f"{source}: {path or 'top level'}: merge keys (<<) are not supported, "
+                                            f"at line {k.start_mark.line + 1}; write the keys out")
+                    key = loader.construct_object(k, deep=True)
+                    line = k.start_mark.line + 1
+                    try:
+                        first = seen.get(key)
+                    except TypeError:
+                        raise ContractError(f"{source}: {path or 'top level'}: the key at line {line} is not a scalar") from None
+                    name = f"{path}.{key}" if path else str(key)
+                    if first is not None:
+                        raise ContractError(f"{source}: {name}: the key {str(key)!r} appears twice, at lines {first} "
+                                            f"and {line} (YAML would silently keep only the last)")
+                    seen[key] = line
+                    stack.append((v, name))
+            elif isinstance(n, yaml.SequenceNode):
+                stack.extend((v, f"{path}[{i}]") for i, v in enumerate(n.value))
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_contract_file(path: Path, root: Path | None = None) -> Contract:
     import yaml
 
     source = str(path.relative_to(root.parent) if root is not None else path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _load_yaml(path.read_text(encoding="utf-8"), source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ContractError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     except OSError as exc:
         raise ContractError(f"{source}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ContractError(f"{source}: is not UTF-8 text") from None
     try:
         json.dumps(raw, allow_nan=False)
     except (TypeError, ValueError):

@@ -25,6 +25,7 @@ import orjson
 
 from .contract import Contract, FieldSpec, Pii
 from .detectors import Scanner, luhn_ok
+from .patterns import compile_mask, compile_pattern
 
 # Rejection reasons (metric names are built from these; never from data).
 UNKNOWN_CONTRACT = "unknown_contract"
@@ -273,13 +274,13 @@ _EMAIL_RE = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
 def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
     """value -> masked value; anything the mask cannot make sense of is redacted (fail closed)."""
     if p.mask_regex is not None:
-        rx, fmt = re.compile(p.mask_regex), p.mask_format
+        rewrite = compile_mask(p.mask_regex, p.mask_format)  # RE2: linear in the value
 
         def regex_mask(v):
             if type(v) in (int, float) and type(v) is not bool:
                 v = str(v)
-            m = rx.fullmatch(v) if type(v) is str else None
-            return m.expand(fmt) if m else token
+            out = rewrite(v) if type(v) is str else None
+            return token if out is None else out
 
         return regex_mask
 
@@ -374,18 +375,15 @@ def _value_action(name: str, p: Pii, token: str, keyring: Keyring | None) -> Cal
 # ---------------------------------------------------------------------------------------------
 
 
-def _has_duplicate_key(raw: bytes, key: str) -> bool:
-    """Exact check (stdlib parser): does any object in ``raw`` hold ``key`` twice?"""
+def _has_duplicate_key(raw: bytes, keys: frozenset) -> bool:
+    """Exact check (stdlib parser): does any object in ``raw`` hold one of ``keys`` twice?"""
     dup = False
 
     def hook(pairs):
         nonlocal dup
         if not dup:
-            n = 0
-            for k, _ in pairs:
-                if k == key:
-                    n += 1
-            dup = n > 1
+            names = [k for k, _ in pairs if k in keys]
+            dup = len(names) != len(set(names))
         return dict(pairs)
 
     try:
@@ -400,7 +398,10 @@ class _ConsentReader:
         self.model = c.consent.model
         self.segs = _segments(c.consent.path)
         self.leaf = self.segs[-1][0]
-        self.literal = json.dumps(self.leaf).encode("utf-8")
+        # every key on the way to the consent value: a parent spelt twice ({"consent": {...},
+        # "consent": {...}}) is as ambiguous as the value's own key spelt twice
+        self.names = frozenset(name for name, _ in self.segs)
+        self.literals = tuple(json.dumps(name).encode("utf-8") for name in sorted(self.names))
         self.all = frozenset(c.purposes)
         self.order = {p: i for i, p in enumerate(c.purposes)}
         self.cumulative = c.consent.levels == "cumulative"
@@ -427,9 +428,9 @@ class _ConsentReader:
         # Without escapes a key is spelt one way, and a literal inside a string value has its
         # quotes escaped: one literal occurrence means one key. Otherwise: the exact, slow check.
         # (a one-byte search is a memchr; CPython's two-byte search is several times slower)
-        if (b"\\" not in raw or b"\\u" not in raw) and raw.count(self.literal) == 1:
+        if (b"\\" not in raw or b"\\u" not in raw) and all(raw.count(lit) == 1 for lit in self.literals):
             return True
-        return not _has_duplicate_key(raw, self.leaf)
+        return not _has_duplicate_key(raw, self.names)
 
     def malformed(self, event: dict) -> bool:
         """A consent value that is not a boolean (flag) or a list of purposes: it can be anything,
@@ -445,13 +446,25 @@ class _ConsentReader:
             (type(i) is str and i in self.order) or (type(i) is int and 0 <= i < len(self.order)) for i in v
         )
 
-    def redact(self, event: dict, token: str) -> None:
+    def redact(self, event: dict, token: Any) -> None:
+        """Replace the consent value (with the redaction token, or what was applied)."""
         if len(self.segs) == 1:
             event[self.leaf] = token
             return
         for c, k in list(_slots(event, self.segs)):
             if type(c) is dict and k in c:
                 c[k] = token
+
+    def voided(self, event: dict) -> bool:
+        """Called when nothing was consented to: if the value as parsed would have granted a
+        purpose (it was refused as ambiguous, the key being spelt twice), the output shows what
+        was applied instead (``false``, or an empty list of purposes), never the value a reader
+        would take for consent. True if it did."""
+        v = self._value(event)
+        if (v is True) if self.model == "flag" else (type(v) is list and self.consented_value(v, None)):
+            self.redact(event, False if self.model == "flag" else [])
+            return True
+        return False
 
     def consented(self, event: dict, raw: bytes | None) -> frozenset:
         return self.consented_value(self._value(event), raw)
@@ -568,12 +581,16 @@ class _Node:
 def _inline_checks(f: FieldSpec, v: str, const) -> list[str]:
     """Failure conditions for one field's validations, as Python expressions over variable ``v``."""
     out = []
+    if f.max_length is not None:  # first: the checks after it then see a value of bounded length
+        ml = const(int(f.max_length))
+        out.append(f"len({v}) > {ml}" if f.type in ("string", "array") else f"type({v}) in (str, list) and len({v}) > {ml}")
     if f.type == "date":
         out.append(f"not {const(_is_date)}({v})")
     elif f.type == "datetime":
         out.append(f"not {const(_is_datetime)}({v})")
-    if f.pattern is not None:
-        out.append(f"{const(re.compile(f.pattern).search)}({v}) is None")
+    if f.pattern is not None:  # linear time whatever the pattern (privacy.patterns)
+        search = const(compile_pattern(f.pattern).search)
+        out.append(f"{search}({v}) is None" if f.type in ("string", "date", "datetime") else f"type({v}) is not str or {search}({v}) is None")
     if f.enum is not None:
         try:
             allowed_set = const(frozenset((type(a), a) for a in f.enum))
@@ -589,9 +606,6 @@ def _inline_checks(f: FieldSpec, v: str, const) -> list[str]:
     if f.maximum is not None:
         mx = const(f.maximum)
         out.append(f"{v} > {mx}" if numeric else f"not (type({v}) in (int, float) and {v} <= {mx})")
-    if f.max_length is not None:
-        ml = const(int(f.max_length))
-        out.append(f"len({v}) > {ml}" if f.type in ("string", "array") else f"type({v}) in (str, list) and len({v}) > {ml}")
     return out
 
 
@@ -795,8 +809,12 @@ class CompiledContract:
         applied: dict[str, str] = {}
         self._walk_fast(event, applied, exact)
         consent = self.consent
-        redacted = self._actions(event, consent.consented(event, raw), applied)
-        if consent.malformed(event):
+        consented = consent.consented(event, raw)
+        redacted = self._actions(event, consented, applied)
+        if not consented and consent.voided(event):
+            applied[self.contract.consent.path] = "void"
+            redacted = True
+        elif consent.malformed(event):
             consent.redact(event, self.token)
             applied[self.contract.consent.path] = "redact"
             redacted = True

@@ -37,6 +37,7 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, UnsetType
 
+from .patterns import compile_pattern
 from .engine import (
     _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Memo, Rejection, _Code, _emit_consent_branches,
     _Node,
@@ -98,14 +99,13 @@ def _leaf_type(f, child) -> Any:
             raise Unsupported(f"{f.path}: range on {t}")
         if t == "datetime" and (f.pattern is not None or f.enum is not None):
             raise Unsupported(f"{f.path}: pattern or enum on datetime")
-        pattern = _DATETIME_RE.pattern if t == "datetime" else f.pattern
         if f.enum is not None:
             # an enum leaves nothing to match at run time: apply the other checks now
-            rx = re.compile(pattern) if pattern is not None else None
+            search = compile_pattern(f.pattern).search if f.pattern is not None else None
             values = tuple(
                 v for v in f.enum
                 if type(v) is str
-                and (rx is None or rx.search(v))
+                and (search is None or search(v) is not None)
                 and (f.max_length is None or len(v) <= f.max_length)
             )
             if not values:
@@ -146,20 +146,33 @@ def _leaf_type(f, child) -> Any:
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
-def _has_big_int(v) -> bool:
-    """Does a decoded JSON value hold an integer orjson would not read exactly?"""
-    stack = [v]
+# orjson, the reference engine's parser, refuses a document nested deeper than this (the event
+# object is level 1): the documented limit, which the fast path must keep too
+MAX_DEPTH = 1024
+
+
+def _needs_reference(v, room: int, ints: bool = True) -> bool:
+    """Does a decoded untyped JSON value nest more than ``room`` levels of containers (the value
+    itself the first), or (``ints``) hold an integer orjson would not read exactly?"""
+    stack = [(v, 1)]
     while stack:
-        x = stack.pop()
+        x, d = stack.pop()
         t = type(x)
-        if t is int:
+        if t is int and ints:
             if not _INT_MIN <= x <= _INT_MAX:
                 return True
-        elif t is list:
-            stack.extend(x)
-        elif t is dict:
-            stack.extend(x.values())
+        elif t is list or t is dict:
+            if d > room:
+                return True
+            d += 1
+            stack.extend([(c, d) for c in (x if t is list else x.values())])
     return False
+
+
+def _level(path: str) -> int:
+    """The nesting level of a field's value: the event object is level 1, each object or array
+    on the way one more."""
+    return 1 + path.count(".") + 1 + path.count("[*]")
 
 
 class FastPlan:
@@ -220,8 +233,8 @@ class FastPlan:
             ):
                 self.pinned[name] = t.__args__[0]
             if spec.enum is None and (spec.type == "datetime" or (spec.type == "string" and spec.pattern is not None)):
-                rx = _DATETIME_RE if spec.type == "datetime" else re.compile(spec.pattern)
-                self.checks.append((spec.path, rx.search))
+                search = _DATETIME_RE.search if spec.type == "datetime" else compile_pattern(spec.pattern).search
+                self.checks.append((spec.path, search))
                 if required and not nullable:
                     self.always_str.add(spec.path)  # decoded as a str whenever its parent is there
             if nullable:
@@ -347,18 +360,19 @@ class FastPlan:
         if consent_path in pii_paths or consent_path in cc.scan_fields:
             raise Unsupported("the consent field is itself transformed")
 
-        # Integers beyond 64 bits inside an untyped value (any, or an object or array with no
-        # declared fields): msgspec keeps them exact where the reference engine's parser makes
-        # them floats. Such a record is the reference engine's, so that both give one output.
-        # Not the consent field: a value holding such an integer is malformed consent (an item
-        # neither a purpose name nor an index), redacted on both paths, so it never reaches the
-        # output.
+        # Inside an untyped value (any, or an object or array with no declared fields), the
+        # consent value included: integers beyond 64 bits, which msgspec keeps exact where the
+        # reference engine's parser makes them floats, and nesting beyond MAX_DEPTH, which
+        # msgspec decodes and the reference engine's parser refuses (too_deep). Such a record
+        # is the reference engine's, so that both give one outcome.
         checks = []
         for path, kind in self.types.items():
+            if _level(path) > MAX_DEPTH:
+                raise Unsupported(f"{path}: declared deeper than {MAX_DEPTH} levels")
             if kind in ("any", "object", "array") and path not in self.parents and path != consent_path:
-                def big(obj, attr, ind, has_big=const(_has_big_int)):
+                def big(obj, attr, ind, needs=const(_needs_reference), room=MAX_DEPTH + 1 - _level(path)):
                     lines.append(f"{ind}v = {obj}.{attr}")
-                    lines.append(f"{ind}if (type(v) is list or type(v) is dict) and {has_big}(v):")
+                    lines.append(f"{ind}if (type(v) is list or type(v) is dict) and {needs}(v, {room}):")
                     lines.append(f"{ind}    raise FB()")
 
                 checks.append((_segments(path), big))
@@ -419,11 +433,18 @@ class FastPlan:
         # A consent that would grant something must be unambiguous: here only the common case of
         # _ConsentReader.unambiguous (no escapes, the key spelt once in the record); anything
         # else needs its exact check, which is the reference engine's.
-        ambiguous = "(BS in raw and NOESC in raw) or raw.count(KEY) != 1"
+        ambiguous = "(BS in raw and NOESC in raw) or " + " or ".join(
+            f"raw.count({const(lit)}) != 1" for lit in cc.consent.literals)
         # A malformed consent (not a boolean, or not a list of purposes) is redacted; m starts
         # with that bit or none. (The checks after this may still hand the record back: then
         # nothing of this object is used.)
-        redact = [f"        {leaf_attr} = TOKEN", f"        m = {cbit}"]
+        # (a value nested too deep is the reference engine's to refuse: checked here, as the
+        # checks below see the token; an integer beyond 64 bits in it is no concern, the value
+        # is redacted on both paths)
+        redact = [f"        if (type(cv) is list or type(cv) is dict) and {const(_needs_reference)}(cv, "
+                  f"{MAX_DEPTH + 1 - _level(consent_path)}, False):",
+                  "            raise FB()",
+                  f"        {leaf_attr} = TOKEN", f"        m = {cbit}"]
         if cc.consent.model == "flag":
             head += ["    if cv is True:",
                      f"        if {ambiguous}:",
@@ -458,7 +479,7 @@ class FastPlan:
                      *redact]
         consts.update(GRANTED=cc.consent.granted, REMEMBER=cc.consent.remember, CONSENTED=cc.consent.consented_value,
                       MALFORMED=cc.consent.malformed_value, ALL=cc.consent.all, NONE=frozenset(), BS=b"\\",
-                      NOESC=b"\\u", KEY=cc.consent.literal)
+                      NOESC=b"\\u")
         lines[0:0] = head
         # the provenance of this combination of transformations (serialised once), spliced in
         # after the encoded record's last field, then the redaction marker

@@ -56,7 +56,7 @@ class Conformance:
 def offending_field(contract: Contract, event: dict) -> str | None:
     """The first declared field whose generated value breaks one of its own validations (used at
     synth time to name the hint to fix; the value itself is never reported)."""
-    import re
+    from privacy.patterns import compile_pattern
 
     def values(node, parts):
         if not parts:
@@ -81,11 +81,11 @@ def offending_field(contract: Contract, event: dict) -> str | None:
             t = kinds.get(f.type)
             bad = (
                 (t is not None and (not isinstance(v, t) or (f.type in ("integer", "number") and isinstance(v, bool))))
-                or (f.pattern is not None and isinstance(v, str) and re.search(f.pattern, v) is None)
+                or (f.max_length is not None and isinstance(v, (str, list)) and len(v) > f.max_length)
+                or (f.pattern is not None and isinstance(v, str) and compile_pattern(f.pattern).search(v) is None)
                 or (f.enum is not None and v not in f.enum)
                 or (f.minimum is not None and isinstance(v, (int, float)) and v < f.minimum)
                 or (f.maximum is not None and isinstance(v, (int, float)) and v > f.maximum)
-                or (f.max_length is not None and isinstance(v, (str, list)) and len(v) > f.max_length)
             )
             if bad:
                 return f.path

@@ -385,3 +385,21 @@ def test_generator_hints_that_break_their_contract_fail_synth(tmp_path, old, new
     assert r.returncode == 1
     assert message in r.stderr, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t + "  ssn: {type: string, generate: {subject: ssn}}\n", "fields.ssn: the key 'ssn' appears twice, at lines"),
+    (lambda t: t.replace('pattern: "^SKU-\\\\d{5}$"', 'pattern: "^(SKU)-\\\\d{5}\\\\1$"'), "fields.order.items[*].sku.pattern: RE2 cannot compile it"),
+])
+def test_a_repeated_key_or_a_backtracking_construct_fails_synth(tmp_path, edit, message):
+    import shutil
+
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    bad = tmp_path / "contracts" / "order_placed" / "1.yaml"
+    bad.write_text(edit(bad.read_text()))
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx["pipeline"] = {**ctx["pipeline"], "contracts": {**ctx["pipeline"]["contracts"], "dir": str(tmp_path / "contracts")}}
+    r = _run_app(ctx, tmp_path / "out")
+    assert r.returncode == 1
+    assert f"Invalid configuration: pipeline.contracts: contracts/order_placed/1.yaml: {message}" in r.stderr
+    assert "Traceback" not in r.stderr

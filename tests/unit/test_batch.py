@@ -78,11 +78,25 @@ def test_anything_but_json_true_is_no_consent(contracts, consent):
     assert out["name"] == "REDACTED_CONTENT" and out["data_redacted"] is True
 
 
-def test_duplicate_consent_keys_are_no_consent(contracts):
+@pytest.mark.parametrize("spelling", [b'"data_share_consent"', b'"data_share_consen\\u0074"'])
+def test_duplicate_consent_keys_are_no_consent_and_the_output_says_so(contracts, spelling):
     ev = event(0, data_share_consent=False)
-    raw = orjson.dumps(ev)[:-1] + b',"data_share_consent":true}'
+    raw = orjson.dumps(ev)[:-1] + b"," + spelling + b":true}"
     out = decode(process_records(firehose_event([raw])["records"], contracts, NOW).records[0])
     assert out["name"] == "REDACTED_CONTENT" and POOL[0]["ssn"] not in json.dumps(out)
+    # what was applied (no consent), never the value a reader would take for consent
+    assert out["data_share_consent"] is False
+    assert out["_privacy"]["applied"]["data_share_consent"] == "void" and out["data_redacted"] is True
+
+
+def test_duplicate_purpose_lists_are_no_consent_and_the_output_says_so(contracts):
+    factory = EventFactory(seed=5, consent_ratio=1.0, subjects=3, event_types=("order_placed/2",))
+    ev = factory.next_event()
+    assert ev["consent"]["purposes"], "a consenting subject lists purposes"
+    raw = orjson.dumps(ev)[:-1] + b',"consent":{"purposes":["analytics","marketing","support"]}}'
+    out = decode(process_records(firehose_event([raw])["records"], contracts, NOW).records[0])
+    assert out["consent"] == {"purposes": []}
+    assert ev["email"] not in json.dumps(out) and out["_privacy"]["applied"]["consent.purposes"] == "void"
 
 
 def test_output_records_are_newline_terminated_single_lines(contracts):

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import orjson
+import pytest
 
 from producer.events import EventFactory, encode
 from tools.contracts import main
@@ -124,3 +125,18 @@ def test_scrub_keeps_going_past_a_big_integer(tmp_path, monkeypatch):
     assert main(["scrub", str(src), "--quiet"]) == 0
     lines = (tmp_path / "e.scrubbed.jsonl").read_bytes().splitlines()
     assert len(lines) == 2 and b'"gross_income":123456789012345678901234567890' in lines[0]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    (None, "  ssn: {type: string, generate: {subject: ssn}}\n", "fields.ssn: the key 'ssn' appears twice, at lines"),
+    ('pattern: "^SKU-\\\\d{5}$"', "pattern: \"^([A-Za-z]+[ .']*)+\\\\1$\"", "pattern: RE2 cannot compile it"),
+])
+def test_validate_refuses_repeated_keys_and_patterns_re2_refuses(tmp_path, capsys, old, new, message):
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    bad = tmp_path / "contracts" / "order_placed" / "1.yaml"
+    text = bad.read_text()
+    assert old is None or old in text
+    bad.write_text(text + new if old is None else text.replace(old, new))
+    assert main(["validate", "--dir", str(tmp_path / "contracts")]) == 1
+    err = capsys.readouterr().err
+    assert "contracts/order_placed/1.yaml: " in err and message in err

@@ -1,6 +1,7 @@
 """Contract documents: what loads, and what fails with a message naming the file and the key."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def _bad(path: str, value, message: str):
         ("fields/ssn/pii/mask", KeyError, "a mask action needs exactly one of 'mask'"),
         ("fields/ssn/pii/purposes", ["fraud"], "purpose 'fraud' is not declared"),
         ("fields/ssn/type", "text", "fields.ssn.type: must be one of"),
-        ("fields/ssn/pattern", "([", "fields.ssn.pattern: is not a valid regular expression"),
+        ("fields/ssn/pattern", "([", "fields.ssn.pattern: RE2 cannot compile it"),
         ("fields/uid/required", KeyError, "subject: the subject field 'uid' must be required"),
         ("subject", "nobody", "subject: names no declared scalar field"),
         ("consent/field", "nope", "consent.field: names no declared field"),
@@ -186,3 +187,34 @@ def test_an_unbounded_number_needs_a_hint_in_a_producible_contract():
     del doc["fields"]["items[*].price"]["maximum"]
     with pytest.raises(ContractError, match=r"fields\.items\[\*\]\.price\.generate: is missing"):
         parse_contract(doc, "contracts/g/1.yaml")
+
+
+def test_a_repeated_key_at_any_level_fails_naming_the_file_the_key_and_both_lines(tmp_path):
+    """PyYAML keeps the last value of a repeated key: appending a second ``ssn:`` silently removed
+    the SSN's personal-data rule, and the twin delivered raw SSNs."""
+    import shutil
+
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    f = tmp_path / "contracts" / "order_placed" / "1.yaml"
+    text = f.read_text()
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("  ssn:"))
+    f.write_text(text + "  ssn: {type: string, generate: {subject: ssn}}\n")
+    last = len(f.read_text().splitlines())
+    with pytest.raises(ContractError) as exc:
+        load_contract_dir(tmp_path / "contracts")
+    assert str(exc.value) == (f"contracts/order_placed/1.yaml: fields.ssn: the key 'ssn' appears twice, at lines {first} "
+                              f"and {last} (YAML would silently keep only the last)")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: 1\nb: {x: 1, y: 2, x: 3}\n", "b.x: the key 'x' appears twice, at lines 2 and 2"),
+    ("a:\n  - {p: 1}\n  - {p: 1, q: 2}\n  - q: 1\n    q: 2\n", "a[2].q: the key 'q' appears twice, at lines 4 and 5"),
+    ("true: 1\nTrue: 2\n", "True: the key 'True' appears twice, at lines 1 and 2"),
+    ("base: &b {pii: {action: redact}}\nssn:\n  <<: *b\n  pii: {action: drop}\n", "ssn: merge keys (<<) are not supported, at line 3"),
+])
+def test_repeated_and_merged_keys_are_refused(tmp_path, text, message):
+    d = tmp_path / "contracts" / "t"
+    d.mkdir(parents=True)
+    (d / "1.yaml").write_text(text)
+    with pytest.raises(ContractError, match=r"^contracts/t/1.yaml: " + re.escape(message)):
+        load_contract_file(d / "1.yaml", tmp_path / "contracts")
