@@ -301,12 +301,10 @@ def resolve_pipeline(base: Any, override: Any = None) -> Any:
 
 
 def cdk_json_context(path: str | Path) -> dict:
-    """The ``context`` block of a cdk.json file (empty when there is no such file)."""
+    """The ``context`` block of a cdk.json file."""
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
-    except FileNotFoundError:
-        return {}
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot be read as JSON ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
     ctx = doc.get("context", {}) if isinstance(doc, dict) else None

@@ -157,7 +157,8 @@ def test_a_bad_override_fails_naming_the_key(tmp_path, override, message):
 
 
 def test_the_cdk_json_file_itself(tmp_path):
-    assert cdk_json_context(tmp_path / "none.json") == {}
+    with pytest.raises(ConfigError, match=r"none.json: cannot be read as JSON \(No such file or directory\)"):
+        cdk_json_context(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(ConfigError, match="bad.json: cannot be read as JSON"):
         cdk_json_context(tmp_path / "bad.json")
