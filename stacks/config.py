@@ -1,8 +1,8 @@
 """The pipeline's one typed configuration.
 
-Read from the ``pipeline`` key of the CDK context (``cdk.json``, or ``-c pipeline='{...}'``),
-validated here, at synth time. Both the CDK app and the offline twin build from the same
-``PipelineConfig`` so that the twin runs under the same names and limits as a deployment.
+Read from the ``pipeline`` key of the CDK context: cdk.json's block, with any
+``-c pipeline='{...}'`` deep-merged over it (``resolve_pipeline``), validated here, at synth time.
+Both the CDK app and the offline twin build from the same ``PipelineConfig`` so that the twin runs under the same names and limits as a deployment.
 
 This module must stay free of ``aws_cdk`` imports: the twin and the tests import it without
 paying for jsii.
@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT / "lambdas") not in sys.path:  # the contract model lives with the runtime code
-    sys.path.append(str(REPO_ROOT / "lambdas"))
-
-CONTEXT_KEY = "pipeline"
+# Re-exported: the rest of the code imports them from here.
+from .config_contracts import (  # noqa: F401
+    CONTEXT_KEY,
+    REPO_ROOT,
+    ConfigError,
+    ContractsConfig,
+    _Reader,
+    check_contracts,
+    load_contracts,
+    read_contracts,
+)
 
 # AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
 _KINESIS_RETENTION_HOURS = (24, 8760)
@@ -36,17 +41,12 @@ _LAMBDA_TIMEOUT_S = (1, 900)
 _FIREHOSE_PROCESSOR_MAX_TIMEOUT_S = 300  # Firehose waits at most 5 minutes for a processor
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ERROR_OUTPUT_TYPE = "!{firehose:error-output-type}"
 _PREFIX_EXPR_RE = re.compile(r"!\{([^}]*)\}")
 _ALLOWED_EXPR_RE = re.compile(
     r"^(timestamp:(yyyy|MM|dd|HH|mm|ss)([/_\-=](yyyy|MM|dd|HH|mm|ss))*|firehose:error-output-type|firehose:random-string)$"
 )
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid. The message names the offending key."""
 
 
 @dataclass(frozen=True)
@@ -100,35 +100,6 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True)
-class ContractsConfig:
-    """Where the data contracts live and how an event names its contract."""
-
-    dir: str = "contracts"
-    type_field: str = "event_type"
-    version_field: str = "schema_version"
-    # Contract for events that carry no type field; None sends them to quarantine.
-    default_contract: str | None = "legacy_consent/1"
-    # Version to assume for a known type whose events carry no version field.
-    default_versions: tuple[tuple[str, str], ...] = ()
-    redaction_token: str = "REDACTED_CONTENT"
-    refs: tuple[str, ...] = ()  # filled in by load_config: every contract found, as type/version
-
-    def selector_json(self) -> str:
-        """The compact form handed to the scrubbing Lambda through its environment."""
-        return json.dumps(
-            {
-                "type_field": self.type_field,
-                "version_field": self.version_field,
-                "default_contract": self.default_contract,
-                "default_versions": dict(self.default_versions),
-                "redaction_token": self.redaction_token,
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-
-
-@dataclass(frozen=True)
 class PipelineConfig:
     name_prefix: str = "pii-scrub"
     stream: StreamConfig = field(default_factory=StreamConfig)
@@ -175,53 +146,6 @@ class PipelineConfig:
 # --------------------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Reads one mapping of the context, naming each key by its full path in errors."""
-
-    def __init__(self, raw: Any, path: str):
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{path} must be an object, got {type(raw).__name__}")
-        self.raw = dict(raw)
-        self.path = path
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}"
-
-    def get(self, name: str, default: Any) -> Any:
-        self.used.add(name)
-        return self.raw.get(name, default)
-
-    def int_in(self, name: str, default: int, lo: int, hi: int) -> int:
-        v = self.get(name, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ConfigError(f"{self.key(name)} must be an integer, got {v!r}")
-        if not lo <= v <= hi:
-            raise ConfigError(f"{self.key(name)} must be between {lo} and {hi}, got {v}")
-        return v
-
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        v = self.get(name, default)
-        if v not in allowed:
-            raise ConfigError(f"{self.key(name)} must be one of {', '.join(allowed)}, got {v!r}")
-        return v
-
-    def string(self, name: str, default: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        v = self.get(name, default)
-        if not isinstance(v, str) or not v:
-            raise ConfigError(f"{self.key(name)} must be a non-empty string, got {v!r}")
-        if pattern is not None and not pattern.match(v):
-            raise ConfigError(f"{self.key(name)} {what or 'is malformed'}, got {v!r}")
-        return v
-
-    def done(self) -> None:
-        unknown = sorted(set(self.raw) - self.used)
-        if unknown:
-            raise ConfigError(f"{self.path} has unknown key(s): {', '.join(unknown)}")
-
-
 def _validate_prefix(key: str, prefix: str, *, needs_error_type: bool, is_error: bool = False) -> None:
     if not prefix.endswith("/"):
         raise ConfigError(f"{key} must end with '/', got {prefix!r}")
@@ -250,96 +174,9 @@ def _function(raw: Any, path: str, default: FunctionConfig, max_timeout: int = _
     return cfg
 
 
-def load_contracts(cfg: "ContractsConfig", root: Path | None = None):
-    """Load and validate every contract in the configured folder (raises ConfigError naming the file)."""
-    from privacy.contract import ContractError, load_contract_dir
-
-    folder = (root or REPO_ROOT) / cfg.dir
-    try:
-        contracts = load_contract_dir(folder)
-    except ContractError as exc:
-        raise ConfigError(f"{CONTEXT_KEY}.contracts: {exc}") from None
-    check_contracts(contracts, cfg.redaction_token)
-    return contracts
-
-
-def check_contracts(contracts, redaction_token: str = "REDACTED_CONTENT") -> None:
-    """What a contract must pass beyond parsing: it compiles, and the producer's events conform."""
-    from privacy.engine import CompiledContract, Keyring
-
-    # Compile each one as the Lambdas will, so a contract that parses but cannot run fails here.
-    keyring = Keyring({"synth": b"\0" * 32}, "synth")
-    for c in contracts:
-        try:
-            CompiledContract(c, redaction_token, keyring)
-        except Exception as exc:  # noqa: BLE001 - report which contract, whatever went wrong
-            raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: does not compile: {type(exc).__name__}: {exc}") from None
-    _trial_production(contracts)
-
-
-def _trial_production(contracts) -> None:
-    """The producer generates its events from the contracts: generate a few of each producible
-    one here and validate them against it, so hints at odds with the field's own validations
-    (a template its pattern refuses, a range beyond its maximum) fail synth, not the producer."""
-    from producer.conformance import Conformance, NonConformingEvent, offending_field
-    from producer.events import EventFactory
-
-    conformance = Conformance(contracts) if any(c.producible for c in contracts) else None
-    for c in contracts:
-        if not c.producible:
-            continue
-        factory = EventFactory(seed=0, subjects=8, contracts=[c])
-        for _ in range(25):
-            event = factory.next_event()
-            try:
-                conformance.check(event)
-            except NonConformingEvent as exc:
-                where = offending_field(c, event)
-                hint = f"fields.{where}.generate" if where else "the generate: hints"
-                raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: the producer's events for it do not "
-                                  f"conform to it ({exc.reason}): check {hint}") from None
-
-
-def _contracts(raw: Any, path: str) -> ContractsConfig:
-    r = _Reader(raw, path)
-    d = ContractsConfig()
-    folder = r.string("dir", d.dir, re.compile(r"^[A-Za-z0-9_./-]+$"), "is not a folder name")
-    type_field = r.string("type_field", d.type_field, _FIELD_RE, "is not a valid field name")
-    version_field = r.string("version_field", d.version_field, _FIELD_RE, "is not a valid field name")
-    default = r.get("default_contract", d.default_contract)
-    dv = r.get("default_versions", {})
-    token = r.string("redaction_token", d.redaction_token)
-    r.done()
-    if not isinstance(dv, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in dv.items()):
-        raise ConfigError(f"{path}.default_versions must map event types to versions, got {dv!r}")
-    if len(token) > 256:
-        raise ConfigError(f"{path}.redaction_token is longer than 256 characters")
-    cfg = ContractsConfig(
-        dir=folder, type_field=type_field, version_field=version_field, default_contract=default,
-        default_versions=tuple(sorted(dv.items())), redaction_token=token,
-    )
-    contracts = load_contracts(cfg)
-    refs = {c.ref for c in contracts}
-    if default is not None and default not in refs:
-        raise ConfigError(f"{path}.default_contract names no contract in {folder}/: {default!r}")
-    for t, v in dv.items():
-        if f"{t}/{v}" not in refs:
-            raise ConfigError(f"{path}.default_versions: {t}/{v} is not a contract in {folder}/")
-    for c in contracts:
-        for f in c.fields:
-            if f.path in (type_field, version_field) and f.pii is not None:
-                raise ConfigError(f"{c.source}: fields.{f.path}: the field that selects the contract cannot be transformed")
-    return ContractsConfig(**{**cfg.__dict__, "refs": tuple(sorted(refs))})
-
-
 def load_config(raw: Any) -> PipelineConfig:
     """Build and validate a PipelineConfig from the raw context value (a mapping or a JSON string)."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{CONTEXT_KEY} is not valid JSON: {exc.msg}") from None
-    r = _Reader(raw, CONTEXT_KEY)
+    r = _Reader(_parsed(raw), CONTEXT_KEY)
     name_prefix = r.string(
         "name_prefix", "pii-scrub", _NAME_RE, "must be 3-32 characters of lower-case letters, digits and '-'"
     )
@@ -402,7 +239,7 @@ def load_config(raw: Any) -> PipelineConfig:
     scrubber = _function(
         r.get("scrubber", None), r.key("scrubber"), FunctionConfig(1024, 120), max_timeout=_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S
     )
-    contracts = _contracts(r.get("contracts", None), r.key("contracts"))
+    contracts = read_contracts(r.get("contracts", None), r.key("contracts"))
     role_name = r.string(
         "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
     )
@@ -428,8 +265,55 @@ def load_config(raw: Any) -> PipelineConfig:
     )
 
 
-def load_from_cdk_json(path: str = "cdk.json") -> PipelineConfig:
-    """Used by the offline twin: the same context the CDK app reads."""
-    with open(path, encoding="utf-8") as fh:
-        ctx = json.load(fh).get("context", {})
-    return load_config(ctx.get(CONTEXT_KEY, {}))
+# --------------------------------------------------------------------------------------------
+# Overrides: ``-c pipeline='{...}'`` over cdk.json
+# --------------------------------------------------------------------------------------------
+
+
+def merge_context(base: Any, override: Any) -> Any:
+    """``override`` deep-merged over ``base``: objects merge key by key, anything else (a scalar,
+    a list, null) replaces. So ``-c pipeline='{"name_prefix": "x"}'`` changes the name prefix and
+    keeps every other cdk.json setting, rather than sending them back to the code defaults.
+    Neither argument is changed."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        merged = dict(base)
+        for k, v in override.items():
+            merged[k] = merge_context(base[k], v) if k in base else v
+        return merged
+    return override
+
+
+def _parsed(raw: Any) -> Any:
+    """The CDK CLI hands ``-c key=value`` over as a string: a JSON one is read as JSON."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{CONTEXT_KEY} is not valid JSON: {exc.msg}") from None
+    return raw
+
+
+def resolve_pipeline(base: Any, override: Any = None) -> Any:
+    """The ``pipeline`` context to load: ``override`` (a mapping, a JSON string, or None for no
+    override) deep-merged over ``base``, the block cdk.json holds."""
+    base = _parsed(base)
+    return base if override is None else merge_context(base, _parsed(override))
+
+
+def cdk_json_context(path: str | Path) -> dict:
+    """The ``context`` block of a cdk.json file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot be read as JSON ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    ctx = doc.get("context", {}) if isinstance(doc, dict) else None
+    if not isinstance(ctx, dict):
+        raise ConfigError(f"{path}: its context must be an object")
+    return ctx
+
+
+def load_from_cdk_json(path: str | Path = "cdk.json", override: Any = None) -> PipelineConfig:
+    """The configuration the CDK app builds from cdk.json, with an optional override of the
+    ``pipeline`` block merged over it (the twin's ``-c``, as the CDK CLI's)."""
+    return load_config(resolve_pipeline(cdk_json_context(path).get(CONTEXT_KEY), override))

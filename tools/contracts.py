@@ -1,13 +1,19 @@
 """``python -m tools.contracts``: validate the data contracts, or scrub a JSON-lines file with them.
 
     python -m tools.contracts validate [--dir contracts]
-    python -m tools.contracts scrub events.jsonl [--contract order_placed/1] [--keyring keys.json]
+    python -m tools.contracts scrub events.jsonl [--output F] [--quarantine F] [--contract order_placed/1]
+                                                 [--keyring keys.json]
 
 ``scrub`` is batch mode, for backfills: the same engine and contracts as the stream. Each line is
-one event; the output goes to ``<input>.scrubbed.jsonl`` and every line that cannot be scrubbed
-goes, untouched, to ``<input>.quarantine.jsonl`` with its line number and reason (the quarantine
-file holds raw personal data: treat it like the stream's quarantine prefix). ``--contract`` forces
-one contract for every line; otherwise each event names its own, as in the stream.
+one event; the output goes to ``<input>.scrubbed.jsonl`` (or ``--output``) and every line that
+cannot be scrubbed goes, untouched, to ``<input>.quarantine.jsonl`` next to the output (or
+``--quarantine``) with its line number and reason: ``{"line": 3, "reason": "invalid_json", "raw":
+"..."}``, or ``raw_base64`` for bytes that are not UTF-8. The quarantine file holds raw personal
+data: treat it like the stream's quarantine prefix. Both files are created owner-only (0600). An
+output that is the input or the keyring (under any name: a link, ``./x`` for ``x``), or the other
+output, is refused before anything is written. ``--contract`` forces one contract for every line;
+otherwise each event names its own, as in the stream. A bad file or option is reported in one
+line naming it (never its content) with exit status 2.
 
 Pseudonymisation needs the keyring (``{"current": "v1", "v1": "<key>"}``): give ``--keyring`` a
 file, or set ``PSEUDONYM_KEYRING``. To produce the same pseudonyms as the stream, use the stream's
@@ -17,6 +23,7 @@ keyring (from its Secrets Manager secret).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -28,9 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 
 from privacy.contract import ContractError, load_contract_dir  # noqa: E402
-from privacy.engine import ContractSet, Keyring, Rejection  # noqa: E402
+from privacy.engine import ContractSet, Rejection  # noqa: E402
 from scrubber.codec import DecodeFailure, decode_object, encode_line  # noqa: E402
 from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json  # noqa: E402
+from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private  # noqa: E402
 
 
 def cmd_validate(args) -> int:
@@ -49,9 +57,11 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def _keyring(path: str | None) -> Keyring | None:
-    text = Path(path).read_text() if path else os.environ.get("PSEUDONYM_KEYRING")
-    return Keyring.from_secret(text) if text else None
+def _scrub_paths(args) -> tuple[Path, Path, Path]:
+    src = Path(args.input)
+    out_path = Path(args.output) if args.output else src.with_name(src.stem + ".scrubbed.jsonl")
+    q_path = Path(args.quarantine) if args.quarantine else out_path.with_name(src.stem + ".quarantine.jsonl")
+    return src, out_path, q_path
 
 
 def cmd_scrub(args) -> int:
@@ -59,11 +69,10 @@ def cmd_scrub(args) -> int:
 
     cfg = load_from_cdk_json(str(ROOT / "cdk.json")).contracts
     contracts = load_contract_dir(ROOT / cfg.dir)
-    keyring = _keyring(args.keyring)
+    keyring = load_keyring(args.keyring)
     needs_keys = any(f.pii and "pseudonymise" in (f.pii.action, f.pii.always) for c in contracts for f in c.fields)
     if needs_keys and keyring is None:
-        print("error: the contracts pseudonymise; give --keyring FILE or set PSEUDONYM_KEYRING", file=sys.stderr)
-        return 2
+        raise InputError(f"the contracts pseudonymise: give --keyring FILE or set {KEYRING_ENV}")
     cs = ContractSet(
         contracts,
         type_field=cfg.type_field,
@@ -78,56 +87,77 @@ def cmd_scrub(args) -> int:
         t, _, v = args.contract.partition("/")
         forced = cs.compiled.get((t, v))
         if forced is None:
-            print(f"error: no contract {args.contract} (known: {', '.join(sorted(c.ref for c in contracts))})", file=sys.stderr)
-            return 2
-    src = Path(args.input)
-    out_path = Path(args.output) if args.output else src.with_name(src.stem + ".scrubbed.jsonl")
-    q_path = out_path.with_name(src.stem + ".quarantine.jsonl")
+            raise InputError(f"--contract {args.contract}: no such contract (known: {', '.join(sorted(c.ref for c in contracts))})")
+    src, out_path, q_path = _scrub_paths(args)
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     stats: Counter = Counter()
-    total = src.stat().st_size
-    with src.open("rb") as fin, out_path.open("wb") as fout, q_path.open("wb") as fq, tqdm(
-        total=total, unit="B", unit_scale=True, desc="scrubbing", disable=args.quiet
-    ) as bar:
-        # the stream's fast path (privacy.fast), the reference engine for whatever it declines
-        fast = cs.fast()
-        tails = fast.tails(now)
-        scrub_fast = fast.scrub if forced is None else getattr(fast.plans.get((forced.contract.type, forced.contract.version)), "scrub", None)
-        for lineno, raw in enumerate(fin, 1):
-            bar.update(len(raw))
-            line = raw.strip()
-            if not line:
-                continue
-            out = None
-            if scrub_fast is not None:
+    with open_input(args.input) as fin:
+        # by name first (nothing is created if an output is refused), then on the open files
+        check_outputs({"--output": out_path, "quarantine": q_path},
+                      {"input": src, **({"keyring": Path(args.keyring)} if args.keyring else {})})
+        st = os.fstat(fin.fileno())
+        avoid = {(st.st_dev, st.st_ino): "input"}
+        if args.keyring:
+            k = os.stat(args.keyring)
+            avoid[(k.st_dev, k.st_ino)] = "keyring"
+        with open_private(out_path, "--output", avoid) as fout:
+            o = os.fstat(fout.fileno())
+            with open_private(q_path, "quarantine", {**avoid, (o.st_dev, o.st_ino): "--output"}) as fq, tqdm(
+                total=st.st_size, unit="B", unit_scale=True, desc="scrubbing", disable=args.quiet
+            ) as bar:
                 try:
-                    out, redacted = scrub_fast(line, tails)
-                except Exception:  # noqa: BLE001 - declined: the reference engine decides, below
-                    out = None
-            try:
-                if out is None:
-                    event = decode_object(line)
-                    redacted = cs.apply(event, line, now, contract=forced).redacted
-                    out = encode_line(event)
-            except (DecodeFailure, Rejection) as exc:
-                reason = exc.reason
-            except Exception:  # noqa: BLE001 - fail closed, as the stream does
-                reason = "internal_error"
-            else:
-                fout.write(out)
-                stats["ok"] += 1
-                stats["redacted"] += redacted
-                continue
-            # the raw line is kept, like Firehose's processing-failed records
-            fq.write(json.dumps({"line": lineno, "reason": reason, "raw": line.decode("utf-8", "replace")}).encode() + b"\n")
-            stats["quarantined"] += 1
-            stats[f"reason:{reason}"] += 1
+                    _scrub_lines(fin, fout, fq, cs, forced, now, stats, bar)
+                except OSError as exc:
+                    raise InputError(f"scrubbing {src} stopped: {exc.strerror or type(exc).__name__} "
+                                     f"({out_path} and {q_path} are incomplete)") from None
     print(f"{stats['ok']:,} scrubbed ({stats['redacted']:,} redacted) -> {out_path}")
     print(f"{stats['quarantined']:,} quarantined -> {q_path}")
     for k, v in sorted(stats.items()):
         if k.startswith("reason:"):
             print(f"  {k[7:]}: {v:,}")
     return 0
+
+
+def _scrub_lines(fin, fout, fq, cs, forced, now, stats, bar) -> None:
+    """Scrub each line of ``fin`` into ``fout``; what cannot be scrubbed goes to ``fq``, raw."""
+    # the stream's fast path (privacy.fast), the reference engine for whatever it declines
+    fast = cs.fast()
+    tails = fast.tails(now)
+    scrub_fast = fast.scrub if forced is None else getattr(fast.plans.get((forced.contract.type, forced.contract.version)), "scrub", None)
+    for lineno, raw in enumerate(fin, 1):
+        bar.update(len(raw))
+        line = raw.strip()
+        if not line:
+            continue
+        out = None
+        if scrub_fast is not None:
+            try:
+                out, redacted = scrub_fast(line, tails)
+            except Exception:  # noqa: BLE001 - declined: the reference engine decides, below
+                out = None
+        try:
+            if out is None:
+                event = decode_object(line)
+                redacted = cs.apply(event, line, now, contract=forced).redacted
+                out = encode_line(event)
+        except (DecodeFailure, Rejection) as exc:
+            reason = exc.reason
+        except Exception:  # noqa: BLE001 - fail closed, as the stream does
+            reason = "internal_error"
+        else:
+            fout.write(out)
+            stats["ok"] += 1
+            stats["redacted"] += redacted
+            continue
+        # the raw line is kept, like Firehose's processing-failed records (bytes that are not
+        # UTF-8 in base64, so that nothing is lost)
+        try:
+            kept = {"raw": line.decode("utf-8")}
+        except UnicodeDecodeError:
+            kept = {"raw_base64": base64.b64encode(line).decode("ascii")}
+        fq.write(json.dumps({"line": lineno, "reason": reason, **kept}).encode() + b"\n")
+        stats["quarantined"] += 1
+        stats[f"reason:{reason}"] += 1
 
 
 def main(argv=None) -> int:
@@ -138,7 +168,9 @@ def main(argv=None) -> int:
     s = sub.add_parser("scrub", help="scrub a JSON-lines file (batch mode)")
     s.add_argument("input")
     s.add_argument("--contract", help="type/version to apply to every line (default: each event names its own)")
-    s.add_argument("--output", help="output file (default: <input>.scrubbed.jsonl)")
+    s.add_argument("--output", help="output file (default: <input>.scrubbed.jsonl); created owner-only (0600)")
+    s.add_argument("--quarantine", help="file for the lines that cannot be scrubbed, raw (default: "
+                                        "<input>.quarantine.jsonl next to the output); created owner-only (0600)")
     s.add_argument("--keyring", help="JSON keyring file for pseudonymisation")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
@@ -147,6 +179,9 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return 1
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -65,6 +65,8 @@ class Summary:
     max_lambda_response_bytes: int
     elapsed_seconds: float
     out_dir: str | None = None
+    out_holds: str | None = None  # what out_dir holds after the run
+    unreadable_delivered: int = 0  # delivered lines without readable provenance (never expected)
     counts_add_up: bool = False
     data_keys: list = field(default_factory=list)
     quarantine_keys: list = field(default_factory=list)
@@ -77,8 +79,10 @@ class Summary:
             f"throttled by shard limits {self.throttled_entries:,})",
             f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} Lambda invocations "
             f"(largest request {self.max_lambda_request_bytes / 1e6:.2f} MB, response {self.max_lambda_response_bytes / 1e6:.2f} MB)",
-            f"  delivered           {self.delivered:>10,}  ({self.consented:,} with consent; {self.redacted:,} redacted "
-            f"for lack of consent or for personal data in free text)",
+            f"  delivered           {self.delivered:>10,}  ({self.consented:,} with consent to every purpose; "
+            f"{self.redacted:,} redacted for lack of consent or for personal data in free text)",
+            *([f"  UNREADABLE          {self.unreadable_delivered:>10,}  delivered lines that are not JSON objects "
+               "with provenance naming a loaded contract"] if self.unreadable_delivered else []),
             f"  dropped             {self.dropped:>10,}",
             f"  quarantined         {self.quarantined:>10,}  ({self.malformed_injected:,} malformed records injected)",
             f"  objects written     {self.objects_written:>10,}  data + {self.quarantine_objects:,} quarantine",
@@ -87,7 +91,7 @@ class Summary:
             f"(sent {self.sent:,} = delivered {self.delivered:,} + dropped {self.dropped:,} + quarantined {self.quarantined:,})",
         ]
         if self.out_dir:
-            lines.append(f"  output copied to    {self.out_dir}")
+            lines.append(f"  output              {self.out_dir} holds {self.out_holds}")
         return "\n".join(lines)
 
 
@@ -230,34 +234,51 @@ def run_pipeline(
     producer_payload_extra: dict | None = None,
     inspect=None,
 ) -> Summary:
-    """Run the pipeline end to end on moto. ``inspect(s3, bucket)`` runs before moto is torn down."""
-    from stacks.config import load_from_cdk_json
+    """Run the pipeline end to end on moto. ``inspect(s3, bucket)`` runs before moto is torn down.
 
+    ``out_dir``: a folder that receives a copy of the delivered objects and ``summary.json``; it
+    is emptied of an earlier run's output first, and refused (``OutDirError``, before anything
+    runs) if it holds anything else (``twin.outdir``)."""
     import tempfile
 
     from privacy.contract import bundle_json
-    from stacks.config import load_contracts
+    from stacks.config import load_contracts, load_from_cdk_json
+    from twin.outdir import prepare
 
-    config = config or load_from_cdk_json(str(ROOT / "cdk.json"))
+    config = config or load_from_cdk_json(ROOT / "cdk.json")
+    out = prepare(out_dir) if out_dir is not None else None
     with tempfile.TemporaryDirectory() as tmp:
         # The same compiled bundle the CDK app ships in the scrubber's asset.
+        contracts = load_contracts(config.contracts)
         bundle = Path(tmp) / "contracts.json"
-        bundle.write_text(bundle_json(load_contracts(config.contracts)), encoding="utf-8")
+        bundle.write_text(bundle_json(contracts), encoding="utf-8")
         env = {
             "STREAM_NAME": config.stream_name,
             "CONTRACT_SELECTOR": config.contracts.selector_json(),
             "CONTRACTS_FILE": str(bundle),
         }
         with _twin_environment(env):
-            return _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
+            return _run(config, contracts, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out,
                         throughput_limits, producer_payload_extra, inspect)
 
 
-def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out_dir,
+def _contract_set(config, contracts):
+    """The contracts as the scrubber runs them, to read consent from delivered lines (with a
+    throwaway keyring: counting never pseudonymises)."""
+    from privacy.engine import ContractSet, Keyring
+
+    c = config.contracts
+    return ContractSet(contracts, type_field=c.type_field, version_field=c.version_field,
+                       default_contract=c.default_contract, default_versions=dict(c.default_versions),
+                       token=c.redaction_token, keyring=Keyring({"count": b"\0" * 32}, "count"))
+
+
+def _run(config, contracts, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out,
          throughput_limits, producer_payload_extra, inspect) -> Summary:
     import boto3
     from moto import mock_aws
 
+    from twin.counts import count_delivered
     from twin.firehose import FirehoseEmulator
     from twin.kinesis_limits import KinesisLimits
 
@@ -319,23 +340,11 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         # Count from what actually landed in S3, not from what the emulator believes it wrote.
         data = read_objects(s3, res["bucket"], config.delivery.data_root)
         quarantine = read_objects(s3, res["bucket"], config.delivery.quarantine_root)
-        delivered = redacted = consented = 0
-        for body in data.values():
-            for line in body.splitlines():
-                delivered += 1
-                if b'"data_redacted":true' in line:
-                    redacted += 1
-                if b'"data_share_consent":true' in line:
-                    consented += 1
+        counts = count_delivered(data.values(), _contract_set(config, contracts))
         quarantined = sum(len(b.splitlines()) for b in quarantine.values())
-
-        out_path = None
-        if out_dir is not None:
-            out_path = Path(out_dir).resolve()
-            for key, body in {**data, **quarantine}.items():
-                p = out_path / res["bucket"] / key
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(gzip.compress(body, mtime=0))
+        if out is not None:
+            out.write_objects(res["bucket"], data, quarantine=False)
+            out.write_objects(res["bucket"], quarantine, quarantine=True)
         if inspect is not None:
             inspect(s3, res["bucket"])
 
@@ -349,9 +358,10 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         malformed_injected=prod["malformed"],
         read=stats.records_read,
         invocations=stats.invocations,
-        delivered=delivered,
-        redacted=redacted,
-        consented=consented,
+        delivered=counts.delivered,
+        redacted=counts.redacted,
+        consented=counts.consented,
+        unreadable_delivered=counts.unreadable,
         dropped=stats.dropped,
         quarantined=quarantined,
         objects_written=len(data),
@@ -359,7 +369,8 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         max_lambda_request_bytes=stats.max_request_bytes,
         max_lambda_response_bytes=stats.max_response_bytes,
         elapsed_seconds=round(time.perf_counter() - started, 2),
-        out_dir=str(out_path) if out_path else None,
+        out_dir=str(out.path) if out else None,
+        out_holds=out.holds() if out else None,
         data_keys=sorted(data),
         quarantine_keys=sorted(quarantine),
     )
@@ -367,7 +378,6 @@ def _run(config, events, seed, consent_ratio, consent_noise, malformed_ratio, su
         summary.sent == summary.read == summary.delivered + summary.dropped + summary.quarantined
         and summary.produced == summary.sent + summary.producer_failed
     )
-    if out_path is not None:
-        s = asdict(summary)
-        (out_path / "summary.json").write_text(json.dumps(s, indent=2))
+    if out is not None:
+        out.write_summary({**asdict(summary), "complete": True})
     return summary

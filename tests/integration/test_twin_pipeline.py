@@ -87,6 +87,15 @@ def test_counts_add_up(run):
     assert set(data) | set(quarantine) == set(summary.data_keys) | set(summary.quarantine_keys)
 
 
+def test_with_consent_counts_the_events_consenting_to_every_purpose_under_both_models(run):
+    summary, _, _ = run
+    sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
+    full = [ev for ev in sent if consented_purposes(ev) == set(PURPOSES)]
+    assert summary.consented == len(full)
+    assert {ev["schema_version"] for ev in full} == {"1", "2"}  # a flag, and a list of every purpose
+    assert 0 < summary.consented < summary.delivered
+
+
 def test_objects_are_gzip_kms_encrypted_under_the_configured_prefixes(run):
     _, data, quarantine = run
     assert data and quarantine
@@ -223,7 +232,8 @@ def test_command_line_prints_the_summary(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert r.returncode == 0, r.stderr
-    for word in ("produced", "delivered", "redacted", "quarantined", "objects written", "elapsed", "counts add up       yes"):
+    for word in ("produced", "delivered", "redacted", "quarantined", "objects written", "elapsed", "counts add up       yes",
+                 f"{tmp_path / 'out'} holds this run only: 1 data object, "):
         assert word in r.stdout
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["produced"] == 300

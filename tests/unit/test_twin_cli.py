@@ -1,0 +1,144 @@
+"""The twin's command line: options checked with messages naming the flag, cdk-style overrides
+merged over cdk.json, and an output folder that holds the latest run only."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import twin.__main__ as twin_main
+from twin.pipeline import ROOT
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--events", "-5"], "--events"),
+    (["--events", "1.5"], "--events"),
+    (["--events", "1000001"], "--events"),
+    (["--consent-ratio", "nan"], "--consent-ratio"),
+    (["--consent-ratio", "2"], "--consent-ratio"),
+    (["--consent-ratio", "inf"], "--consent-ratio"),
+    (["--consent-noise", "-0"], None),  # -0.0 is a share: accepted
+    (["--malformed-ratio", "-0.1"], "--malformed-ratio"),
+    (["--seed", "x"], "--seed"),
+    (["--seed", "-1"], "--seed"),
+    (["-c", "pipeline"], "-c/--context"),
+    (["-c", "={}"], "-c/--context"),
+])
+def test_bad_options_are_refused_naming_the_flag(argv, flag, capsys):
+    if flag is None:
+        assert twin_main.parse_args(argv).consent_noise == 0.0
+        return
+    with pytest.raises(SystemExit) as exc:
+        twin_main.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {flag}: " in err and "Traceback" not in err
+
+
+def test_good_options_parse():
+    a = twin_main.parse_args(["--events", "0", "--seed", "3", "--consent-ratio", "1", "--malformed-ratio", "0",
+                              "-c", 'pipeline={"a": 1}', "--context", "other=x=y"])
+    assert (a.events, a.seed, a.consent_ratio, a.malformed_ratio) == (0, 3, 1.0, 0.0)
+    assert a.context == [("pipeline", '{"a": 1}'), ("other", "x=y")]
+
+
+def _twin(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "twin", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_line_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
+    (tmp_path / "file").write_text("x")
+    r = _twin("--events", "-5")
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == "python -m twin: error: argument --events: must be between 0 and 1,000,000, got -5"
+    r = _twin("--out", str(tmp_path / "file"))
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"error: --out {tmp_path / 'file'}: exists and is not a folder\n")
+    r = _twin("-c", 'pipeline={"typo": 1}')
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "Invalid configuration: pipeline has unknown key(s): typo\n")
+
+
+@pytest.fixture
+def captured_config(monkeypatch, tmp_path):
+    """Run main() up to the pipeline, with a cdk.json whose values differ from the code defaults."""
+    doc = json.loads((ROOT / "cdk.json").read_text())
+    doc["context"]["pipeline"]["delivery"]["processor_retries"] = 5
+    doc["context"]["pipeline"]["stream"]["retention_hours"] = 48
+    (tmp_path / "cdk.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(twin_main, "ROOT", tmp_path)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(**kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(twin_main, "run_pipeline", fake_run)
+
+    def run(*argv):
+        seen.clear()
+        with pytest.raises(Stop):
+            twin_main.main(list(argv))
+        return seen["config"]
+
+    return run
+
+
+def test_context_overrides_merge_over_cdk_json_as_with_cdk_synth(captured_config, capsys):
+    cfg = captured_config("-c", 'pipeline={"delivery": {"processor_buffer_size_mib": 3}}')
+    assert cfg.delivery.processor_buffer_size_mib == 3
+    assert cfg.delivery.processor_retries == 5 and cfg.stream.retention_hours == 48  # cdk.json's, kept
+    cfg = captured_config("--context", 'pipeline={"name_prefix": "a-b"}', "-c", 'pipeline={"name_prefix": "x-y"}')
+    assert cfg.name_prefix == "x-y" and cfg.delivery.processor_buffer_size_mib == 2  # the last value wins
+    cfg = captured_config("-c", "other=1")
+    assert cfg.delivery.processor_retries == 5
+    assert "-c other: only the pipeline context configures the twin; ignored" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, message", [
+    ('{"delivery": {"processor_buffer_size_mib": 9}}', "pipeline.delivery.processor_buffer_size_mib must be between 1 and 3"),
+    ('{"delivery": {"typo": 1}}', "pipeline.delivery has unknown key(s): typo"),
+    ('{"name_prefix": ', "pipeline is not valid JSON"),
+])
+def test_an_invalid_override_exits_naming_the_key(value, message, tmp_path, capsys):
+    assert twin_main.main(["-c", f"pipeline={value}", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Invalid configuration: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def _data_lines(out: Path) -> int:
+    return sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in out.rglob("*.gz") if "/data/" in str(p))
+
+
+def test_zero_events_into_a_new_folder(tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    assert twin_main.main(["--events", "0", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "counts add up       yes  (sent 0 = delivered 0 + dropped 0 + quarantined 0)" in text
+    assert f"{out} holds this run only: 0 data objects, 0 quarantine objects, summary.json" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["produced"] == summary["delivered"] == 0 and summary["complete"] is True
+    assert [p.name for p in out.iterdir()] == ["summary.json"]
+
+
+def test_the_out_folder_holds_the_latest_run_only(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert twin_main.main(["--events", "60", "--seed", "1", "--malformed-ratio", "0.05", "--out", str(out)]) == 0
+    first = capsys.readouterr().out
+    assert "removed first" not in first
+    assert twin_main.main(["--events", "40", "--seed", "2", "--malformed-ratio", "0", "--out", str(out)]) == 0
+    second = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["delivered"] == 40 and summary["quarantined"] == 0
+    assert _data_lines(out) == 40  # not 40 plus the first run's
+    assert not [p for p in out.rglob("*.gz") if "/quarantine/" in str(p)]  # the first run's quarantine is gone
+    assert sorted(str(p.relative_to(out / p.relative_to(out).parts[0])) for p in out.rglob("*.gz")) == summary["data_keys"]
+    assert f"{out} holds this run only: 1 data object, 0 quarantine objects, summary.json  " \
+           "(an earlier run's output was removed first)" in second

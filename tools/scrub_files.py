@@ -1,0 +1,148 @@
+"""The files of ``python -m tools.contracts scrub``: checked before anything is written.
+
+Every problem is an ``InputError`` whose message is one line naming the file and what is wrong
+with it; never the file's content or key material (a keyring holds secrets, an input holds
+personal data). Outputs are created owner-only (0600): the output holds pseudonymised but still
+personal data, the quarantine raw records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import BinaryIO
+
+from privacy.engine import Keyring
+
+KEYRING_ENV = "PSEUDONYM_KEYRING"
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+_MIN_KEY_BYTES = 32
+_MAX_KEYRING_BYTES = 1 << 20
+_SHAPE = '{"current": "<id>", "<id>": "<key of 32+ characters>"}'
+
+
+class InputError(Exception):
+    """A file or option cannot be used. One line, naming it; never its content."""
+
+
+def _kind(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(v), "a number")
+
+
+def parse_keyring(text: str, where: str) -> Keyring:
+    """A keyring from its JSON text; ``where`` names it in errors (a file, or the variable)."""
+    if not text.strip():
+        raise InputError(f"{where}: is empty; expected {_SHAPE}")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: is not JSON (line {exc.lineno}, column {exc.colno}); expected {_SHAPE}") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: must be a JSON object {_SHAPE}, got {_kind(doc)}")
+    if "current" not in doc:
+        raise InputError(f'{where}: has no "current" naming the key to use; expected {_SHAPE}')
+    current = doc.pop("current")
+    if not doc:
+        raise InputError(f"{where}: holds no key; expected {_SHAPE}")
+    for kid, key in doc.items():
+        if not _KEY_ID.fullmatch(kid):  # a key id is never printed unless it is a valid one (< 32 chars)
+            raise InputError(f"{where}: a key id is not 1 to 16 of A-Z, a-z, 0-9, '_' and '-'")
+        if not isinstance(key, str):
+            raise InputError(f"{where}: key {kid} must be a string, got {_kind(key)}")
+        if len(key.encode("utf-8")) < _MIN_KEY_BYTES:
+            raise InputError(f"{where}: key {kid} is shorter than {_MIN_KEY_BYTES} bytes")
+    if not isinstance(current, str) or current not in doc:
+        raise InputError(f'{where}: "current" names no key in it (its keys: {", ".join(sorted(doc))})')
+    try:
+        return Keyring({k: v.encode("utf-8") for k, v in doc.items()}, current)
+    except ValueError:
+        raise InputError(f"{where}: is not a valid keyring; expected {_SHAPE}") from None
+
+
+def _read_small_text(path: str, what: str) -> str:
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise InputError(f"{what} {path}: is a folder, not a file")
+        with p.open("rb") as fh:
+            data = fh.read(_MAX_KEYRING_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > _MAX_KEYRING_BYTES:
+        raise InputError(f"{what} {path}: is larger than a keyring can be (1 MiB)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} {path}: is not UTF-8 text") from None
+
+
+def load_keyring(path: str | None) -> Keyring | None:
+    """The keyring of ``--keyring FILE``, else of the environment variable, else None."""
+    if path is not None:
+        return parse_keyring(_read_small_text(path, "--keyring"), f"--keyring {path}")
+    text = os.environ.get(KEYRING_ENV)
+    return None if text is None else parse_keyring(text, KEYRING_ENV)
+
+
+def open_input(path: str) -> BinaryIO:
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise InputError(f"input {path}: is a folder, not a file")
+        return p.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"input {path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"input {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """The same file, under any name (symbolic or hard link, ``./x`` and ``x``), or the same path
+    once created when neither exists yet."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
+    """Refuse an output that is an input or another output, a folder, or in no folder."""
+    for label, out in outputs.items():
+        if out.is_dir():
+            raise InputError(f"{label} {out}: is a folder, not a file")
+        if not out.parent.is_dir():
+            raise InputError(f"{label} {out}: its folder {out.parent} does not exist")
+        for other_label, other in inputs.items():
+            if same_file(out, other):
+                raise InputError(f"{label} {out}: is the {other_label} file; writing it would destroy it")
+    (a_label, a), (b_label, b) = outputs.items()
+    if same_file(a, b):
+        raise InputError(f"{b_label} {b}: is the same file as {a_label} {a}; give another --output or --quarantine")
+
+
+def open_private(path: Path, label: str, avoid: dict[tuple[int, int], str]) -> BinaryIO:
+    """Open ``path`` for writing, owner-only (0600, also when it exists with a wider mode), and
+    empty it, unless it turns out to be one of the files in ``avoid`` ((st_dev, st_ino) -> name):
+    checked on the open file, before anything is truncated."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise InputError(f"{label} {path}: cannot be written ({exc.strerror or type(exc).__name__})") from None
+    try:
+        st = os.fstat(fd)
+        clash = avoid.get((st.st_dev, st.st_ino))
+        if clash is not None:
+            raise InputError(f"{label} {path}: is the {clash} file; writing it would destroy it")
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        return os.fdopen(fd, "wb")
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(f"{label} {path}: cannot be written ({exc.strerror or type(exc).__name__})") from None
+    except BaseException:
+        os.close(fd)
+        raise

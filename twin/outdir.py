@@ -1,0 +1,120 @@
+"""The twin's output folder (``--out``): it holds one run, the latest, and says so.
+
+The twin owns the folder it writes to. Before a run it removes what an earlier twin run wrote
+there, recognised by the ``summary.json`` every run writes first (a marker) and last (the
+summary). It never deletes what it did not write: a non-empty folder without that marker, or with
+files a twin run does not write (anything but ``summary.json`` at the top and ``.gz`` objects in
+folders below), is refused with a message naming the folder. So the objects in the folder are
+always those of the run its ``summary.json`` describes, never earlier runs' mixed in.
+
+Errors are ``OutDirError``: one line that names the folder, never a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = "summary.json"
+WRITTEN_BY = "python -m twin"
+# what a summary.json of an earlier twin version holds, before it carried WRITTEN_BY
+_LEGACY_KEYS = frozenset({"produced", "delivered", "quarantined", "counts_add_up", "data_keys", "quarantine_keys"})
+
+
+class OutDirError(Exception):
+    """The output folder cannot be used. The message names the folder and why."""
+
+
+@dataclass
+class OutDir:
+    path: Path
+    replaced_earlier_run: bool = False
+    data_objects: int = 0
+    quarantine_objects: int = 0
+
+    def holds(self) -> str:
+        """What the folder holds after the run, for the printed summary."""
+        def n(count: int, what: str) -> str:
+            return f"{count:,} {what} object{'' if count == 1 else 's'}"
+
+        text = f"this run only: {n(self.data_objects, 'data')}, {n(self.quarantine_objects, 'quarantine')}, {MARKER}"
+        return text + ("  (an earlier run's output was removed first)" if self.replaced_earlier_run else "")
+
+    def write_objects(self, bucket: str, objects: dict[str, bytes], *, quarantine: bool) -> None:
+        """Copy delivered objects, GZIP-compressed as they are in S3, under ``<bucket>/<key>``."""
+        try:
+            for key, body in objects.items():
+                p = self.path / bucket / key
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(gzip.compress(body, mtime=0))
+        except OSError as exc:
+            raise OutDirError(f"--out {self.path}: cannot write the delivered objects ({exc.strerror or exc})") from None
+        if quarantine:
+            self.quarantine_objects += len(objects)
+        else:
+            self.data_objects += len(objects)
+
+    def write_summary(self, summary: dict) -> None:
+        try:
+            (self.path / MARKER).write_text(json.dumps({"written_by": WRITTEN_BY, **summary}, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise OutDirError(f"--out {self.path}: cannot write {MARKER} ({exc.strerror or exc})") from None
+
+
+def _written_by_twin(folder: Path) -> bool:
+    marker = folder / MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        doc = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and (doc.get("written_by") == WRITTEN_BY or _LEGACY_KEYS <= doc.keys())
+
+
+def _foreign(folder: Path) -> Path | None:
+    """The first entry a twin run would not have written, if any (symbolic links are never ours)."""
+    for entry in sorted(folder.rglob("*")):
+        rel = entry.relative_to(folder)
+        if entry.is_symlink():
+            return rel
+        if entry.is_dir():
+            continue
+        if rel == Path(MARKER) or (len(rel.parts) > 1 and entry.suffix == ".gz" and entry.is_file()):
+            continue
+        return rel
+    return None
+
+
+def prepare(out_dir: str | Path) -> OutDir:
+    """Make ``out_dir`` ready for one run: created if missing, emptied of an earlier twin run's
+    output, refused if it holds anything else. Leaves the marker in it, so that a run that fails
+    half-way leaves a folder the next run recognises."""
+    path = Path(out_dir).absolute()
+    replaced = False
+    try:
+        if path.exists() and not path.is_dir():
+            raise OutDirError(f"--out {path}: exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()):
+            if not _written_by_twin(path):
+                raise OutDirError(
+                    f"--out {path}: the folder is not empty and has no {MARKER} from an earlier twin run; "
+                    "give a new or empty folder (the twin replaces its own output, and nothing else)"
+                )
+            stray = _foreign(path)
+            if stray is not None:
+                raise OutDirError(
+                    f"--out {path}: holds {stray}, which a twin run does not write; move it away or give "
+                    "another folder (the twin replaces its own output, and nothing else)"
+                )
+            for entry in path.iterdir():
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            replaced = True
+        path.mkdir(parents=True, exist_ok=True)
+        (path / MARKER).write_text(json.dumps({"written_by": WRITTEN_BY, "complete": False}), encoding="utf-8")
+    except OSError as exc:
+        raise OutDirError(f"--out {path}: cannot use it as the output folder ({exc.strerror or exc})") from None
+    return OutDir(path, replaced_earlier_run=replaced)
