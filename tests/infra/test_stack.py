@@ -190,7 +190,9 @@ def test_scrubber_may_only_write_its_logs_and_read_the_keyring(template):
     assert by_action[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]["Resource"] == {"Ref": secret}
     # decrypting the keyring is granted in the key policy, and only through Secrets Manager
     key_stmts = template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"]
-    mine = [s for s in key_stmts if s["Principal"] == {"AWS": {"Fn::GetAtt": [role, "Arn"]}}]
+    me = {"Fn::GetAtt": [role, "Arn"]}
+    mine = [s for s in key_stmts if s["Effect"] == "Allow"
+            and me in (s["Principal"]["AWS"] if isinstance(s["Principal"]["AWS"], list) else [s["Principal"]["AWS"]])]
     assert len(mine) == 1 and mine[0]["Action"] == "kms:Decrypt"
     assert "secretsmanager." in json.dumps(mine[0]["Condition"]["StringEquals"]["kms:ViaService"])
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
@@ -207,10 +209,12 @@ def test_keyring_secret_is_generated_and_encrypted_with_its_own_key(template):
                                      "PasswordLength": 64, "ExcludePunctuation": True},
         },
     )
-    # no other principal is granted the keyring
-    readers = [p for p in template.find_resources("AWS::IAM::Policy").values()
+    # no principal but the scrubber and the break-glass role is granted the keyring
+    readers = [p["Properties"]["Roles"] for p in template.find_resources("AWS::IAM::Policy").values()
                if any("secretsmanager:GetSecretValue" in _actions(s) for s in p["Properties"]["PolicyDocument"]["Statement"])]
-    assert len(readers) == 1
+    scrubber = _ref_id(template, "AWS::IAM::Role", "ScrubberRole")
+    break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
+    assert sorted(readers, key=str) == sorted([[{"Ref": scrubber}], [{"Ref": break_glass}]], key=str)
 
 
 def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
@@ -223,8 +227,12 @@ def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
 
 def test_outputs(template):
     outputs = template.find_outputs("*")
-    for name in ("StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "QuarantinePrefix"):
-        assert name in outputs
+    assert set(outputs) == {
+        "StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "DataPrefix", "QuarantinePrefix",
+        "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
+    }
+    break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
+    assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}
     assert outputs["QuarantinePrefix"]["Value"] == "quarantine/"
 
 
