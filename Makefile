@@ -79,9 +79,10 @@ cli: $(CDK)
 run: venv
 	$(PY) -m twin --events 10000 --out out
 
-## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag)
+## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag), in a random
+## order (the seed is printed; replay it with .venv/bin/python -m pytest -n 2 --randomly-seed=<seed>)
 test: venv cli
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2
 
 ## Benchmarks (not part of the tests)
 bench: venv
