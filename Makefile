@@ -1,5 +1,13 @@
 # Two entry points: `make run` (the pipeline, offline) and `make test`. Both set themselves up.
-PYTHON ?= python3
+#
+# One Python version everywhere: the venv (tests, benchmark, twin, synth) runs the Lambda runtime's
+# version, read from stacks/bundling.py. The interpreter is `python3.13` on PATH, else pyenv's
+# 3.13.x; override with `make PYTHON=/path/to/python3.13` (it must still be 3.13).
+PYTHON_VERSION := $(shell sed -n 's/^PYTHON_VERSION = "\([0-9.]*\)"$$/\1/p' stacks/bundling.py)
+ifeq ($(PYTHON_VERSION),)
+$(error cannot read PYTHON_VERSION from stacks/bundling.py)
+endif
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
@@ -9,17 +17,63 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run test bench synth deploy venv cli clean contracts scrub
+.PHONY: run test bench synth deploy venv cli clean contracts scrub python FORCE
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
+# that are installed but not active, and fail when called).
+VERSION_OF = "$(1)" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null
+
+# Shell: sets $py to a working CPython $(PYTHON_VERSION), or fails saying how to get one.
+define find_python
+py="$(PYTHON)"; \
+if [ -n "$$py" ]; then \
+  v=$$($(call VERSION_OF,$$py)); \
+  if [ "$$v" != "$(PYTHON_VERSION)" ]; then \
+    echo "PYTHON=$$py $$(if [ -n "$$v" ]; then echo "is Python $$v"; else echo "does not run"; fi); it must be Python $(PYTHON_VERSION) (the Lambda runtime's version, stacks/bundling.py)" >&2; exit 1; \
+  fi; \
+else \
+  root=$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}"); \
+  for c in python$(PYTHON_VERSION) $$(ls -d "$$root"/versions/$(PYTHON_VERSION)*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -rV); do \
+    if [ "$$($(call VERSION_OF,$$c))" = "$(PYTHON_VERSION)" ]; then py=$$c; break; fi; \
+  done; \
+  if [ -z "$$py" ]; then \
+    echo "Python $(PYTHON_VERSION) not found (looked for python$(PYTHON_VERSION) on PATH and in $$root/versions/$(PYTHON_VERSION)*)." >&2; \
+    echo "Install it with 'pyenv install $(PYTHON_VERSION)' or your OS package (python$(PYTHON_VERSION) and python$(PYTHON_VERSION)-venv)," >&2; \
+    echo "or name one: make PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; \
+    exit 1; \
+  fi; \
+fi
+endef
+
+# A venv of another version (made before the switch to $(PYTHON_VERSION)) is rebuilt, not reused.
+VENV_DEPS := requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt
+ifneq ($(wildcard $(VENV)/.installed),)
+ifneq ($(shell $(call VERSION_OF,$(PY))),$(PYTHON_VERSION))
+VENV_DEPS += FORCE
+endif
+endif
+
+$(VENV)/.installed: $(VENV_DEPS)
+	@v=$$($(call VERSION_OF,$(PY))); \
+	if [ "$$v" != "$(PYTHON_VERSION)" ]; then \
+	  $(find_python); \
+	  if [ -e $(VENV) ] || [ -L $(VENV) ]; then echo "$(VENV) $$(if [ -n "$$v" ]; then echo "is Python $$v"; else echo "has no working interpreter"; fi), not $(PYTHON_VERSION): recreating it"; rm -rf $(VENV); fi; \
+	  echo "Creating $(VENV) with $$py (Python $(PYTHON_VERSION))"; \
+	  "$$py" -m venv $(VENV); \
+	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+FORCE:
+
 $(CDK): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
+
+## The interpreter the venv is (or would be) made with
+python:
+	@$(find_python); echo "$$py"
 
 venv: $(VENV)/.installed
 cli: $(CDK)
@@ -29,9 +83,10 @@ cli: $(CDK)
 run: venv
 	$(PY) -m twin --events 10000 --out out $(if $(value CONTEXT),-c $(call arg,CONTEXT))
 
-## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag)
+## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag), in a random
+## order (the seed is printed; replay it with .venv/bin/python -m pytest -n 2 --randomly-seed=<seed>)
 test: venv cli
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2
 
 ## Benchmarks (not part of the tests)
 bench: venv

@@ -2,7 +2,16 @@
 
 Each function's asset is its package from ``lambdas/`` plus the wheels named in its
 ``requirements.txt``, installed for the Lambda platform with
-``pip install --platform manylinux2014_<arch> --only-binary=:all: --target``.
+``pip install --platform manylinux2014_<arch> --platform manylinux_2_28_<arch> --only-binary=:all:
+--no-compile --target``.
+
+One Python version everywhere: the runtime below is the interpreter the tests, the benchmark and
+the twin run on (the Makefile builds the venv with it, and a test fails on any other minor
+version). Lambda's python3.13 runtime is Amazon Linux 2023 (glibc 2.34), so wheels built for
+manylinux_2_28 run there; some packages (google-re2) ship no manylinux2014 wheel at all.
+``--no-compile``: pip would otherwise byte-compile the wheels with the *host* interpreter, shipping
+bytecode for a version the runtime never loads; the runtime compiles what it imports (in memory:
+/var/task is read-only).
 """
 
 from __future__ import annotations
@@ -18,12 +27,18 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-PYTHON_VERSION = "3.14"
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+PYTHON_VERSION = "3.13"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# Oldest first; pip takes a wheel tagged for any of them (both are within AL2023's glibc 2.34).
+_PLATFORM_TAGS = ("manylinux2014", "manylinux_2_28")
 
 
-def _platform(architecture: str) -> str:
-    return "manylinux2014_aarch64" if architecture == "arm64" else "manylinux2014_x86_64"
+def pip_target_args(architecture: str) -> list[str]:
+    """What makes pip install wheels for the Lambda runtime instead of this machine (also hashed
+    into the asset, so a change here rebuilds it)."""
+    arch = "aarch64" if architecture == "arm64" else "x86_64"
+    platforms = [arg for tag in _PLATFORM_TAGS for arg in ("--platform", f"{tag}_{arch}")]
+    return [*platforms, "--implementation", "cp", "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--no-compile"]
 
 
 def _source_files(package: str) -> list[Path]:
@@ -33,7 +48,7 @@ def _source_files(package: str) -> list[Path]:
 
 def asset_hash(packages: tuple[str, ...], architecture: str, files: dict[str, str]) -> str:
     h = hashlib.sha256()
-    h.update(f"{'+'.join(packages)}|{architecture}|{PYTHON_VERSION}".encode())
+    h.update(f"{'+'.join(packages)}|{' '.join(pip_target_args(architecture))}".encode())
     for package in packages:
         for p in _source_files(package):
             h.update(str(p.relative_to(LAMBDAS_DIR)).encode())
@@ -65,10 +80,7 @@ class LocalPipBundling:
             (out / name).write_text(text, encoding="utf-8")
         cmd = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--platform", _platform(self.architecture),
-            "--implementation", "cp",
-            "--python-version", PYTHON_VERSION,
-            "--only-binary=:all:",
+            *pip_target_args(self.architecture),
             "--target", str(out),
             "-r", str(LAMBDAS_DIR / self.package / "requirements.txt"),
         ]
@@ -86,7 +98,7 @@ def lambda_code(packages: tuple[str, ...], architecture: str, files: dict[str, s
         asset_hash_type=cdk.AssetHashType.CUSTOM,
         bundling=cdk.BundlingOptions(
             # Never pulled: local bundling always succeeds or raises.
-            image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.14"),
+            image=cdk.DockerImage.from_registry(f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"),
             local=LocalPipBundling(packages, architecture, files),
             command=["false"],
         ),

@@ -109,6 +109,7 @@ class PipelineConfig:
     scrubber: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=1024, timeout_seconds=120))
     contracts: ContractsConfig = field(default_factory=ContractsConfig)
     quarantine_reader_role_name: str = "pii-scrub-quarantine-reader"
+    keyring_break_glass_role_name: str = "pii-scrub-keyring-break-glass"
     log_retention_days: int = 30
     lambda_architecture: str = "x86_64"
 
@@ -243,6 +244,11 @@ def load_config(raw: Any) -> PipelineConfig:
     role_name = r.string(
         "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
     )
+    break_glass = r.string(
+        "keyring_break_glass_role_name", f"{name_prefix}-keyring-break-glass", _ROLE_NAME_RE, "is not a valid IAM role name"
+    )
+    if break_glass == role_name:
+        raise ConfigError(f"{r.key('keyring_break_glass_role_name')} must differ from {r.key('quarantine_reader_role_name')}")
     retention = r.get("log_retention_days", 30)
     if retention not in _LOG_RETENTION_DAYS or isinstance(retention, bool):
         raise ConfigError(
@@ -260,6 +266,7 @@ def load_config(raw: Any) -> PipelineConfig:
         scrubber=scrubber,
         contracts=contracts,
         quarantine_reader_role_name=role_name,
+        keyring_break_glass_role_name=break_glass,
         log_retention_days=retention,
         lambda_architecture=arch,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import NagPackSuppression, NagSuppressions
 
+from .bundling import RUNTIME
+
 
 def _ack(stack: cdk.Stack, path: str, rule: str, reason: str, applies_to: list[str] | None = None) -> None:
     NagSuppressions.add_resource_suppressions_by_path(
@@ -73,6 +75,17 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
         "Firehose L2 LambdaFunctionProcessor; no other function is reachable.",
         applies_to=[f"Resource::<{scrubber}.Arn>:*"],
     )
+    for function in ("Ingest/Producer/Function/Resource", "Delivery/Scrubber/Function/Resource"):
+        _ack(
+            stack,
+            function,
+            "AwsSolutions-L1",
+            f"Pinned on purpose to {RUNTIME.name}, a supported Lambda runtime, rather than the newest: the "
+            "tests, the benchmark and the offline twin run on the same CPython minor version as the "
+            "functions (the Makefile builds the venv with it and a test fails on any other), and the "
+            "wheels are bundled for it. Moving up is one change in stacks/bundling.py, made when the "
+            "development and CI machines have that interpreter and the suite has run on it.",
+        )
     _ack(
         stack,
         "Pseudonymisation/Keyring/Resource",

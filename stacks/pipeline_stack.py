@@ -34,6 +34,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             keyring=self.pseudonymisation.secret,
             removal_policy=removal,
         )
+        # Only the scrubber (and the break-glass role) may read the keyring: explicit denies.
+        self.pseudonymisation.fence(self.delivery.scrubber.role)
 
         cdk.CfnOutput(self, "StreamName", value=self.ingest.stream.stream_name)
         cdk.CfnOutput(self, "ProducerFunctionName", value=self.ingest.producer.function.function_name)
@@ -43,5 +45,6 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "QuarantinePrefix", value=config.delivery.quarantine_root)
         cdk.CfnOutput(self, "QuarantineReaderRoleArn", value=self.storage.quarantine_reader.role_arn)
         cdk.CfnOutput(self, "PseudonymKeyringSecretArn", value=self.pseudonymisation.secret.secret_arn)
+        cdk.CfnOutput(self, "KeyringBreakGlassRoleArn", value=self.pseudonymisation.break_glass.role_arn)
 
         acknowledge_findings(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 import uuid
 
 import pytest
@@ -114,3 +115,40 @@ def policy(contracts):  # the batch tests' name for "whatever decides what a rec
 @pytest.fixture
 def lambda_context():
     return LambdaContext()
+
+
+def _reset_module_state() -> None:
+    """What a test can leave behind in module-level state, put back as a new Lambda container
+    would have it.
+
+    * Powertools ``Metrics`` keeps its metric, dimension and metadata sets in class attributes
+      shared by every instance, and only clears them on a flush that actually prints: with
+      ``POWERTOOLS_METRICS_DISABLED`` (the twin) every ``add_metric`` accumulates, and the next
+      test that flushes prints the earlier tests' values with its own.
+    * Powertools parameters keep providers and their cached values (the keyring) module-wide.
+    * ``scrubber.handler`` builds ``SETTINGS``, ``metrics`` and ``logger`` at import; dropping it
+      from ``sys.modules`` makes the next ``import`` a cold start (tests that need one reload it).
+    * ``producer.handler`` caches its Kinesis client and the loaded contracts in globals.
+    """
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.utilities import parameters
+
+    for name in ("scrubber.handler", "producer.handler"):
+        metrics = getattr(sys.modules.get(name), "metrics", None)
+        if metrics is not None:
+            metrics.clear_metrics()  # also the instance's own dimension sets
+            metrics.provider.timestamp = None
+    for shared in (Metrics._metrics, Metrics._dimensions, Metrics._metadata, Metrics._default_dimensions):
+        shared.clear()
+    parameters.clear_caches()
+    sys.modules.pop("scrubber.handler", None)
+    producer = sys.modules.get("producer.handler")
+    if producer is not None:
+        producer._client = producer._conformance = producer._contracts = None
+
+
+@pytest.fixture(autouse=True)
+def fresh_module_state():
+    _reset_module_state()
+    yield
+    _reset_module_state()

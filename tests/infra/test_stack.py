@@ -6,43 +6,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Annotations, Match
 
 import app as cdk_app
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def synth(pipeline_override: dict | None = None):
-    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
-    if pipeline_override is not None:
-        ctx["pipeline"] = pipeline_override
-    ctx["aws:cdk:bundling-stacks"] = []  # no asset bundling in unit-speed infrastructure tests
-    app = cdk.App(context=ctx)
-    stack = cdk_app.build_app(app)
-    app.synth()
-    return stack, Template.from_stack(stack)
-
-
-@pytest.fixture(scope="module")
-def synthed():
-    return synth()
-
-
-@pytest.fixture(scope="module")
-def template(synthed):
-    return synthed[1]
-
-
-def _ref_id(template, type_, pattern):
-    found = template.find_resources(type_)
-    ids = [k for k in found if pattern in k]
-    assert len(ids) == 1, (pattern, list(found))
-    return ids[0]
+from tests.infra.conftest import ROOT, synth
+from tests.infra.conftest import actions as _actions
+from tests.infra.conftest import policies_of as _policies_of
+from tests.infra.conftest import ref_id as _ref_id
 
 
 def test_keys_are_customer_managed_with_rotation(template):
@@ -162,12 +135,14 @@ def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template
     template.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/aws/kinesisfirehose/pii-scrub-delivery"})
 
 
-def test_lambdas_run_python_3_14_with_their_configuration(template, config):
+def test_lambdas_run_python_3_13_with_their_configuration(template, config):
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 2 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "FunctionName": "pii-scrub-scrubber",
-            "Runtime": "python3.14",
+            "Runtime": "python3.13",
             "Handler": "scrubber.handler.lambda_handler",
             "MemorySize": 1024,
             "Timeout": 120,
@@ -186,21 +161,6 @@ def test_lambdas_run_python_3_14_with_their_configuration(template, config):
             "Environment": {"Variables": Match.object_like({"STREAM_NAME": Match.any_value()})},
         },
     )
-
-
-def _policies_of(template, role_pattern):
-    role = _ref_id(template, "AWS::IAM::Role", role_pattern)
-    docs = [
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role} in p["Properties"]["Roles"]
-    ]
-    return role, [s for d in docs for s in d]
-
-
-def _actions(s):
-    a = s["Action"]
-    return sorted([a] if isinstance(a, str) else a)
 
 
 def test_producer_may_only_put_records_and_use_the_stream_key(template):
@@ -230,7 +190,9 @@ def test_scrubber_may_only_write_its_logs_and_read_the_keyring(template):
     assert by_action[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]["Resource"] == {"Ref": secret}
     # decrypting the keyring is granted in the key policy, and only through Secrets Manager
     key_stmts = template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"]
-    mine = [s for s in key_stmts if s["Principal"] == {"AWS": {"Fn::GetAtt": [role, "Arn"]}}]
+    me = {"Fn::GetAtt": [role, "Arn"]}
+    mine = [s for s in key_stmts if s["Effect"] == "Allow"
+            and me in (s["Principal"]["AWS"] if isinstance(s["Principal"]["AWS"], list) else [s["Principal"]["AWS"]])]
     assert len(mine) == 1 and mine[0]["Action"] == "kms:Decrypt"
     assert "secretsmanager." in json.dumps(mine[0]["Condition"]["StringEquals"]["kms:ViaService"])
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
@@ -247,10 +209,12 @@ def test_keyring_secret_is_generated_and_encrypted_with_its_own_key(template):
                                      "PasswordLength": 64, "ExcludePunctuation": True},
         },
     )
-    # no other principal is granted the keyring
-    readers = [p for p in template.find_resources("AWS::IAM::Policy").values()
+    # no principal but the scrubber and the break-glass role is granted the keyring
+    readers = [p["Properties"]["Roles"] for p in template.find_resources("AWS::IAM::Policy").values()
                if any("secretsmanager:GetSecretValue" in _actions(s) for s in p["Properties"]["PolicyDocument"]["Statement"])]
-    assert len(readers) == 1
+    scrubber = _ref_id(template, "AWS::IAM::Role", "ScrubberRole")
+    break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
+    assert sorted(readers, key=str) == sorted([[{"Ref": scrubber}], [{"Ref": break_glass}]], key=str)
 
 
 def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
@@ -263,8 +227,12 @@ def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
 
 def test_outputs(template):
     outputs = template.find_outputs("*")
-    for name in ("StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "QuarantinePrefix"):
-        assert name in outputs
+    assert set(outputs) == {
+        "StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "DataPrefix", "QuarantinePrefix",
+        "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
+    }
+    break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
+    assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}
     assert outputs["QuarantinePrefix"]["Value"] == "quarantine/"
 
 
@@ -293,7 +261,9 @@ def test_every_acknowledgment_gives_a_specific_reason(template):
         for s in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
             reasons.append((s["id"], s["reason"]))
     assert reasons, "expected the documented acknowledgments"
-    assert {r for r, _ in reasons} == {"AwsSolutions-KDS3", "AwsSolutions-KDF1", "AwsSolutions-IAM5", "AwsSolutions-SMG4"}
+    assert {r for r, _ in reasons} == {
+        "AwsSolutions-KDS3", "AwsSolutions-KDF1", "AwsSolutions-IAM5", "AwsSolutions-SMG4", "AwsSolutions-L1",
+    }
     for rule, reason in reasons:
         assert len(reason) > 80, rule
 
@@ -312,7 +282,7 @@ def test_nag_would_catch_a_new_wildcard():
 
 def _run_app(context: dict, tmp_path) -> subprocess.CompletedProcess:
     env = dict(os.environ, CDK_CONTEXT_JSON=json.dumps(context), CDK_OUTDIR=str(tmp_path))
-    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_bad_config_fails_synth_with_a_message_naming_the_value(tmp_path):
@@ -336,29 +306,6 @@ def test_a_broken_contract_fails_synth_naming_the_file_and_the_reason(tmp_path):
     assert r.returncode == 1
     assert "Invalid configuration: pipeline.contracts: contracts/order_placed/1.yaml: fields.ssn.pii.action: must be one of" in r.stderr
     assert "Traceback" not in r.stderr
-
-
-@pytest.mark.skipif(not (ROOT / "node_modules/.bin/cdk").exists(), reason="npm CLI not installed (make cli)")
-def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
-    """The real CLI, offline: no credentials, no Docker; assets bundled with pip for the Lambda platform."""
-    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
-    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        env.pop(k, None)
-    r = subprocess.run(
-        [str(ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "--output", str(tmp_path / "cdk.out")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
-    assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
-    assert len(assets) == 2
-    scrub = next(p for p in assets if (p / "scrubber" / "handler.py").exists())
-    prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
-    assert list((scrub / "orjson").glob("orjson.cpython-314-x86_64-linux-gnu.so"))
-    assert (scrub / "aws_lambda_powertools").is_dir() and not (scrub / "faker").exists()
-    assert (scrub / "privacy" / "engine.py").exists() and json.loads((scrub / "contracts.json").read_text())["contracts"]
-    assert list((scrub / "pybase64").glob("_pybase64.cpython-314-x86_64-linux-gnu.so"))
-    assert (prod / "faker").is_dir() and (prod / "privacy").is_dir() and (prod / "contracts.json").exists()
-    assert not list(scrub.rglob("requirements.txt"))
 
 
 @pytest.mark.parametrize(
