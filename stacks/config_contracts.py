@@ -104,7 +104,8 @@ class _Reader:
 
 def load_contracts(cfg: ContractsConfig, root: Path | None = None):
     """Load and validate every contract in the configured folder (raises ConfigError naming the file)."""
-    from privacy.contract import ContractError, load_contract_dir
+    from privacy.contract import ContractError
+    from privacy.files import load_contract_dir
 
     folder = (root or REPO_ROOT) / cfg.dir
     try:

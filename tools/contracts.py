@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 
-from privacy.contract import ContractError, load_contract_dir  # noqa: E402
+from privacy.contract import ContractError  # noqa: E402
+from privacy.files import load_contract_dir  # noqa: E402
 from privacy.engine import ContractSet, Rejection  # noqa: E402
 from scrubber.codec import DecodeFailure, decode_object, encode_line  # noqa: E402
 from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json  # noqa: E402

@@ -9,14 +9,17 @@ the key: ``contracts/order_placed/1.yaml: fields.ssn.pii.action: unknown action 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .detectors import DETECTORS
+from .document import _PATH_RE, ContractError, _Doc, _number, _str_list
+
+from .generators import Generate, _check_generators, _parse_generate
 from .patterns import PatternError, compile_mask, compile_pattern
+
+__all__ = ["ContractError", "Contract", "FieldSpec", "Pii", "Consent", "Generate", "parse_contract", "bundle_json", "load_bundle"]
 
 TYPES = ("string", "integer", "number", "boolean", "object", "array", "date", "datetime", "any")
 ACTIONS = ("redact", "mask", "pseudonymise", "generalise", "drop")
@@ -26,25 +29,8 @@ SCAN_MODES = ("off", "mask", "quarantine")
 CONSENT_MODELS = ("flag", "purposes")
 PURPOSE_LEVELS = ("granular", "cumulative")
 UNDECLARED = ("drop", "keep", "reject")
-# The producer's vocabulary for generating a field (``generate:``); see ``producer/events.py``.
-GENERATORS = ("uuid", "clock", "subject", "text", "between", "template", "chance", "count", "sum")
-SUBJECT_ATTRIBUTES = {  # attribute -> the field types it can fill
-    "id": ("string",), "name": ("string",), "first_name": ("string",), "dob": ("date", "string"),
-    "gender": ("string",), "ssn": ("string",), "email": ("string",), "phone": ("string",),
-    "street": ("string",), "city": ("string",), "state": ("string",), "postcode": ("string",),
-    "country": ("string",),
-}
-TEXTS = ("note", "gift")
-
-# Used with fullmatch (a "$" anchor would accept a trailing newline). Field paths end up in
-# generated code, always through repr(); these patterns are a second line of defence.
-_PATH_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\*\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\*\])?)*", re.ASCII)
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 _VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+){0,2}", re.ASCII)
-
-
-class ContractError(ValueError):
-    """A contract does not load or does not validate. The message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -58,16 +44,6 @@ class Pii:
     generalise: str | None = None
     band: int = 10
     prefix: int = 3
-
-
-@dataclass(frozen=True)
-class Generate:
-    """How the producer fills a field: one generator of ``GENERATORS`` and its argument, and the
-    share of events that carry the field at all (``present``, optional fields only)."""
-
-    kind: str
-    arg: Any = None
-    present: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -121,54 +97,6 @@ class Contract:
 # ---------------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------------
-
-
-class _Doc:
-    def __init__(self, source: str):
-        self.source = source
-
-    def err(self, key: str, msg: str) -> ContractError:
-        return ContractError(f"{self.source}: {key}: {msg}" if key else f"{self.source}: {msg}")
-
-    def mapping(self, v: Any, key: str) -> dict:
-        if not isinstance(v, Mapping):
-            raise self.err(key, f"must be a mapping, got {type(v).__name__}")
-        return dict(v)
-
-    def only(self, m: dict, key: str, allowed: set[str]) -> None:
-        extra = sorted(set(m) - allowed)
-        if extra:
-            raise self.err(key, f"unknown key(s): {', '.join(extra)}")
-
-    def string(self, m: dict, name: str, key: str, *, required=True, default=None, choices=None) -> Any:
-        if name not in m:
-            if required:
-                raise self.err(f"{key}.{name}" if key else name, "is required")
-            return default
-        v = m[name]
-        if not isinstance(v, str) or not v:
-            raise self.err(f"{key}.{name}" if key else name, f"must be a non-empty string, got {v!r}")
-        if choices is not None and v not in choices:
-            raise self.err(f"{key}.{name}" if key else name, f"must be one of {', '.join(choices)}, got {v!r}")
-        return v
-
-
-def _str_list(doc: _Doc, v: Any, key: str) -> tuple[str, ...]:
-    if isinstance(v, str):
-        v = [v]
-    if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
-        raise doc.err(key, f"must be a non-empty list of names, got {v!r}")
-    if len(set(v)) != len(v):
-        raise doc.err(key, "lists a name twice")
-    return tuple(v)
-
-
-def _number(doc: _Doc, v: Any, key: str) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise doc.err(key, f"must be a finite number, got {v!r}")
-    return v
 
 
 def _parse_pii(doc: _Doc, raw: Any, key: str, ftype: str, purposes: tuple[str, ...]) -> Pii:
@@ -263,115 +191,6 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
                      max_length=ml, pii=pii, scan=scan, generate=gen)
 
 
-def _probability(doc: _Doc, v: Any, key: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-        raise doc.err(key, f"must be a probability from 0 to 1, got {v!r}")
-    return float(v)
-
-
-def _parse_generate(doc: _Doc, raw: Any, key: str, ftype: str, required: bool) -> Generate:
-    """``uuid`` | ``clock`` | {subject: email} | {text: note} | {between: [lo, hi]} |
-    {template: "SKU-%####"} | {chance: 0.2} | {count: [lo, hi]} | {sum: [a[*].x, a[*].y]},
-    each optionally with ``present: 0.3`` ({present: 0.3} alone: a derivable field, sometimes
-    absent). Cross-field checks are in ``_check_generators``."""
-    if isinstance(raw, str):
-        raw = {raw: None}
-    m = doc.mapping(raw, key)
-    present = _probability(doc, m.pop("present"), f"{key}.present") if "present" in m else 1.0
-    if present < 1 and required:
-        raise doc.err(f"{key}.present", "a required field is always present")
-    if not m and "present" in raw:  # {present: 0.3} alone: derived, and only sometimes there
-        return Generate(kind="derive", present=present)
-    kinds = [k for k in m if k in GENERATORS]
-    unknown = sorted(str(k) for k in m if k not in GENERATORS)
-    if unknown or len(kinds) != 1:
-        raise doc.err(key, f"must name exactly one generator of {', '.join(GENERATORS)} (plus 'present'), "
-                           f"got {', '.join(map(str, m)) or 'none'}")
-    kind = kinds[0]
-    arg = m[kind]
-    k = f"{key}.{kind}"
-
-    def types(*allowed: str) -> None:
-        if ftype not in allowed:
-            raise doc.err(k, f"does not generate a field of type {ftype} (only {', '.join(allowed)})")
-
-    def pair(numbers: bool) -> tuple:
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise doc.err(k, f"must be a list of two items, got {arg!r}")
-        if numbers:
-            lo, hi = (_number(doc, v, k) for v in arg)
-            if lo is None or hi is None or lo > hi:
-                raise doc.err(k, f"must be [low, high] with low <= high, got {arg!r}")
-            return lo, hi
-        return tuple(arg)
-
-    if kind in ("uuid", "clock"):
-        if arg is not None:
-            raise doc.err(k, "takes no argument")
-        types(*(("string",) if kind == "uuid" else ("datetime", "string")))
-    elif kind == "subject":
-        if arg not in SUBJECT_ATTRIBUTES:
-            raise doc.err(k, f"must be one of {', '.join(SUBJECT_ATTRIBUTES)}, got {arg!r}")
-        types(*SUBJECT_ATTRIBUTES[arg])
-    elif kind == "text":
-        if arg not in TEXTS:
-            raise doc.err(k, f"must be one of {', '.join(TEXTS)}, got {arg!r}")
-        types("string")
-    elif kind == "between":
-        types("integer", "number")
-        arg = pair(True)
-        if ftype == "integer" and not all(float(v).is_integer() for v in arg):
-            raise doc.err(k, f"bounds of an integer field must be whole numbers, got {arg!r}")
-    elif kind == "count":
-        types("array")
-        arg = pair(True)
-        if not all(isinstance(v, int) and v >= 0 for v in arg):
-            raise doc.err(k, f"must be [low, high] counts (whole numbers from 0), got {arg!r}")
-    elif kind == "template":
-        types("string")
-        if not isinstance(arg, str) or not arg:
-            raise doc.err(k, "must be a non-empty string (# a digit, % a digit from 1 to 9, ? a letter)")
-    elif kind == "chance":
-        types("boolean")
-        arg = _probability(doc, arg, k)
-    else:  # sum
-        types("integer", "number")
-        arg = pair(False)
-        if not all(isinstance(v, str) and _PATH_RE.fullmatch(v) for v in arg):
-            raise doc.err(k, f"must name two field paths, got {arg!r}")
-    return Generate(kind=kind, arg=arg, present=present)
-
-
-def _check_generators(doc: _Doc, fields: tuple[FieldSpec, ...], consent_path: str) -> None:
-    """A contract that tells the producer how to generate any field must tell it for every field
-    (or the field must be derivable: an enum, a bounded number, a boolean, a container, the
-    consent field), and a sum must name numbers in the items of one array."""
-    if not any(f.generate for f in fields):
-        return
-    by_path = {f.path: f for f in fields}
-    for f in fields:
-        key = f"fields.{f.path}.generate"
-        g = f.generate
-        if g is not None and f.path == consent_path:
-            raise doc.err(key, "the consent field is generated from each subject's consent; remove the hint")
-        if g is not None and g.kind == "sum":
-            if "[*]" in f.path:
-                raise doc.err(key, "a sum cannot sit inside an array")
-            arrays = set()
-            for p in g.arg:
-                op = by_path.get(p)
-                if op is None or op.type not in ("integer", "number") or p.count("[*]") != 1 or "." in p.split("[*].")[-1]:
-                    raise doc.err(key, f"{p!r} names no declared number directly in an array's items")
-                arrays.add(p.split("[*]")[0])
-            if len(arrays) != 1:
-                raise doc.err(key, "both operands must be fields of the same array's items")
-        if (g is None or g.kind == "derive") and f.path != consent_path and f.type not in ("object", "array", "boolean") and not f.enum and not (
-            f.type in ("integer", "number") and f.minimum is not None and f.maximum is not None
-        ):
-            raise doc.err(key, "is missing: other fields say how the producer generates them, so this one must too "
-                               "(an enum, a bounded number, a boolean or an object needs no hint)")
-
-
 def parse_contract(raw: Any, source: str) -> Contract:
     doc = _Doc(source)
     m = doc.mapping(raw, "")
@@ -447,89 +266,6 @@ def parse_contract(raw: Any, source: str) -> Contract:
     return Contract(type=ctype, version=version, subject=subject, consent=Consent(model=model, path=cpath, levels=levels),
                     purposes=purposes, fields=fields, scan_mode=scan_mode, detectors=tuple(detectors),
                     undeclared=undeclared, description=description, source=source, raw=raw)
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading: YAML from the repository, JSON bundle in the Lambdas
-# ---------------------------------------------------------------------------------------------
-
-
-def _load_yaml(text: str, source: str) -> Any:
-    """Safe YAML, refusing what would silently change a contract: a key repeated at any level
-    (PyYAML keeps the last value, so a repeated ``ssn:`` replaced the field and its personal-data
-    rule) and merge keys (``<<``: explicit keys override merged ones without a word)."""
-    import yaml
-
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        stack = [(node, "")]
-        while stack:
-            n, path = stack.pop()
-            if isinstance(n, yaml.MappingNode):
-                seen: dict = {}
-                for k, v in n.value:
-                    if k.tag == "tag:yaml.org,2002:merge":
-                        raise ContractError(f"{source}: {path or 'top level'}: merge keys (<<) are not supported, "
-                                            f"at line {k.start_mark.line + 1}; write the keys out")
-                    key = loader.construct_object(k, deep=True)
-                    line = k.start_mark.line + 1
-                    try:
-                        first = seen.get(key)
-                    except TypeError:
-                        raise ContractError(f"{source}: {path or 'top level'}: the key at line {line} is not a scalar") from None
-                    name = f"{path}.{key}" if path else str(key)
-                    if first is not None:
-                        raise ContractError(f"{source}: {name}: the key {str(key)!r} appears twice, at lines {first} "
-                                            f"and {line} (YAML would silently keep only the last)")
-                    seen[key] = line
-                    stack.append((v, name))
-            elif isinstance(n, yaml.SequenceNode):
-                stack.extend((v, f"{path}[{i}]") for i, v in enumerate(n.value))
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def load_contract_file(path: Path, root: Path | None = None) -> Contract:
-    import yaml
-
-    source = str(path.relative_to(root.parent) if root is not None else path)
-    try:
-        raw = _load_yaml(path.read_text(encoding="utf-8"), source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ContractError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise ContractError(f"{source}: cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ContractError(f"{source}: is not UTF-8 text") from None
-    try:
-        json.dumps(raw, allow_nan=False)
-    except (TypeError, ValueError):
-        raise ContractError(f"{source}: holds a value JSON cannot carry (an unquoted date or time? quote it)") from None
-    c = parse_contract(raw, source)
-    expected = path.parent.name, path.stem
-    if (c.type, c.version) != expected:
-        raise ContractError(f"{source}: declares {c.type}/{c.version} but lives at {expected[0]}/{expected[1]}.yaml")
-    return c
-
-
-def load_contract_dir(root: Path) -> list[Contract]:
-    root = Path(root)
-    if not root.is_dir():
-        raise ContractError(f"{root}: the contracts folder does not exist")
-    files = sorted(root.glob("*/*.yaml"))
-    if not files:
-        raise ContractError(f"{root}: holds no contract (expected <type>/<version>.yaml)")
-    contracts = [load_contract_file(p, root) for p in files]
-    strays = sorted(str(p.relative_to(root.parent)) for p in root.rglob("*") if p.is_file() and p.suffix in (".yml", ".json"))
-    if strays:
-        raise ContractError(f"{strays[0]}: contracts must be .yaml files named <type>/<version>.yaml")
-    return contracts
 
 
 def bundle_json(contracts: list[Contract]) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from privacy.contract import Contract, load_bundle, load_contract_dir
+from privacy.contract import Contract, load_bundle
+from privacy.files import load_contract_dir
 from privacy.engine import CompiledContract, Keyring, Rejection
 
 _REPO_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"

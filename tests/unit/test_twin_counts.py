@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacy.contract import load_contract_dir
+from privacy.files import load_contract_dir
 from privacy.engine import ContractSet, Keyring
 from producer.events import EventFactory, encode
 from scrubber.codec import decode_object, encode_line

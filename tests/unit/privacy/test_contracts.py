@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from privacy.contract import ContractError, bundle_json, load_bundle, load_contract_dir, load_contract_file, parse_contract
+from privacy.contract import ContractError, bundle_json, load_bundle, parse_contract
+from privacy.files import load_contract_dir, load_contract_file
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,7 +11,8 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from privacy.contract import ContractError, load_contract_dir, parse_contract
+from privacy.contract import ContractError, parse_contract
+from privacy.files import load_contract_dir
 from privacy.patterns import PatternError, compile_mask, compile_pattern
 
 ROOT = Path(__file__).resolve().parents[3]
