@@ -15,7 +15,6 @@ from typing import Any
 
 from .detectors import DETECTORS
 from .document import _PATH_RE, ContractError, _Doc, _number, _str_list
-
 from .generators import Generate, _check_generators, _parse_generate
 from .patterns import PatternError, compile_mask, compile_pattern
 
