@@ -6,7 +6,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test bench synth deploy venv cli clean contracts scrub
+.PHONY: run test bench synth deploy venv cli clean contracts scrub detectors
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: venv cli
 ## Benchmarks (not part of the tests)
 bench: venv
 	$(PY) -m bench
+
+## Free-text detectors: recall on 10,000 generated values per detector, false positives on ordinary numbers
+detectors: venv
+	$(PY) -m tools.detector_corpus
 
 ## Validate the data contracts
 contracts: venv
