@@ -288,7 +288,7 @@ def run(n: int = 10_000, seed: int = 1) -> Report:
     for i in range(n):
         family = names[i % len(names)]
         _fp(report, scanner, rng, prose, family, ordinary[family]())
-    long_ids = "bare 10 to 15 digit ids (phone-shaped: masked by design, not gated)"
+    long_ids = "bare ids of 10 to 15 digits (masked by design, not gated)"
     report.informational.add(long_ids)
     for _ in range(max(1, n // 10)):
         _fp(report, scanner, rng, prose, long_ids, ordinary_numbers.long_ids(rng))

@@ -15,11 +15,14 @@ The shapes are the ones numbers are written in, checked where a check exists:
 * card: 12 to 19 digits (Maestro numbers start at 12), bare or in groups of four (Amex and
   Diners: 4-6-5, 4-6-4), Luhn-checked.
 * IPv4: four dotted octets.
-* phone: an optional international prefix (``+44``, ``0044``, ``+44 (0)``, ``(+44)``), an optional
-  area code in parentheses, then digit groups separated by one space or dash (or only by dots);
-  without an international prefix, groups after the first have two digits or more (ISBNs and
-  versions have one-digit groups); a date is never part of one. 10 to 15 digits, or 7 to 15 after
-  an international prefix; the extension, if any, is masked with the number and not counted.
+* phone: an international prefix (``+44``, ``0044``, ``+44 (0)``, ``(+44)``) and digit groups
+  separated by one space or dash (or only by dots), 7 to 15 digits; or, without one, 10 to 15
+  digits grouped as national numbers are: a trunk "0" or an area code in parentheses first, then
+  groups of two digits or more (``0113 496 0123``, ``(0406)-812415``, ``06 12 34 56 78``), or
+  North America's 3-3-4 (``555.123.4567``, ``1-800-555-0123``), China's 3-4-4, India's 5-5,
+  Mexico's 2-4-4. ISBNs, versions, ids (``ORD-2026-0048213``) and numbers side by side in a
+  sentence do not fit; a date is never part of one. The extension, if any, is masked with the
+  number and not counted.
 A bare run of 10 to 15 digits is a phone number too (``2125550123``, an MSISDN), unless it is a
 card: numbers that long are masked, on the side of caution.
 """
@@ -34,17 +37,13 @@ Span = tuple[int, int, str, str]  # start, end, kind, replacement
 MAX_SEGMENT_TOKENS = 8  # "+33 (0) 6 12 34 56 78" has seven tokens
 
 
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # a digit doubled, its digits summed
+
+
 def luhn_ok(digits: str) -> bool:
-    total, alt = 0, False
-    for ch in reversed(digits):
-        d = ord(ch) - 48
-        if alt:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-        alt = not alt
-    return total % 10 == 0
+    """The Luhn check of a string of ASCII digits (sums of bytes: C loops, no Python one)."""
+    b = digits.encode("ascii", "replace")
+    return (sum(b[-1::-2]) + sum(b[-2::-2].translate(_DOUBLED)) - 48 * len(b)) % 10 == 0
 
 
 def itin_ok(candidate: str) -> bool:
@@ -116,6 +115,7 @@ _SSN_LABEL = re.compile(
     re.ASCII | re.IGNORECASE,
 )
 _LABEL_WINDOW = 64
+_TOKEN = re.compile(r"\S+")
 _ASCII_DIGITS = b"0123456789"
 
 
@@ -126,7 +126,13 @@ def digit_count(s: str) -> int:
 
 def labelled(text: str, start: int) -> bool:
     """Is there an SSN label shortly before ``start``?"""
-    return _SSN_LABEL.search(text, max(0, start - _LABEL_WINDOW), start) is not None
+    w0 = max(0, start - _LABEL_WINDOW)
+    window = text[w0:start].lower()
+    i = window.find("ssn")
+    j = window.find("social")
+    if i == -1 and j == -1:  # the common case, found with two C searches
+        return False
+    return _SSN_LABEL.search(text, w0 + min(k for k in (i, j) if k != -1), start) is not None
 
 
 def phone_digits_ok(c: str) -> bool:
@@ -167,20 +173,6 @@ def classify(c: str, label: bool = False, phone: bool = True) -> tuple[str, str]
     return None  # a date or a timestamp
 
 
-def _glue(text: str, s: int) -> int:
-    """How the run starting at ``s`` is attached to what precedes it: 0 free, 1 the tail of an
-    identifier (``SKU-``, ``ORD-2026-``: not a phone number), 2 inside a word (only a labelled SSN,
-    ``SSN123456789``)."""
-    if not s:
-        return 0
-    p = text[s - 1]
-    if p.isalnum() or p == "_":
-        return 2
-    if p == "-" and s > 1 and (text[s - 2].isalnum() or text[s - 2] == "_"):
-        return 1
-    return 0
-
-
 def run_spans(text: str, s: int, e: int, x: int, enabled: frozenset) -> list[Span]:
     """Findings in the run ``text[s:e]`` followed by its extension ``text[e:x]`` (``x == e``: none).
 
@@ -194,7 +186,15 @@ def run_spans(text: str, s: int, e: int, x: int, enabled: frozenset) -> list[Spa
         glued_after = False
     while text[s] == "(" and text.count("(", s, e) > text.count(")", s, e):
         s += 1  # "(555-123-4567)": the parenthesis is the text's, not the number's
-    glue = _glue(text, s)
+    # how the run is attached to what precedes it: 0 free, 1 the tail of an identifier ("SKU-",
+    # "ORD-2026-": not a phone number), 2 inside a word (only a labelled SSN, "SSN123456789")
+    glue = 0
+    if s:
+        p = text[s - 1]
+        if p.isalnum() or p == "_":
+            glue = 2
+        elif p == "-" and s > 1 and (text[s - 2].isalnum() or text[s - 2] == "_"):
+            glue = 1
     cand = text[s:e]
     if " " not in cand:
         if glued_after:
@@ -210,8 +210,20 @@ def run_spans(text: str, s: int, e: int, x: int, enabled: frozenset) -> list[Spa
 
 
 def _segments(text: str, base: int, cand: str, x: int, enabled: frozenset, glue: int, glued_after: bool) -> list[Span]:
-    """The run's tokens cut into the segments that cover the most digits with findings."""
-    toks = [(base + t.start(), base + t.end()) for t in re.finditer(r"\S+", cand)]
+    """The run's tokens cut into the segments that cover the most digits with findings; of two
+    cuts that cover as many, the one with the longer first segment (one number in groups rather
+    than several numbers)."""
+    toks = [(base + t.start(), base + t.end()) for t in _TOKEN.finditer(cand)]
+    intl = cand[0] == "+" or cand.startswith(("00", "(+"))
+    if not glue and not glued_after and len(toks) <= MAX_SEGMENT_TOKENS and digit_count(cand) <= 19:
+        # the common case, a number written in groups: the whole run is one finding, and nothing
+        # covers more digits than all of them
+        c = classify(cand)
+        if c is not None and c[0] in enabled and (
+            intl or c[0] != "phone" or ("." not in cand and "-" not in cand)  # a date has them
+            or not any(_DATE_TOKEN.fullmatch(text, a, b) for a, b in toks)
+        ):
+            return [(base, x if c[0] == "phone" else base + len(cand), c[0], c[1])]
     lo, hi = 0, len(toks)
     if glue == 2:
         lo = 1  # the first token belongs to the word before it
@@ -222,7 +234,9 @@ def _segments(text: str, base: int, cand: str, x: int, enabled: frozenset, glue:
         c = classify(text[base:toks[0][1]], label=True, phone=False)  # "SSN123456789 ..."
         if c is not None:
             out.append((base, toks[0][1], c[0], c[1]))
-    digits = [digit_count(text[a:b]) for a, b in toks]
+    upto = [0]  # digits in toks[:i]
+    for a, b in toks:
+        upto.append(upto[-1] + digit_count(text[a:b]))
     dates = [_DATE_TOKEN.fullmatch(text, a, b) is not None for a, b in toks]
     # covered[i]: the most digits findings can cover in toks[i:hi]; step[i]: the finding that
     # starts there and the token after it, or None (toks[i] is left as it is)
@@ -232,16 +246,17 @@ def _segments(text: str, base: int, cand: str, x: int, enabled: frozenset, glue:
         covered[i] = covered[i + 1]
         a = toks[i][0]
         intl = text[a] == "+" or text.startswith(("00", "(+"), a)
-        total = 0
-        for k in range(i, min(hi, i + MAX_SEGMENT_TOKENS)):
-            total += digits[k]
-            if total > 19 or (k > i and not intl and (dates[k] or dates[i])):
-                break  # nothing is longer than a 19-digit card; a date is not part of a number
-            if not digits[k] or (k > i and total < 7):
-                continue  # under 7 digits no run of tokens is a number to mask
+        for k in range(min(hi, i + MAX_SEGMENT_TOKENS) - 1, i - 1, -1):  # the longest first
+            total = upto[k + 1] - upto[i]
+            if total > 19 or total + covered[k + 1] <= covered[i] or upto[k + 1] == upto[k]:
+                continue  # longer than a 19-digit card; cannot cover more; ends with no digit
             b = toks[k][1]
+            if k == i and b - a < 7:
+                continue  # the shortest finding is seven characters long (an IPv4 address)
+            if k > i and (total < (7 if intl else 9) or (not intl and True in dates[i:k + 1])):
+                continue  # too few digits for a phone number or a spaced SSN; a date is in no number
             c = classify(text[a:b], label=k == i and b - a == 9 and labelled(text, a), phone=not (i == 0 and glue))
-            if c is None or c[0] not in enabled or total + covered[k + 1] <= covered[i]:
+            if c is None or c[0] not in enabled:
                 continue
             covered[i] = total + covered[k + 1]
             end = x if (k == len(toks) - 1 and c[0] == "phone") else b
