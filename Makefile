@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run test bench synth deploy venv cli clean contracts scrub python FORCE
+.PHONY: run test bench synth deploy venv cli clean contracts scrub python FORCE detectors
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -91,6 +91,10 @@ test: venv cli
 ## Benchmarks (not part of the tests)
 bench: venv
 	$(PY) -m bench
+
+## Free-text detectors: recall on 10,000 generated values per detector, false positives on ordinary numbers
+detectors: venv
+	$(PY) -m tools.detector_corpus
 
 ## Validate the data contracts
 contracts: venv

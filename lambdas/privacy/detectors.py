@@ -1,8 +1,17 @@
 """Detectors for personal data that free text should not carry, and their in-place masks.
 
-One combined regular expression finds candidates in a single pass; each candidate is then checked
-(Luhn for payment cards, ISO 7064 mod-97 for IBANs, octet ranges for IPv4, ``ipaddress`` for IPv6,
-SSA rules for SSNs) so that order numbers and dates are not masked by mistake.
+A few regular expressions find candidates (e-mail addresses around each "@", IBANs, IPv6
+addresses, runs of digits and separators); each candidate is then checked (Luhn for payment cards,
+ISO 7064 mod-97 for IBANs, octet ranges for IPv4, ``ipaddress`` for IPv6, SSA rules and a label
+for SSNs, a phone grammar) so that order numbers, dates and amounts are not masked by mistake.
+``numeric.py`` tells the runs of digits apart; its docstring lists the shapes.
+
+The scan is on the Lambda's hot path, so it is gated cheaply (a class string of the text: no digit,
+no numeric scan) and written in straight-line Python over C-level searches. ``phonenumbers``
+(libphonenumber) was measured for it and left out: 8 to 20 times slower per text, and on Faker's
+numbers (random digits, valid-looking or not) it finds fewer (its matcher wants possible or valid
+numbers); the corpus command (``python -m tools.detector_corpus``) uses it to write numbers of
+every region.
 
 A masked finding keeps only a hint of its shape: ``[EMAIL]``, ``[SSN]``, ``[PHONE]``,
 ``[CARD ****1111]``, ``[IBAN GB**]``, ``[IP]``; the SSN detector also masks IRS taxpayer numbers
@@ -11,24 +20,26 @@ A masked finding keeps only a hint of its shape: ``[EMAIL]``, ``[SSN]``, ``[PHON
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Iterable
+
+from .numeric import ip_ok, itin_ok, luhn_ok, run_spans, ssn_ok  # noqa: F401 (luhn_ok, ssn_ok, itin_ok: re-exported)
 
 DETECTORS = ("email", "ssn", "phone", "card", "iban", "ip")
 
 # Candidate finders. Each starts with a character class so the regex engine skips quickly to
 # plausible positions; word boundaries are checked in Python, and each candidate is validated.
-_NUMERIC = re.compile(r"[+(\d][\d().+ -]{5,30}\d(?:[ ]?(?:x|ext\.?)[ ]?\d{1,6})?", re.ASCII)
+# A numeric run (no length cap: a long run is cut into numbers by numeric.run_spans), then an
+# optional extension ("x123", " ext. 123"), masked with the number it belongs to.
+_NUMERIC = re.compile(r"([+(\d][\d().+ -]{5,}\d)(?:[ ]?(?i:x|ext\.?|extn\.?)[ ]?\d{1,6})?", re.ASCII)
 _IBAN = re.compile(r"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?", re.ASCII)
 _IPV6 = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 # the local part of an address, matched backwards from the "@" on the reversed text
-_LOCAL_REVERSED = re.compile(r"[\w.%+-]{1,256}")
-
+_LOCAL_REVERSED = re.compile(r"[\w.%+'-]{1,256}")
+_EMAIL_DOMAIN_HEAD = re.compile(r"(?:[\w-]{1,63}\.)+[^\W\d_]{2,24}")
 
 _DIGIT = re.compile(r"\d", re.ASCII)
 _IBAN_HINT = re.compile(r"[A-Z][A-Z]\d\d", re.ASCII)
-_ASCII_DIGITS = b"0123456789"
 
 # The gates below run on a class string of the text: one byte per character (a character outside
 # ASCII becomes "?"), ASCII digits "0", A-Z "A", anything else ".". Literal searches on it are C
@@ -37,62 +48,17 @@ _ASCII_DIGITS = b"0123456789"
 _CLASSES = bytes(48 if 48 <= b <= 57 else 65 if 65 <= b <= 90 else 46 for b in range(256))
 
 
-def _digits(s: str) -> int:
-    """ASCII digits in ``s`` (candidates are ASCII: the finders use re.ASCII)."""
-    return len(s) - len(s.encode("ascii", "replace").translate(None, _ASCII_DIGITS))
-_EMAIL_DOMAIN_HEAD = re.compile(r"(?:[\w-]{1,63}\.)+[^\W\d_]{2,24}")
-
-
-def luhn_ok(digits: str) -> bool:
-    total, alt = 0, False
-    for ch in reversed(digits):
-        d = ord(ch) - 48
-        if alt:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-        alt = not alt
-    return total % 10 == 0
+# a letter of an IBAN as its number (A = 10 ... Z = 35), for ISO 7064 mod-97
+_IBAN_NUMBERS = {c: str(c - 55) for c in range(65, 91)}
 
 
 def iban_ok(candidate: str) -> bool:
     s = candidate.replace(" ", "")
     if not 15 <= len(s) <= 34:
         return False
-    moved = s[4:] + s[:4]
-    n = 0
-    for ch in moved:
-        if ch.isdigit():
-            n = (n * 10 + ord(ch) - 48) % 97
-        elif "A" <= ch <= "Z":
-            n = (n * 100 + ord(ch) - 55) % 97
-        else:
-            return False
-    return n == 1
-
-
-def itin_ok(candidate: str) -> bool:
-    """IRS individual taxpayer numbers share the SSN shape: 9xx-GG-xxxx with these groups."""
-    g = int(candidate[4:6])
-    return candidate[0] == "9" and (50 <= g <= 65 or 70 <= g <= 88 or 90 <= g <= 92 or 94 <= g <= 99)
-
-
-def ssn_ok(candidate: str) -> bool:
-    area, group, serial = candidate[0:3], candidate[4:6], candidate[7:11]
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
-
-
-def ip_ok(candidate: str) -> bool:
-    try:
-        ipaddress.ip_address(candidate)
-    except ValueError:
-        return False
-    return True
-
-
-def _card_digits(candidate: str) -> str:
-    return candidate.replace(" ", "").replace("-", "")
+    moved = (s[4:] + s[:4]).translate(_IBAN_NUMBERS)
+    # anything but ASCII digits and capitals left over (a lower-case letter, "$"): not an IBAN
+    return moved.isascii() and moved.isdigit() and int(moved) % 97 == 1
 
 
 def _bounded(text: str, start: int, end: int, before: str, after: str) -> bool:
@@ -104,41 +70,17 @@ def _bounded(text: str, start: int, end: int, before: str, after: str) -> bool:
     return True
 
 
-# The shapes a numeric candidate can have, in the order they are told apart: a fullmatch picks the
-# first that fits the whole candidate (an SSN before an IPv4 address before a date, then a card,
-# then a phone number; a card shape also fits the phone shape).
-_SHAPES = re.compile(
-    r"(?P<ssn>\d{3}-\d{2}-\d{4})"
-    r"|(?P<ip>\d{1,3}(?:\.\d{1,3}){3})"
-    r"|(?P<date>\d{4}-\d{2}-\d{2}.*)"
-    r"|(?P<card>\d(?:[ -]?\d){12,18})"
-    r"|(?P<phone>(?:[\d ().+/-]|x|ext\.?)+)",
-    re.ASCII | re.DOTALL,
-)
-
-
-def _classify_numeric(c: str) -> tuple[str, str] | None:
-    c = c.rstrip(" .-(")
-    m = _SHAPES.fullmatch(c)
-    if m is None:
-        return None
-    shape = m.lastgroup
-    if shape == "ssn":
-        if ssn_ok(c):
-            return "ssn", "[SSN]"
-        return ("ssn", "[TIN]") if itin_ok(c) else None
-    if shape == "ip":
-        return ("ip", "[IP]") if ip_ok(c) else None
-    if shape == "date":
-        return None  # a date or timestamp, not a phone number
-    if shape == "card":
-        d = _card_digits(c)
-        if luhn_ok(d):
-            return "card", f"[CARD ****{d[-4:]}]"
-        digits = len(d)
-    else:
-        digits = _digits(c)
-    return ("phone", "[PHONE]") if 10 <= digits <= 15 else None
+def _local_start(text: str, rev: str, at: int) -> int:
+    """Where the local part of the address whose "@" is at ``at`` starts (``at``: none)."""
+    if at and text[at - 1] == '"':  # a quoted local part: "john doe"@example.com
+        q = text.rfind('"', max(0, at - 66), at - 1)
+        if q != -1 and "\n" not in text[q:at]:
+            return q
+    m = _LOCAL_REVERSED.match(rev, len(text) - at)
+    s0 = at - (m.end() - m.start()) if m else at
+    while s0 < at and text[s0] in ".+-%'":  # no leading punctuation in a local part
+        s0 += 1
+    return s0
 
 
 class Scanner:
@@ -161,23 +103,17 @@ class Scanner:
     def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
         """(start, end, kind, replacement) of every validated finding, in order, not overlapping."""
         spans: list[tuple[int, int, str, str]] = []
-        en = self.enabled
         if self._email and "@" in text:
             rev = text[::-1]
-            n = len(text)
             at = text.find("@")
             while at != -1:
-                m = _LOCAL_REVERSED.match(rev, n - at)
-                s0 = at - (m.end() - m.start()) if m else at
+                s0 = _local_start(text, rev, at)
                 dom = _EMAIL_DOMAIN_HEAD.match(text, at + 1)
                 if s0 < at and dom:
                     e0 = dom.end()
                     while e0 < len(text) and (text[e0].isalnum() or text[e0] in "-_"):
                         e0 += 1  # over-mask rather than leave a tail of the address
-                    while s0 < at and text[s0] in ".+-%":  # no leading punctuation in a local part
-                        s0 += 1
-                    if s0 < at:
-                        spans.append((s0, e0, "email", "[EMAIL]"))
+                    spans.append((s0, e0, "email", "[EMAIL]"))
                 at = text.find("@", at + 1)
         if self._windowed:
             cls = text.encode("ascii", "replace").translate(_CLASSES)
@@ -199,38 +135,41 @@ class Scanner:
             for m in _IBAN.finditer(text, start):
                 cand = m.group()
                 # the pattern is greedy and may swallow a following word: shorten until it checks
-                while len(cand.replace(" ", "")) >= 15 and not iban_ok(cand):
+                ok = iban_ok(cand)
+                while not ok and len(cand) > 15:
                     cand = cand[:-1].rstrip(" ")
+                    ok = iban_ok(cand)
                 end = m.start() + len(cand)
-                if iban_ok(cand) and _bounded(text, m.start(), end, "", ""):
+                if ok and _bounded(text, m.start(), end, "", ""):
                     spans.append((m.start(), end, "iban", f"[IBAN {cand[:2]}**]"))
         if self._ip and text.count(":") >= 2:
             for m in _IPV6.finditer(text):
-                cand = m.group().rstrip(".:") if not m.group().endswith("::") else m.group()
+                cand = m.group().rstrip(".")  # the end of a sentence
+                if not cand.endswith("::"):
+                    cand = cand.rstrip(":")
                 if _bounded(text, m.start(), m.start() + len(cand), "", "") and ip_ok(cand):
                     spans.append((m.start(), m.start() + len(cand), "ip", "[IP]"))
         if self._numeric:
             search = _NUMERIC.search
-            n = len(text)
-            pos = start
-            while stop - pos >= 7:  # the shortest candidate is seven characters long
-                m = search(text, pos, stop)
-                if m is None:
-                    break
-                s, e = m.span()  # a candidate ends with a digit: nothing to strip
-                pos = e
-                # a word character next to it: part of a longer token, not a number of its own
-                if (s and (text[s - 1].isalnum() or text[s - 1] == "_")) or (
-                    e < n and (text[e].isalnum() or text[e] == "_")
-                ):
-                    continue
-                cand = m.group()
-                if " " in cand:  # several numbers may sit side by side: go token by token
-                    spans.extend(self._classify_tokens(text, s, cand))
-                    continue
-                c = _classify_numeric(cand)
-                if c is not None and c[0] in en:
-                    spans.append((s, e, c[0], c[1]))
+            en = self.enabled
+            # numbers are looked for between what was found already (an IBAN's digit groups are
+            # not a phone number that would reach past the IBAN and swallow what follows it)
+            gaps = [(start, stop)]
+            if spans:
+                spans.sort()
+                gaps, g0 = [], start
+                for s0, e0, _k, _r in spans:
+                    gaps.append((g0, min(s0, stop)))
+                    g0 = max(g0, e0)
+                gaps.append((g0, stop))
+            for pos, end in gaps:
+                while end - pos >= 7:  # the shortest candidate is seven characters long
+                    m = search(text, pos, end)
+                    if m is None:
+                        break
+                    s, e = m.span(1)  # the number; up to x, its extension (x == e: none)
+                    pos = x = m.end()
+                    spans.extend(run_spans(text, s, e, x, en))
         if len(spans) > 1:
             spans.sort()
             kept = [spans[0]]
@@ -239,30 +178,6 @@ class Scanner:
                     kept.append(sp)
             spans = kept
         return spans
-
-    def _classify_tokens(self, text: str, base: int, cand: str) -> list[tuple[int, int, str, str]]:
-        """Numbers next to each other ("123-45-6789 555-123-4567", a card and its CVV): classify
-        the space-separated tokens one by one, an SSN or an IP on its own first, then the longest
-        run of tokens that is a card or a phone number."""
-        toks = [(base + t.start(), base + t.end()) for t in re.finditer(r"\S+", cand)]
-        out, i = [], 0
-        while i < len(toks):
-            single = text[toks[i][0]:toks[i][1]].rstrip(" .-(")
-            c = _classify_numeric(single)
-            if c is not None and c[0] in ("ssn", "ip") and c[0] in self.enabled:
-                out.append((toks[i][0], toks[i][0] + len(single), c[0], c[1]))
-                i += 1
-                continue
-            for k in range(min(len(toks), i + 6), i, -1):
-                span = text[toks[i][0]:toks[k - 1][1]].rstrip(" .-(")
-                c = _classify_numeric(span)
-                if c is not None and c[0] in self.enabled:
-                    out.append((toks[i][0], toks[i][0] + len(span), c[0], c[1]))
-                    i = k
-                    break
-            else:
-                i += 1
-        return out
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         """(kind, start, end) of every validated finding."""

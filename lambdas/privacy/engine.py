@@ -306,20 +306,27 @@ def _mask_fn(p: Pii, token: str) -> Callable[[Any], Any]:
             return f"{m.group(1)}***@{m.group(2)}" if m else token
         return email
     if kind == "phone":
+        # the number, then an optional extension ("x43847", " ext. 12"): the last four digits kept
+        # are the number's, and the extension's digits are starred like the rest
+        # (+1-914-256-7627x43847 -> +*-***-***-7627x*****)
+        shape = re.compile(r"([\d ().+/-]+?)([ ]*(?:x|ext\.?)[ ]*\d{1,6}[ ]*)?", re.ASCII | re.IGNORECASE)
+
         def phone(v):
             if type(v) is not str:
                 if type(v) is not int:
                     return token
                 v = str(v)
-            b = v.encode("ascii", "replace")  # a character outside ASCII becomes "?": not a phone character
-            if b.translate(None, _PHONE_BYTES):  # anything but digits and separators: redact it all
+            m = shape.fullmatch(v)  # anything but digits, separators and an extension: redact it all
+            if m is None:
                 return token
+            number, ext = m.groups()
             # the digits starred, cut before the fourth digit from the end: it and what follows stay
-            parts = b.translate(_STAR_DIGITS).rsplit(b"*", 4)
+            parts = number.encode("ascii").translate(_STAR_DIGITS).rsplit(b"*", 4)
             # fewer than 7 digits (fewer than 3 before the last four): not a phone number
             if len(parts) < 5 or parts[0].count(b"*") < 3:
                 return token
-            return parts[0].decode("ascii") + v[len(parts[0]):]
+            out = parts[0].decode("ascii") + number[len(parts[0]):]
+            return out + ext.encode("ascii").translate(_STAR_DIGITS).decode("ascii") if ext else out
         return phone
     if kind == "card":
         def card(v):

@@ -8,7 +8,8 @@ This module turns each contract into a plan once, and the plan into events. The 
     uuid                         a random UUID (v4)
     clock                        the event's time: start_time, then 7 ms per event (RFC 3339, ms, Z)
     {subject: email}             an attribute of the event's data subject (Faker, en_US)
-    {text: note}                 free text that quotes the subject's personal data (note, gift)
+    {text: note}                 free text that quotes the subject's personal data (note, gift): e-mail,
+                                 phone numbers (en_US, and abroad), SSN, payment card, IBAN
     {between: [2, 250]}          a uniform number (two decimals) or integer (inclusive)
     {template: "SKU-%####"}      Faker's bothify: # a digit, % a digit from 1 to 9, ? a letter
     {chance: 0.2}                a boolean, true with that probability
@@ -42,6 +43,8 @@ from faker import Faker
 
 from privacy.contract import Contract, FieldSpec
 
+from .texts import TEXTS, Quoted, render
+
 _DROP = object()  # stands for "the consent field is absent"
 
 # Purpose lists that are malformed: each must void the whole consent.
@@ -49,23 +52,6 @@ AMBIGUOUS_PURPOSES = (["analytics", "nope"], "analytics", [1.5], None, [True], [
 
 # Consent values that are *not* the JSON value true. The scrubber must treat each as no consent.
 AMBIGUOUS_CONSENT = ("true", 1, None, [True], {"value": True}, "yes", 0, False, _DROP)
-
-_TEXTS = {
-    "gift": (
-        "Happy birthday {first_name}!",
-        "For {first_name} - call me on {phone} when it arrives",
-        "Enjoy! Write back to {email}",
-    ),
-    "note": (
-        "Customer called about their account. {p}",
-        "Please reach me at {email} about the delivery. {p}",
-        "{p} Follow-up requested by phone {phone}.",
-        "{p}",
-        "Patient reports mild symptoms; contact {email} for the results. {p}",
-        "Filed with SSN {ssn} on the paper form. {p}",
-    ),
-}
-
 
 @dataclass(frozen=True)
 class Subject:
@@ -86,6 +72,10 @@ class Subject:
     country: str
     consent: bool  # the flag model's one decision
     grants: frozenset = frozenset()  # purposes consented to (purposes model)
+    # quoted in free texts only (no contract field holds them)
+    phone_abroad: str = ""
+    card: str = ""
+    iban: str = ""
 
     def purposes(self, contract: Contract) -> list[str]:
         """The subject's consented purposes, as a ``purposes`` contract lists them: every granted
@@ -109,6 +99,7 @@ def make_subjects(n: int, seed: int, consent_ratio: float, purposes: tuple[str, 
     fake.seed_instance(seed)
     rng = random.Random(seed)
     prng = random.Random(seed ^ 0xC0)  # its own stream: the flag decisions do not move with the purposes
+    quoted = Quoted(seed)  # the values only free texts quote (their own streams)
     subjects = []
     for _ in range(n):
         name = fake.name()
@@ -129,6 +120,7 @@ def make_subjects(n: int, seed: int, consent_ratio: float, purposes: tuple[str, 
                 country="US",
                 consent=rng.random() < consent_ratio,
                 grants=frozenset(p for p in purposes if prng.random() < consent_ratio),
+                **quoted.draw(),
             )
         )
     return subjects
@@ -187,13 +179,10 @@ def _leaf(f: FieldSpec, contract: Contract, noise: float) -> Gen:
         attr = g.arg
         return lambda e: getattr(e.subject, attr)
     if kind == "text":
-        templates = _TEXTS[g.arg]
+        templates = TEXTS[g.arg]
 
         def text(e: _Event) -> str:
-            s = e.subject
-            return e.rng.choice(templates).format(
-                p=e.fake.sentence(nb_words=12), email=s.email, phone=s.phone, ssn=s.ssn, first_name=s.first_name
-            )
+            return render(e.rng.choice(templates), e.subject, e.fake.sentence(nb_words=12))
 
         return text
     if kind == "template":

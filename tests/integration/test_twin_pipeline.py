@@ -208,6 +208,82 @@ def test_non_consenting_values_appear_nowhere_in_the_lake(run):
     assert checked > 5000
 
 
+def _scanned_texts(ev: dict, paths: list[str]):
+    """The values of an event's free-text fields (``scan: true``), arrays of objects included."""
+    def walk(node, parts):
+        if not parts:
+            if isinstance(node, str):
+                yield node
+            return
+        head, rest = parts[0], parts[1:]
+        if head.endswith("[*]"):
+            for item in node.get(head[:-3], []) if isinstance(node, dict) else []:
+                yield from walk(item, rest)
+        elif isinstance(node, dict) and head in node:
+            yield from walk(node[head], rest)
+
+    for path in paths:
+        yield from walk(ev, path.split("."))
+
+
+def _digits(s: str) -> str:
+    return re.sub(r"[^0-9]", "", s)
+
+
+def _subjects_raw_values():
+    """Every subject's personal data as the producer's free texts may quote it: (kind, as written,
+    its digits or None). A phone number's digits are those of the number without its extension."""
+    opts = parse_payload({**PAYLOAD, "start_time": "2026-01-15T09:30:00Z"})
+    for s in Production(opts).factory.subjects:
+        yield "email", s.email, None
+        for phone in (s.phone, s.phone_abroad):
+            yield "phone", phone, _digits(re.split(r"x|ext", phone)[0])[-7:]  # its last seven: the subscriber's number
+        yield "ssn", s.ssn, _digits(s.ssn)
+        yield "card", s.card, _digits(s.card)
+        yield "iban", s.iban, s.iban.replace(" ", "")
+
+
+def test_no_raw_personal_data_of_any_subject_is_left_in_free_text(run):
+    """After the scan, no free-text field of the lake holds a raw e-mail address, phone number,
+    SSN, card number or IBAN of any subject: not as written, and not as its run of digits either
+    (digits read across the whole text, separators and masks' last-four aside)."""
+    from producer.conformance import load_contracts
+
+    _, data, _ = run
+    delivered, _ = _delivered(data)
+    scanned = {f"{c.type}/{c.version}": [f.path for f in c.fields if f.scan] for c in load_contracts() if c.producible}
+    assert all(scanned.values())  # every contract the producer emits has free text
+    raw = list(_subjects_raw_values())
+    written = re.compile("|".join(sorted({re.escape(v.lower()) for _, v, _ in raw}, key=len, reverse=True)))
+    needles = {d for _, _, d in raw if d}
+    lengths = sorted({len(d) for d in needles})
+
+    def leaks(text: str) -> list[str]:
+        found = [m.group() for m in written.finditer(text.lower())]
+        p = _digits(re.sub(r"\[CARD \*{4}[0-9]{4}\]", " ", text))  # a card's mask keeps its last four
+        found += [p[i:i + n] for n in lengths for i in range(len(p) - n + 1) if p[i:i + n] in needles]
+        return found
+
+    # the producer's texts quote every kind, in the formats the detectors must catch
+    sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
+    quoted = {kind: 0 for kind, _, _ in raw}
+    kinds = {v.lower(): kind for kind, v, _ in raw}
+    for ev in sent:
+        for text in _scanned_texts(ev, scanned[f"{ev['event_type']}/{ev['schema_version']}"]):
+            for m in written.finditer(text.lower()):
+                quoted[kinds[m.group()]] += 1
+    assert all(n > 20 for n in quoted.values()), quoted
+    assert sum(kind == "phone" and "x" in v for kind, v, _ in raw) > 100  # numbers with an extension
+    texts, masks = 0, set()
+    for ev in delivered.values():
+        for text in _scanned_texts(ev, scanned[ev["_privacy"]["contract"]]):
+            texts += 1
+            masks.update(re.findall(r"\[(EMAIL|SSN|PHONE|CARD|IBAN)", text))
+            left = len(leaks(text))  # a count: the failure message names no value
+            assert left == 0, (ev["_privacy"]["contract"], "raw personal data left in free text")
+    assert texts > 1000 and masks == {"EMAIL", "SSN", "PHONE", "CARD", "IBAN"}
+
+
 def test_malformed_records_are_in_quarantine_raw_and_nowhere_else(run):
     _, data, quarantine = run
     expected = sorted(d for pk, d in _expected_records() if pk.startswith("malformed-"))

@@ -259,3 +259,31 @@ def test_order_v2_events_carry_purposes_per_subject():
         by_subject.setdefault(e["subject_id"], set()).add(tuple(e["consent"]["purposes"]))
     assert all(len(v) == 1 for v in by_subject.values())
     assert len({p for v in by_subject.values() for p in v}) > 1  # subjects differ in what they allow
+
+
+def test_free_texts_quote_every_kind_of_personal_data_and_the_scan_leaves_none_of_it():
+    """Notes and gift messages quote the subject's e-mail, phone numbers (with extensions, and
+    abroad), SSN (dashed, spaced, labelled without separators), card and IBAN; the scanner masks
+    every one of them."""
+    import re
+
+    from privacy.detectors import Scanner
+
+    f = EventFactory(seed=3, subjects=200, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    by_id = {s.id: s for s in f.subjects}
+    seen = dict.fromkeys(("email", "phone", "extension", "abroad", "ssn", "ssn digits", "ssn spaced", "card", "iban"), 0)
+    scanner = Scanner()
+    for e in f.events(4000):
+        s = by_id[e["subject_id"]]
+        texts = [e["note"]] + [i["gift_message"] for i in e.get("order", {}).get("items", []) if "gift_message" in i]
+        for t in texts:
+            forms = {"email": s.email, "phone": s.phone, "abroad": s.phone_abroad, "ssn": s.ssn, "card": s.card,
+                     "iban": s.iban, "ssn digits": "ssn#" + s.ssn.replace("-", ""), "ssn spaced": s.ssn.replace("-", " ")}
+            hits = [k for k, v in forms.items() if v in t]
+            for k in hits:
+                seen[k] += 1
+            seen["extension"] += "phone" in hits and "x" in s.phone
+            masked, _ = scanner.mask(t)
+            assert not [k for k, v in forms.items() if v in masked]
+            assert not re.search(r"[0-9]{5}", re.sub(r"\[CARD \*{4}[0-9]{4}\]", "", masked))
+    assert all(n >= 10 for n in seen.values()), seen

@@ -1,5 +1,10 @@
+import ipaddress
+import re
+from importlib import import_module
+
 import pytest
-from hypothesis import given, settings
+from faker import Faker
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privacy.detectors import Scanner, iban_ok, luhn_ok
@@ -26,15 +31,38 @@ S = Scanner()
         ("card 4111-1111-1111-1111", "card [CARD ****1111]", ("card",)),
         ("card 4111111111111112 fails luhn", "card 4111111111111112 fails luhn", ()),
         ("iban GB82 WEST 1234 5698 7654 32 and DE89370400440532013000", "iban [IBAN GB**] and [IBAN DE**]", ("iban", "iban")),
-        # an IBAN failing mod-97 is not an IBAN, but its digit groups still look like a phone
-        # number and are masked as one: over-masking is the safe direction
-        ("iban GB82 WEST 1234 5698 7654 33 is wrong", "iban GB82 WEST [PHONE] is wrong", ("phone",)),
+        # an IBAN failing mod-97 is not an IBAN, and groups of four digits are not a phone number
+        ("iban GB82 WEST 1234 5698 7654 33 is wrong", "iban GB82 WEST 1234 5698 7654 33 is wrong", ()),
         ("from 10.0.0.1, 2001:db8::1 and fe80::1", "from [IP], [IP] and [IP]", ("ip", "ip", "ip")),
         ("not ips: 999.1.1.1 and 09:30:00", "not ips: 999.1.1.1 and 09:30:00", ()),
         ("dates 2026-01-15 09:30:00 and 2026-01-15T09:30:00Z stay", "dates 2026-01-15 09:30:00 and 2026-01-15T09:30:00Z stay", ()),
         ("order 123456 and SKU-12345 stay", "order 123456 and SKU-12345 stay", ()),
         ("", "", ()),
         ("no digits, no at-signs here", "no digits, no at-signs here", ()),
+        # the review's leaks: an extension or trunk prefix, SSNs with a label and no separators
+        ("call 001-725-746-7810x329 now", "call [PHONE] now", ("phone",)),
+        ("call +1-914-256-7627x43847.", "call [PHONE].", ("phone",)),
+        ("SSN 140298415", "SSN [SSN]", ("ssn",)),
+        ("ssn 140 29 8415", "ssn [SSN]", ("ssn",)),
+        ("ssn#078051120", "ssn#[SSN]", ("ssn",)),
+        ("SSN140298415, social security number: 078051120", "SSN[SSN], social security number: [SSN]", ("ssn", "ssn")),
+        ("my ssn is on file as 078051120", "my ssn is on file as [SSN]", ("ssn",)),
+        ("order 140298415 shipped", "order 140298415 shipped", ()),  # nine digits, no label: an order number
+        ("SSN 123-45-6789, order 140298415", "SSN [SSN], order 140298415", ("ssn",)),  # the label is the SSN's
+        ("+49 (0) 9141 777631, +33 (0)1 41 63 60 83, (0406)-812415", "[PHONE], [PHONE], [PHONE]", ("phone",) * 3),
+        ("0044 20 7946 0958 or +225 21 23 4 56789", "[PHONE] or [PHONE]", ("phone", "phone")),
+        ("tel. (555-123-4567) ext. 12 or (+44) 20 7946 0958", "tel. ([PHONE]) ext. 12 or [PHONE]", ("phone", "phone")),
+        ("(555)123-4567 ext. 12!", "[PHONE]!", ("phone",)),
+        ("unit A1 555 123 4567", "unit A1 [PHONE]", ("phone",)),  # a word's digit does not hide the number
+        ("1 2 3 4 5 6 7 8 9 10 11 12 13 14 555-123-4567", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 [PHONE]", ("phone",)),
+        ("maestro 6761 7011 4604", "maestro [CARD ****4604]", ("card",)),
+        ('"jane doe"@example.com', "[EMAIL]", ("email",)),
+        ("from fe80::.", "from [IP].", ("ip",)),
+        # ordinary numbers stay
+        ("15.01.2026 10.30, ORD-2026-0048213, SKU-1234-5678-90", "15.01.2026 10.30, ORD-2026-0048213, SKU-1234-5678-90", ()),
+        ("version 10.0.19045.2965, ISBN 978-3-16-148410-0", "version 10.0.19045.2965, ISBN 978-3-16-148410-0", ()),
+        ("order 32938027 4463972 USD, ticket 746239 20240825", "order 32938027 4463972 USD, ticket 746239 20240825", ()),
+        ("amazon order 112-4839201-2283746 placed", "amazon order 112-4839201-2283746 placed", ()),
     ],
 )
 def test_mask(text, masked, kinds):
@@ -81,35 +109,238 @@ def test_windowed_gates_find_what_the_plain_regular_expressions_find(text, detec
     assert fast.find(text) == plain.find(text)
 
 
-def _classify_stepwise(c):
-    """The numeric candidate's rule, one shape at a time (the scanner tells them apart with one
-    regular expression)."""
-    import re
+def _digit_groups(body, min_later, first_sep_free=False):
+    """``body`` is digit groups split by single separators, only dots or only spaces and dashes
+    (the first separator may be any, if ``first_sep_free``), later groups ``min_later`` digits or more."""
+    parts = re.split(r"[ .-]", body)
+    seps = re.findall(r"[ .-]", body)[1 if first_sep_free else 0:]
+    if "." in seps and set(seps) != {"."}:
+        return False
+    later = parts[2:] if first_sep_free else parts[1:]
+    return all(re.fullmatch(r"[0-9]+", p) for p in parts) and all(len(p) >= min_later for p in later)
 
-    from privacy.detectors import _digits, ip_ok, itin_ok, ssn_ok
 
-    c = c.rstrip(" .-(")
-    if re.fullmatch(r"\d{3}-\d{2}-\d{4}", c, re.ASCII):
-        return ("ssn", "[SSN]") if ssn_ok(c) else ("ssn", "[TIN]") if itin_ok(c) else None
-    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", c, re.ASCII):
+def _phone_stepwise(c):
+    """The phone grammar of numeric.PHONE, written out: an international prefix and any groups; a
+    bare run; an area code in parentheses or a trunk "0", then groups; or a known grouping."""
+    for m in [re.match(r"(?:\+|00)[0-9]{" + str(k) + "}", c) for k in (1, 2, 3)] + [re.match(r"\([+][0-9]{1,3}\)", c)]:
+        if m is None:
+            continue
+        for rest in {c[m.end():], c[m.end() + 1:] if c[m.end():m.end() + 1] in (" ", ".", "-") else None} - {None}:
+            area = re.match(r"\([0-9]{1,5}\)[ .-]?", rest)
+            for body in {rest, rest[area.end():] if area else None} - {None}:
+                if body and _digit_groups(body, 1):
+                    return True
+    if re.fullmatch(r"[0-9]+", c):
+        return True
+    area = re.match(r"\([0-9]{1,5}\)[ .-]?", c)
+    if area and _digit_groups(c[area.end():], 2, first_sep_free=False) and c[area.end():][:1].isdigit():
+        return True
+    if c[:1] == "0" and re.search(r"[ .-]", c) and _digit_groups(c, 2, first_sep_free=True):
+        return True
+    known = (r"(?:1[ .-])?[0-9]{3}[ .-][0-9]{3}[ .-][0-9]{4}", r"1[0-9]{2}[ -][0-9]{4}[ -][0-9]{4}",
+             r"[6-9][0-9]{4}[ -][0-9]{5}", r"[0-9]{2}[ -][0-9]{4}[ -][0-9]{4}")
+    return any(re.fullmatch(k, c) for k in known)
+
+
+def _classify_stepwise(c, label=False, phone=True):
+    """The rule of numeric.classify, one shape at a time (the scanner tells the shapes apart with
+    one regular expression)."""
+    from privacy.numeric import ip_ok, itin_ok, ssn_ok
+
+    def ssn(f):
+        return ("ssn", "[SSN]") if ssn_ok(f) else ("ssn", "[TIN]") if itin_ok(f) else None
+
+    digits = "".join(re.findall(r"[0-9]", c))
+    if re.fullmatch(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}", c):
+        return ssn(c)
+    if re.fullmatch(r"[0-9]{1,3}(?:[.][0-9]{1,3}){3}", c):
         return ("ip", "[IP]") if ip_ok(c) else None
-    if re.match(r"\d{4}-\d{2}-\d{2}", c, re.ASCII):
+    if re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", c):
+        return None  # a date or a timestamp
+    card = re.fullmatch(r"[0-9]{12,19}|[0-9]{4}(?:[ -][0-9]{4}){2}(?:[ -][0-9]{1,4}(?:[ -][0-9]{1,3})?)?|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5}", c)
+    if card and luhn_ok(digits):
+        return "card", f"[CARD ****{digits[-4:]}]"
+    if re.fullmatch(r"[0-9]{9}", c):
+        return ssn(f"{c[:3]}-{c[3:5]}-{c[5:]}") if label else None
+    if not phone or not _phone_stepwise(c):
         return None
-    if re.fullmatch(r"\d(?:[ -]?\d){12,18}", c, re.ASCII):
-        d = c.replace(" ", "").replace("-", "")
-        if luhn_ok(d):
-            return "card", f"[CARD ****{d[-4:]}]"
-    if 10 <= _digits(c) <= 15 and re.fullmatch(r"(?:[\d ().+/-]|x|ext\.?)+", c, re.ASCII):
-        return "phone", "[PHONE]"
-    return None
+    n = len(digits)
+    if c[:1] == "+" or c[:2] == "(+":
+        ok = 7 <= n <= 15
+    elif c[:2] == "00" and c[2:3] in tuple("0123456789"):
+        ok = (8 if re.fullmatch(r"[0-9]+", c) else 7) <= n - 2 <= 15
+    else:
+        ok = 10 <= n <= 15
+    return ("phone", "[PHONE]") if ok else None
 
 
-_NUMERIC_PIECES = st.sampled_from(["1", "4", "9", "0", "123", "4111", " ", "-", ".", "(", ")", "+", "/", "x", "ext.", "ext", "e", "2026-01-15", "١"])
+_NUMERIC_PIECES = st.sampled_from(["1", "4", "9", "0", "00", "123", "4111", "555", " ", "-", ".", "(", ")", "+", "(0)", "(+",
+                                   "x", "2026-01-15", "١"])
+# number-like candidates: a real format (Faker's phone patterns, international ones, cards, SSNs),
+# its digits drawn, then perhaps one character dropped or one piece put in: near misses
+_FORMATS = sorted({p for loc in ("en_US", "en_GB", "de_DE", "nl_NL") for p in import_module(f"faker.providers.phone_number.{loc}").Provider.formats}
+                  | {"0# ## ## ## ##", "+33 # ## ## ## ##", "+7 ### ###-##-##", "+225 ## ## # #####", "(+44) ## #### ####",
+                     "0044 ## #### ####", "+687 ##.##.##", "#### #### #### ####", "###-##-####", "### ## ####", "#########",
+                     "1-###-###-####", "### #### ####", "##### #####", "## #### ####", "#.#.####.###", "###-#######-#######"})
 
 
-@settings(max_examples=2000, deadline=None)
-@given(st.lists(_NUMERIC_PIECES, max_size=14).map("".join))
-def test_numeric_candidates_are_classified_by_their_rule(candidate):
-    from privacy.detectors import _classify_numeric
+@st.composite
+def _formatted(draw):
+    pattern = draw(st.sampled_from(_FORMATS))
+    out = "".join(draw(st.sampled_from("0123456789")) if ch in "#$" else ch for ch in pattern)
+    edit = draw(st.sampled_from(["none", "none", "drop", "put"]))
+    i = draw(st.integers(0, len(out)))
+    if edit == "drop" and i < len(out):
+        out = out[:i] + out[i + 1:]
+    elif edit == "put":
+        out = out[:i] + draw(_NUMERIC_PIECES) + out[i:]
+    return out
 
-    assert _classify_numeric(candidate) == _classify_stepwise(candidate)
+
+@settings(max_examples=4000, deadline=None)
+@given(st.one_of(st.lists(_NUMERIC_PIECES, min_size=1, max_size=14).map("".join), _formatted()), st.booleans(), st.booleans())
+def test_numeric_candidates_are_classified_by_their_rule(candidate, label, phone):
+    from privacy.numeric import classify
+
+    assert classify(candidate, label, phone) == _classify_stepwise(candidate, label, phone)
+
+
+# ---- Faker's values, in every locale and format, embedded in prose: nothing of them survives ----
+
+LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL")
+_FAKERS = {loc: Faker(loc) for loc in LOCALES}
+_MASKS = re.compile(r"\[(?:EMAIL|SSN|TIN|PHONE|IP|CARD \*{4}[0-9]{4}|IBAN [A-Z]{2}\*\*)\]")
+_WORDS = st.lists(st.sampled_from(["please", "call", "the", "customer", "about", "order", "Zoë", "réponse", "back", "on", "at",
+                                   "today", "(see", "note)", "-", "—", ",", ";", "!", "thanks"]), max_size=6).map(" ".join)
+_SSN_LABELS = ("SSN ", "SSN: ", "ssn#", "ssn ", "SSN:", "social security number ", "Social Security No. ", "SSN is ", "SSN on file as ")
+_CARD_TYPES = ("visa16", "visa13", "visa19", "mastercard", "amex", "discover", "diners", "jcb15", "jcb16", "maestro")
+
+
+def _faker(draw, locales=LOCALES):
+    fake = _FAKERS[draw(st.sampled_from(locales))]
+    fake.seed_instance(draw(st.integers(0, 2**32 - 1)))
+    return fake
+
+
+@st.composite
+def phones(draw):
+    """Every pattern of Faker's phone provider in the five locales (en_GB's mobiles too), MSISDNs,
+    and international numbers of any region written with "+", "00", dashes or "(0)"."""
+    kind = draw(st.sampled_from(["faker", "faker", "faker", "msisdn", "international"]))
+    if kind == "international":
+        import phonenumbers as pn
+
+        region = draw(st.sampled_from(sorted(pn.SUPPORTED_REGIONS)))
+        ex = pn.example_number_for_type(region, draw(st.sampled_from([pn.PhoneNumberType.MOBILE, pn.PhoneNumberType.FIXED_LINE])))
+        ex = ex or pn.example_number(region)
+        assert ex is not None
+        s = pn.format_number(ex, pn.PhoneNumberFormat.INTERNATIONAL)
+        style = draw(st.sampled_from(["+", "00", "dashes", "(0)"]))
+        if style == "00":
+            s = "00" + s[1:]
+        elif style == "dashes":
+            s = s.replace(" ", "-")
+        elif style == "(0)" and getattr(pn.PhoneMetadata.metadata_for_region(region), "national_prefix", None) == "0":
+            cc, _, rest = s.partition(" ")
+            s = f"{cc} (0){rest}"
+        return s
+    fake = _faker(draw)
+    if kind == "msisdn":
+        return fake.msisdn()
+    loc = fake.locales[0]
+    provider = import_module(f"faker.providers.phone_number.{loc}").Provider
+    pattern = draw(st.sampled_from(list(provider.formats) + list(getattr(provider, "cellphone_formats", ()))))
+    return fake.numerify(fake.parse(pattern))
+
+
+@st.composite
+def ssns(draw):
+    """US SSNs (Faker en_US; other locales' ssn() is another country's identifier), dashed,
+    spaced, or with a label and no separators; ITINs."""
+    fake = _faker(draw, ("en_US",))
+    form = draw(st.sampled_from(["dashed", "spaced", "labelled", "labelled", "itin"]))
+    if form == "itin":
+        return "", fake.ssn(taxpayer_identification_number_type="ITIN")
+    v = fake.ssn()
+    if form == "labelled":
+        return draw(st.sampled_from(_SSN_LABELS)), v.replace("-", draw(st.sampled_from(["", "", "-", " "])))
+    return "", v if form == "dashed" else v.replace("-", " ")
+
+
+@st.composite
+def cards(draw):
+    d = _faker(draw).credit_card_number(card_type=draw(st.sampled_from(_CARD_TYPES)))
+    groups = [d[:4], d[4:10], d[10:]] if len(d) in (14, 15) and d[0] == "3" else [d[i:i + 4] for i in range(0, len(d), 4)]
+    return draw(st.sampled_from(["", " ", "-"])).join(groups) if draw(st.booleans()) else d
+
+
+@st.composite
+def ibans(draw):
+    v = _faker(draw).iban()
+    return " ".join(v[i:i + 4] for i in range(0, len(v), 4)) if draw(st.booleans()) else v
+
+
+@st.composite
+def emails(draw):
+    fake = _faker(draw)
+    v = draw(st.sampled_from([fake.email, fake.free_email, fake.company_email]))()
+    local, _, domain = v.partition("@")
+    form = draw(st.sampled_from(["plain", "plus", "subdomain", "quoted"]))
+    if form == "plus":
+        return f"{local}+{draw(st.sampled_from(['news', 'a1', 'x-y']))}@{domain}"
+    if form == "subdomain":
+        return f"{local}@mail.eu.{domain}"
+    return f'"{fake.first_name()} {fake.last_name()}"@{domain}' if form == "quoted" else v
+
+
+@st.composite
+def ips(draw):
+    fake = _faker(draw, ("en_US",))
+    form = draw(st.sampled_from(["v4", "v4 private", "v6", "v6 compressed"]))
+    if form.startswith("v4"):
+        return fake.ipv4_private() if form.endswith("private") else fake.ipv4_public()
+    return fake.ipv6() if form == "v6" else ipaddress.IPv6Address(fake.ipv6()).compressed
+
+
+def _labelled(strategy):
+    return strategy.map(lambda v: v if isinstance(v, tuple) else ("", v))
+
+
+VALUES = {"phone": _labelled(phones()), "ssn": ssns(), "card": _labelled(cards()), "iban": _labelled(ibans()),
+          "email": _labelled(emails()), "ip": _labelled(ips())}
+
+
+def _left_over(masked):
+    """What a reader could still recover: the text outside the masks (a card's mask keeps its last
+    four digits on purpose). The prose has no digit and no "@", so any digit or "@" left over is the
+    value's: a phone number's digits cannot be read back, not even as a run inside other text."""
+    rest = _MASKS.sub(" ", masked)
+    return re.findall(r"[0-9]+", rest), "@" in rest
+
+
+@pytest.mark.parametrize("detector", list(VALUES))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_no_generated_value_survives_in_prose(detector, data):
+    before, (label, value), after = data.draw(_WORDS), data.draw(VALUES[detector]), data.draw(_WORDS)
+    head = f"{before} {label}" if before else label
+    text = f"{head}{value} {after}"
+    masked, kinds = S.mask(text)
+    assert value not in masked
+    assert _left_over(masked) == ([], False)
+    # masked whole, and nothing else touched: the prose, one mask where the value was
+    assert masked.startswith(head) and masked.endswith(f" {after}") and _MASKS.fullmatch(masked[len(head):len(masked) - len(after) - 1])
+    assert len(kinds) == 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(list(VALUES)), min_size=2, max_size=4), st.sampled_from([" ", ", ", " or ", "; call "]), st.data())
+def test_values_side_by_side_are_all_masked(detectors, joint, data):
+    """Several values in one text, even with only a space between them: every one is masked."""
+    parts = [data.draw(VALUES[d]) for d in detectors]
+    text = "note: " + joint.join(label + value for label, value in parts) + "."
+    masked, kinds = S.mask(text)
+    assert all(value not in masked for _, value in parts)
+    assert _left_over(masked) == ([], False)
+    assert len(kinds) == len(parts)

@@ -472,23 +472,59 @@ def test_forgetting_the_memo_changes_no_pseudonym():
 
 
 def _phone_mask_spec(s):
-    """The phone mask's rule, written plainly: only digits and separators, at least 7 digits,
-    every digit but the last four starred."""
-    if not set(s) <= set("0123456789 ().-+x/ext"):
+    """The phone mask's rule, written plainly: only digits and separators, then perhaps an
+    extension ("x", "ext" or "ext." in any case, 1 to 6 digits, spaces around); at least 7 digits
+    before the extension; every digit but the number's last four starred, the extension's too."""
+    i = next((k for k, ch in enumerate(s) if ch in "xXeE"), len(s))
+    number, ext = s[:i], s[i:]
+    if not set(number) <= set("0123456789 ().-+/"):
         return T
-    positions = [i for i, ch in enumerate(s) if "0" <= ch <= "9"]
+    if ext:
+        low = ext.lower()
+        marker = "ext." if low.startswith("ext.") else "ext" if low.startswith("ext") else "x" if low.startswith("x") else None
+        digits = ext[len(marker):].strip(" ") if marker else ""
+        if not (1 <= len(digits) <= 6 and set(digits) <= set("0123456789")):
+            return T
+    positions = [i for i, ch in enumerate(number) if "0" <= ch <= "9"]
     if len(positions) < 7:
         return T
     keep_from = positions[-4]
-    return "".join("*" if "0" <= ch <= "9" else ch for ch in s[:keep_from]) + s[keep_from:]
+    star = "".maketrans("0123456789", "*" * 10)
+    return number[:keep_from].translate(star) + number[keep_from:] + ext.translate(star)
+
+
+_PHONE_TEXT = st.text(alphabet=st.sampled_from("0123456789 ().-+x/etE*٣aX"), max_size=24)
+_PHONE_WITH_EXTENSION = st.builds(
+    lambda number, sp1, marker, sp2, ext, sp3: number + sp1 + marker + sp2 + ext + sp3,
+    st.text(alphabet=st.sampled_from("0123456789 ().-+"), max_size=18), st.sampled_from(["", " "]),
+    st.sampled_from(["x", "X", "ext", "ext.", "Ext.", "EXT", "e", "xt"]), st.sampled_from(["", " ", "  "]),
+    st.text(alphabet=st.sampled_from("0123456789"), max_size=8), st.sampled_from(["", " ", "a"]),
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.sampled_from("0123456789 ().-+x/etE*٣a"), max_size=24))
+@given(st.one_of(_PHONE_TEXT, _PHONE_WITH_EXTENSION))
 def test_phone_mask_matches_its_rule(value):
     c = contract({"f": {"type": "string", "pii": pii("mask", mask="phone")}})
     ev, _ = run(c, {"uid": "u", "consent": [], "f": value})
     assert ev["f"] == _phone_mask_spec(value)
+
+
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("+1-914-256-7627x43847", "+*-***-***-7627x*****"),  # the last four are the number's, not the extension's
+        ("001-725-746-7810x329", "***-***-***-7810x***"),
+        ("(555)123-4567 ext. 12", "(***)***-4567 ext. **"),
+        ("+44(0)113 496 0123", "+**(*)*** *** 0123"),
+        ("555-123-4567 x", T),  # an extension without digits: not a phone number
+        ("555-123-4567x1234567", T),  # seven digits: not an extension
+    ],
+)
+def test_phone_mask_keeps_the_last_four_digits_of_the_number_not_of_the_extension(value, masked):
+    c = contract({"f": {"type": "string", "pii": pii("mask", mask="phone")}})
+    ev, _ = run(c, {"uid": "u", "consent": [], "f": value})
+    assert ev["f"] == masked
 
 
 def test_undeclared_case_variants_of_declared_fields_are_refused_under_keep():
