@@ -148,4 +148,5 @@ def test_lines_are_counted_from_a_whole_batch():
     body = b"".join(_deliver(r) for r in raws)
     counts = count_delivered([body, b"not json\n" + b'{"_privacy": {"contract": "nope/1"}}\n[1]\n'], CS)
     assert (counts.delivered, counts.consented, counts.unreadable) == (7, 2, 3)
-    assert counts.redacted == sum(b'"data_redacted":true' in _deliver(r) for r in raws) == 2
+    redacted = sum(b'"data_redacted":true' in _deliver(r) for r in raws)
+    assert counts.redacted == redacted and redacted >= 2  # the non-consenting ones at least
