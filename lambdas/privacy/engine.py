@@ -267,7 +267,6 @@ def _is_datetime(v) -> bool:
 _ASCII_DIGITS = b"0123456789"
 _NON_ASCII_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 _STAR_DIGITS = bytes.maketrans(_ASCII_DIGITS, b"**********")
-_PHONE_BYTES = b"0123456789 ().-+x/et"  # the characters a phone number may have
 _EMAIL_RE = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
 
 
