@@ -34,6 +34,7 @@ from constructs import Construct
 
 from .config import PipelineConfig
 from .keys import rotating_key
+from .roles import person_role
 
 # Secrets Manager's key-access check when a secret is created with a key or moved to it.
 _KEY_ACCESS_CHECK = {"kms:EncryptionContext:SecretVersionId": "RequestToValidateKeyAccess"}
@@ -66,13 +67,11 @@ class Pseudonymisation(Construct):
         # For incidents and for rotation (adding a key id needs the current value): the only
         # principal besides the scrubber that may read the keyring, and the only one that may
         # write it. It trusts the account: who may become it is decided by IAM policies.
-        self.break_glass = iam.Role(
+        self.break_glass = person_role(
             self,
             "BreakGlass",
             role_name=config.keyring_break_glass_role_name,
-            assumed_by=iam.AccountRootPrincipal(),
             description="Break-glass access to the pseudonymisation keyring (read, and write for rotation)",
-            max_session_duration=cdk.Duration.hours(1),
         )
         self.secret.grant_read(self.break_glass)
         self.secret.grant_write(self.break_glass)

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .config import PipelineConfig
+from .roles import person_role
 
 # Every action that reads object content or metadata, any version, replication included.
 _READ_OBJECT_ACTIONS = ["s3:GetObject*", "s3:RestoreObject"]
@@ -95,13 +96,11 @@ class Storage(Construct):
         )
 
         # The one role that may read quarantined records (for incident triage and replay).
-        self.quarantine_reader = iam.Role(
+        self.quarantine_reader = person_role(
             self,
             "QuarantineReader",
             role_name=config.quarantine_reader_role_name,
-            assumed_by=iam.AccountRootPrincipal(),
             description="The only principal allowed to read quarantined (raw, unscrubbed) records",
-            max_session_duration=cdk.Duration.hours(1),
         )
         self.bucket.grant_read(self.quarantine_reader, f"{quarantine_root}*")
         self.bucket.add_to_resource_policy(
