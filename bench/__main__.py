@@ -179,7 +179,7 @@ def powertools_response_variant():
     handler = _handler()
 
     def run(event, _ctx=None):
-        res = process_records(event["records"], handler.SETTINGS.contract_set(), handler._utc_now())
+        res = process_records(event["records"], handler.SETTINGS.scrubber(), handler._utc_now())
         resp = KinesisFirehoseDataTransformationResponse()
         for r in res.records:
             resp.add_record(KinesisFirehoseDataTransformationRecord(record_id=r["recordId"], result=r["result"], data=r["data"]))
@@ -284,7 +284,7 @@ def _rounds(args) -> dict:
     # The handler remembers pseudonyms between records and batches. Every run starts with none:
     # each batch is measured as if all its subjects were new to the container (only repeats
     # within the batch are remembered).
-    forget = None if args.same_batch else (lambda: handler.SETTINGS.contract_set().forget())
+    forget = None if args.same_batch else (lambda: handler.SETTINGS.scrubber().forget())
     times = time_rounds(contenders, events, args.rounds, before=forget)
     return {"times": times, "records": [len(e["records"]) for e in events], "bytes": [e["_bytes"] for e in events]}
 
@@ -348,7 +348,7 @@ def main(argv=None) -> int:
     med[dm_name] = statistics.median(dm_times) * len(event["records"]) / DATAMASKING_SAMPLE * n / len(event["records"])
     # its ratio: against the handler on the same batch, in this process
     hand = statistics.median(time_rounds({"h": handler.lambda_handler}, event, 3,
-                                         before=lambda: handler.SETTINGS.contract_set().forget())["h"])
+                                         before=lambda: handler.SETTINGS.scrubber().forget())["h"])
     vs_dm = (statistics.median(dm_times) * len(event["records"]) / DATAMASKING_SAMPLE) / hand
     ratio[dm_name] = ratio[HANDLER] / vs_dm
     rss = child_peak_rss(event)

@@ -117,16 +117,30 @@ def load_contracts(cfg: ContractsConfig, root: Path | None = None):
 
 
 def check_contracts(contracts, redaction_token: str = "REDACTED_CONTENT") -> None:
-    """What a contract must pass beyond parsing: it compiles, and the producer's events conform."""
-    from privacy.engine import CompiledContract, Keyring
+    """What a contract must pass beyond parsing: both engines compile it, and the producer's
+    events conform. No keys are needed: plans never hold any."""
+    from privacy.engine import CompiledContract, ContractSet
+    from privacy.fast import FastPlan
+    from privacy.fast_types import Unsupported
 
-    # Compile each one as the Lambdas will, so a contract that parses but cannot run fails here.
-    keyring = Keyring({"synth": b"\0" * 32}, "synth")
+    # Compile each one as the Lambdas will, so a contract that parses but cannot run fails here,
+    # not at the first invocation.
     for c in contracts:
         try:
-            CompiledContract(c, redaction_token, keyring)
+            cc = CompiledContract(c, redaction_token)
         except Exception as exc:  # noqa: BLE001 - report which contract, whatever went wrong
             raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: does not compile: {type(exc).__name__}: {exc}") from None
+        if c.engine == "reference":
+            continue
+        try:
+            FastPlan(cc)
+        except Unsupported as exc:
+            raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: the fast path cannot run it ({exc}); fix it, "
+                              "or declare it reference-only with 'engine: reference'") from None
+        except Exception as exc:  # noqa: BLE001 - a fast-path compiler bug must fail synth, not Lambda
+            raise ConfigError(f"{CONTEXT_KEY}.contracts: {c.source}: the fast path does not compile it: "
+                              f"{type(exc).__name__}: {exc}") from None
+    ContractSet(contracts, token=redaction_token)  # and the set of them (selection, defaults)
     _trial_production(contracts)
 
 

@@ -87,7 +87,8 @@ def config():
 
 
 def contract_set(config=CONFIG):
-    from privacy.engine import ContractSet, Keyring
+    from privacy.engine import ContractSet
+    from privacy.keys import Keyring
     from stacks.config import load_contracts
 
     c = config.contracts
@@ -105,6 +106,13 @@ def contract_set(config=CONFIG):
 @pytest.fixture(scope="session")
 def contracts():
     return contract_set()
+
+
+@pytest.fixture(scope="session")
+def scrubber(contracts):
+    from privacy.scrub import Scrubber
+
+    return Scrubber(contracts)
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 from privacy.contract import ContractError  # noqa: E402
 from privacy.files import load_contract_dir  # noqa: E402
 from privacy.engine import ContractSet, Rejection  # noqa: E402
-from scrubber.codec import DecodeFailure, decode_object, encode_line  # noqa: E402
+from privacy.codec import DecodeFailure  # noqa: E402
+from privacy.scrub import Scrubber  # noqa: E402
 from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json  # noqa: E402
 from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private  # noqa: E402
 
@@ -121,26 +122,14 @@ def cmd_scrub(args) -> int:
 
 def _scrub_lines(fin, fout, fq, cs, forced, now, stats, bar) -> None:
     """Scrub each line of ``fin`` into ``fout``; what cannot be scrubbed goes to ``fq``, raw."""
-    # the stream's fast path (privacy.fast), the reference engine for whatever it declines
-    fast = cs.fast()
-    tails = fast.tails(now)
-    scrub_fast = fast.scrub if forced is None else getattr(fast.plans.get((forced.contract.type, forced.contract.version)), "scrub", None)
+    scrub = Scrubber(cs).batch(now, forced)  # the stream's fast path, the reference engine for what it declines
     for lineno, raw in enumerate(fin, 1):
         bar.update(len(raw))
         line = raw.strip()
         if not line:
             continue
-        out = None
-        if scrub_fast is not None:
-            try:
-                out, redacted = scrub_fast(line, tails)
-            except Exception:  # noqa: BLE001 - declined: the reference engine decides, below
-                out = None
         try:
-            if out is None:
-                event = decode_object(line)
-                redacted = cs.apply(event, line, now, contract=forced).redacted
-                out = encode_line(event)
+            out, redacted = scrub(line)
         except (DecodeFailure, Rejection) as exc:
             reason = exc.reason
         except Exception:  # noqa: BLE001 - fail closed, as the stream does

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import BinaryIO
 
-from privacy.engine import Keyring
+from privacy.keys import Keyring
 
 KEYRING_ENV = "PSEUDONYM_KEYRING"
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")

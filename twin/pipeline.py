@@ -265,7 +265,8 @@ def run_pipeline(
 def _contract_set(config, contracts):
     """The contracts as the scrubber runs them, to read consent from delivered lines (with a
     throwaway keyring: counting never pseudonymises)."""
-    from privacy.engine import ContractSet, Keyring
+    from privacy.engine import ContractSet
+    from privacy.keys import Keyring
 
     c = config.contracts
     return ContractSet(contracts, type_field=c.type_field, version_field=c.version_field,

@@ -79,6 +79,7 @@ class Contract:
     scan_mode: str = "off"
     detectors: tuple[str, ...] = DETECTORS
     undeclared: str = "drop"
+    engine: str = "fast"  # or "reference": no fast plan, on purpose
     description: str = ""
     source: str = ""
     raw: Any = field(default=None, compare=False, repr=False)  # the document as written
@@ -193,7 +194,8 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
 def parse_contract(raw: Any, source: str) -> Contract:
     doc = _Doc(source)
     m = doc.mapping(raw, "")
-    doc.only(m, "", {"contract", "version", "description", "subject", "consent", "purposes", "fields", "scan", "undeclared_fields"})
+    doc.only(m, "", {"contract", "version", "description", "subject", "consent", "purposes", "fields", "scan", "undeclared_fields",
+                     "engine"})
     ctype = doc.string(m, "contract", "")
     if not _NAME_RE.fullmatch(ctype):
         raise doc.err("contract", f"must be lower_snake_case, got {ctype!r}")
@@ -259,12 +261,15 @@ def parse_contract(raw: Any, source: str) -> Contract:
     if scan_mode != "off" and not any(f.scan for f in fields):
         raise doc.err("scan.mode", "is on, but no field is marked scan: true")
     undeclared = doc.string(m, "undeclared_fields", "", required=False, default="drop", choices=UNDECLARED)
+    # "reference": this contract runs on the reference engine only, on purpose (synth otherwise
+    # requires the fast path to compile it)
+    engine = doc.string(m, "engine", "", required=False, default="fast", choices=("fast", "reference"))
     description = m.get("description", "")
     if not isinstance(description, str):
         raise doc.err("description", "must be a string")
     return Contract(type=ctype, version=version, subject=subject, consent=Consent(model=model, path=cpath, levels=levels),
                     purposes=purposes, fields=fields, scan_mode=scan_mode, detectors=tuple(detectors),
-                    undeclared=undeclared, description=description, source=source, raw=raw)
+                    undeclared=undeclared, description=description, source=source, raw=raw, engine=engine)
 
 
 def bundle_json(contracts: list[Contract]) -> str:

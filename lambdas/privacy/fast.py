@@ -1,53 +1,31 @@
-"""The fast path: a compiled contract as msgspec Struct types, decoded and validated in C.
+"""The fast path: a compiled contract as msgspec Struct types (``fast_types``), decoded and
+validated in C, with straight-line Python applying the actions and the scan to the Structs, and
+the provenance of every combination of transformations serialised once.
 
-The reference engine (``engine.CompiledContract`` over ``orjson`` dicts) defines what a contract
-means. This module is an optimisation of it and nothing more: for a contract it can express
-exactly, it builds
-
-* msgspec Struct types mirroring the contract's fields (types, required, nullable, enum, range
-  and length constraints, nested objects and arrays of objects), which reject unknown fields.
-  Decoding a record into them parses and validates it in one pass in C; patterns are checked
-  by the generated code below;
-* straight-line Python applying the PII actions and the free-text scan to the decoded structs,
-  with the same action functions the reference engine uses;
-* the provenance (``_privacy``) of every combination of transformations, serialised once and
-  spliced into the encoded record.
-
-It handles only the records it can prove acceptable. Anything else (a decoding or validation
-error, an undeclared field, a record the scan would quarantine, any exception at all) raises, and
-the caller runs the reference engine on the same bytes, which then rejects the record with its
-precise reason or treats it its own way (dropping undeclared fields, say). So a record never gets
-a different outcome on the fast path, only a faster one: ``tests/unit/privacy/test_fast.py``
-checks that output for output against the reference, on the repository's contracts and on
-generated contracts and events.
-
-A contract the Struct types cannot express exactly (``undeclared_fields: keep``, an enum of
-booleans or floats, a constraint on a type it does not apply to, ...) gets no fast plan
-(``Unsupported``) and always takes the reference path.
+The reference engine (``engine.CompiledContract``) defines what a contract means; this is an
+optimisation of it and nothing more. It handles only the records it can prove acceptable: any
+other (a decoding or validation error, an undeclared field, a record the scan would quarantine,
+any exception) raises, and the caller runs the reference engine on the same bytes. So a record
+never gets a different outcome here, only a faster one (``tests/unit/privacy/test_fast.py``).
+A contract the Structs cannot express exactly gets no plan (``Unsupported``).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import date
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import msgspec
 import orjson
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import UNSET, UnsetType
 
+from .actions import REGISTRY
+from .codegen import _Code, _emit_consent_branches
+from .common import META_FIELD, Memo, _segments
+from .engine import CompiledContract
+from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _needs_reference
 from .patterns import compile_pattern
-from .engine import (
-    _DATETIME_RE, _MISSING, META_FIELD, CompiledContract, ContractSet, Memo, Rejection, _Code, _emit_consent_branches,
-    _Node,
-    _segments,
-)
-
-
-class Unsupported(Exception):
-    """The contract uses something the fast path cannot express exactly."""
-
+from .validation import _DATETIME_RE, _Node
 
 class Fallback(Exception):
     """This record needs the reference engine."""
@@ -56,123 +34,6 @@ class Fallback(Exception):
 _RESERVED = frozenset({META_FIELD, "data_redacted", "redacted_at"})
 _META_CACHE = 4096  # provenance combinations remembered per contract
 _VALUE_MEMO = 16384  # masked or generalised values remembered per field (subjects recur)
-
-
-def _attr(name: str) -> str:
-    return "f_" + name  # field names are identifiers; a prefix keeps keywords and dunders out
-
-
-def _int_bounds(f) -> dict:
-    meta = {}
-    if f.minimum is not None:
-        meta["ge"] = math.ceil(f.minimum)
-    if f.maximum is not None:
-        meta["le"] = math.floor(f.maximum)
-    return meta
-
-
-def _leaf_type(f, child) -> Any:
-    """The msgspec type of one field, equivalent to the reference validation or Unsupported."""
-    t = f.type
-    has_range = f.minimum is not None or f.maximum is not None
-    if t in ("object", "array", "any", "boolean", "date"):
-        if f.pattern is not None or f.enum is not None or has_range:
-            raise Unsupported(f"{f.path}: constraint on {t}")
-    if t == "object":
-        # max_length does not apply to objects in the reference engine either
-        return child if child is not None else dict
-    if t == "array":
-        item = list[child] if child is not None else list
-        return Annotated[item, Meta(max_length=int(f.max_length))] if f.max_length is not None else item
-    if t == "any":
-        if f.max_length is not None:
-            raise Unsupported(f"{f.path}: max_length on any")
-        return Any
-    if t == "boolean":
-        return bool  # max_length does not apply to booleans in the reference engine
-    if t == "date":
-        if f.max_length is not None and f.max_length < 10:  # every date is 10 characters long
-            raise Unsupported(f"{f.path}: max_length below 10 on a date")
-        return date  # RFC 3339 full-date, checked for a real day: the reference's check exactly
-    if t in ("string", "datetime"):
-        if has_range:
-            raise Unsupported(f"{f.path}: range on {t}")
-        if t == "datetime" and (f.pattern is not None or f.enum is not None):
-            raise Unsupported(f"{f.path}: pattern or enum on datetime")
-        if f.enum is not None:
-            # an enum leaves nothing to match at run time: apply the other checks now
-            search = compile_pattern(f.pattern).search if f.pattern is not None else None
-            values = tuple(
-                v for v in f.enum
-                if type(v) is str
-                and (search is None or search(v) is not None)
-                and (f.max_length is None or len(v) <= f.max_length)
-            )
-            if not values:
-                raise Unsupported(f"{f.path}: no string satisfies the enum")
-            return Literal[values]
-        # a pattern is checked by the plan's generated code (FastPlan.checks): msgspec's own
-        # pattern constraint costs about four times as much as calling the compiled search
-        return Annotated[str, Meta(max_length=int(f.max_length))] if f.max_length is not None else str
-    # integer, number: the reference engine applies max_length to strings and lists only
-    if t == "integer":
-        if f.enum is not None:
-            values = tuple(
-                v for v in f.enum
-                if type(v) is int
-                and (f.minimum is None or v >= f.minimum)
-                and (f.maximum is None or v <= f.maximum)
-            )
-            if not values:
-                raise Unsupported(f"{f.path}: no integer satisfies the enum")
-            return Literal[values]
-        meta = _int_bounds(f)
-        return Annotated[int, Meta(**meta)] if meta else int
-    if t == "number":
-        if f.enum is not None:
-            raise Unsupported(f"{f.path}: enum on number")
-        if not has_range:
-            return Union[int, float]
-        fmeta = {}
-        if f.minimum is not None:
-            fmeta["ge"] = f.minimum
-        if f.maximum is not None:
-            fmeta["le"] = f.maximum
-        return Union[Annotated[int, Meta(**_int_bounds(f))], Annotated[float, Meta(**fmeta)]]
-    raise Unsupported(f"{f.path}: type {t}")
-
-
-# orjson, the reference engine's parser, reads integers in this range exactly and others as floats
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-
-
-# orjson, the reference engine's parser, refuses a document nested deeper than this (the event
-# object is level 1): the documented limit, which the fast path must keep too
-MAX_DEPTH = 1024
-
-
-def _needs_reference(v, room: int, ints: bool = True) -> bool:
-    """Does a decoded untyped JSON value nest more than ``room`` levels of containers (the value
-    itself the first), or (``ints``) hold an integer orjson would not read exactly?"""
-    stack = [(v, 1)]
-    while stack:
-        x, d = stack.pop()
-        t = type(x)
-        if t is int and ints:
-            if not _INT_MIN <= x <= _INT_MAX:
-                return True
-        elif t is list or t is dict:
-            if d > room:
-                return True
-            d += 1
-            stack.extend([(c, d) for c in (x if t is list else x.values())])
-    return False
-
-
-def _level(path: str) -> int:
-    """The nesting level of a field's value: the event object is level 1, each object or array
-    on the way one more."""
-    return 1 + path.count(".") + 1 + path.count("[*]")
 
 
 class FastPlan:
@@ -208,7 +69,8 @@ class FastPlan:
         self._meta: dict[int, tuple[bytes, bool]] = {}
         self._memos: list[dict] = []  # this plan's mask or generalise memos (on string fields)
         self._shared = {} if memos is None else memos  # rule -> Memo
-        # finish(obj, raw, tails) -> (line, redacted): checks, consent, actions, scan, encoding
+        # finish(obj, raw, tails, P) -> (line, redacted): checks, consent, actions, scan, encoding;
+        # P: the key port's pseudonym memo (keys are handed in per call, never compiled in)
         self.finish = self._compile(cc)
 
     # -- types ----------------------------------------------------------------------------
@@ -302,24 +164,30 @@ class FastPlan:
         def action_leaf(path, fn, action, kind, there=False):
             bit = bits[(path, kind)]
             is_date = self.types[path] == "date"
+            act = REGISTRY[action]
             if fn is None:  # drop
                 value = "UNSET"
-            elif action == "redact":
+            elif act.constant:
                 value = "TOKEN"
-            elif action == "pseudonymise" and self.types[path] == "string" and hasattr(fn, "__self__"):
-                # a string (or null) field: the keyring's memo, which computes what it lacks
-                value = f"{const(fn.__self__._memo)}[v]"
+            elif act.keyed:
+                # the key port's memo (handed to this call), which computes what it lacks: for a
+                # str or None only (a number key could equal another type's: 1 == 1.0)
+                if self.types[path] == "string":
+                    value = "P[v]"
+                elif is_date:
+                    value = "P[v.isoformat() if v is not None else v]"
+                else:
+                    value = "P.fn(v)"
             elif is_date and action == "generalise" and specs[path].pii.generalise in ("year", "day"):
                 # a decoded date is a real day: its year or day, without re-checking the text
                 cut = 4 if specs[path].pii.generalise == "year" else 10
                 value = f"(TOKEN if v is None else v.isoformat()[:{cut}])"
             elif is_date:
                 value = f"{const(fn)}(v.isoformat() if v is not None else v)"
-            elif action in ("mask", "generalise") and self.types[path] == "string":
-                # a pure function of a value that recurs with its subject: remembered (v is a
-                # str, or None for a nullable field)
-                p = specs[path].pii
-                rule = (action, p.mask, p.mask_regex, p.mask_format, p.generalise, p.band, p.prefix, cc.token)
+            elif act.pure and self.types[path] == "string":
+                # a pure function of a value that recurs with its subject: remembered by its rule
+                # (v is a str, or None for a nullable field), across the plans sharing ``memos``
+                rule = act.rule(specs[path].pii, cc.token)
                 memo = self._shared.get(rule)
                 if memo is None:
                     memo = self._shared[rule] = Memo(fn, _VALUE_MEMO)
@@ -491,7 +359,7 @@ class FastPlan:
         else:  # the record may encode as {}
             lines.append("    return (body[:-1] + tails[meta] if len(body) > 2 else b'{' + tails[meta][1:]), meta[1]")
         consts.update(META=self._meta, PROVENANCE=self._provenance, ENCODE=self.encode)
-        finish, self._src = code.function("finish(obj, raw, tails)", f"<fast contract {cc.ref}>")
+        finish, self._src = code.function("finish(obj, raw, tails, P)", f"<fast contract {cc.ref}>")
         return finish
 
     # -- provenance -----------------------------------------------------------------------
@@ -512,128 +380,11 @@ class FastPlan:
             self._meta[m] = (meta, redacted)
         return meta, redacted
 
-    def scrub(self, raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
-        return self.finish(self.decode(raw), raw, tails)
+    def scrub(self, raw: bytes, tails: tuple[bytes, bytes], pseudonyms=None) -> tuple[bytes, bool]:
+        return self.finish(self.decode(raw), raw, tails, pseudonyms)
 
     def forget(self) -> None:
         for memo in self._memos:
             memo.clear()
 
 
-_SELECT_CACHE = 1024
-
-
-class FastContracts:
-    """Fast plans for a ContractSet's contracts, and the choice of one for a record's bytes: a
-    msgspec decode of just the type and version fields, then the contract ``ContractSet.pick``
-    chooses for them (remembered for string values)."""
-
-    def __init__(self, cs: ContractSet):
-        self.cs = cs
-        self.plans: dict[tuple[str, str], FastPlan] = {}
-        self.unsupported: dict[str, str] = {}  # ref -> why (for logs and docs; no data)
-        memos: dict = {}  # shared by the plans
-        for key, cc in cs.compiled.items():
-            try:
-                self.plans[key] = FastPlan(cc, memos)
-            except Unsupported as exc:
-                self.unsupported[cc.ref] = str(exc)
-        head = msgspec.defstruct("Head", [("t", Any, UNSET), ("v", Any, UNSET)],
-                                 rename={"t": cs.type_field, "v": cs.version_field})
-        self._head = msgspec.json.Decoder(head).decode
-        self._by_ref = {cc.ref: self.plans.get(k) for k, cc in cs.compiled.items()}
-        # (type, version) -> plan or None, for str or UNSET values only: a number or a boolean
-        # never equals a str key, so a lookup with one cannot hit a wrong entry
-        self._selected: dict = {}
-        # A guess from the bytes, verified by the decode. The bytes from the type's value to the
-        # version's, as a producer writes them (the two keys adjacent: '"event_type":"T",
-        # "schema_version":"V"' without spaces) -> the (decode, finish) of the plan whose Struct
-        # requires exactly those two values. Its decode then succeeds only if every occurrence of
-        # both keys at the top level holds them (msgspec checks each one), which is when the head
-        # decode below would select that same plan. Any other record (the keys nested, apart,
-        # spaced, escaped, absent, not strings) misses or fails the guess and takes the head decode.
-        self._type_key = b'"' + cs.type_field.encode() + b'":"'
-        self._between = b'","' + cs.version_field.encode() + b'":"'
-        self._guess: dict[bytes, tuple] = {}
-        for plan in self.plans.values():
-            t, v = plan.pinned.get(cs.type_field), plan.pinned.get(cs.version_field)
-            if t is not None and v is not None and '"' not in t + v and "\\" not in t + v and self.select(t, v) is plan:
-                self._guess[t.encode() + self._between + v.encode()] = (plan.decode, plan.finish)
-        self.scrub = self._scrubber()
-
-    def select(self, t, v) -> FastPlan | None:
-        """The plan for a record's type and version as decoded (UNSET when absent); None if its
-        contract has no plan or the selection is rejected (the reference engine then says why)."""
-        try:
-            return self._selected[(t, v)]
-        except (KeyError, TypeError):
-            pass
-        if (type(t) is int and not _INT_MIN <= t <= _INT_MAX) or (type(v) is int and not _INT_MIN <= v <= _INT_MAX):
-            return None  # the reference engine's parser reads it as a float: its selection differs
-        try:
-            plan = self._by_ref[self.cs.pick(_MISSING if t is UNSET else t, _MISSING if v is UNSET else v).ref]
-        except Rejection:
-            plan = None
-        if (t is UNSET or type(t) is str) and (v is UNSET or type(v) is str) and len(self._selected) < _SELECT_CACHE:
-            self._selected[(t, v)] = plan
-        return plan
-
-    def forget(self) -> None:
-        for plan in self.plans.values():
-            plan.forget()
-
-    def plan_for(self, raw: bytes) -> FastPlan | None:
-        h = self._head(raw)
-        return self.select(h.t, h.v)
-
-    def _scrubber(self):
-        """``scrub(raw, tails)``: (line, redacted) for a record the fast path takes; raises for any
-        other record. A closure: it runs once per record, with its constants at hand."""
-        type_key, skip, between = self._type_key, len(self._type_key), len(self._between)
-        find_plan, head, selected, select = self._guess.get, self._head, self._selected, self.select
-        invalid = msgspec.ValidationError
-
-        def scrub(raw: bytes, tails: tuple[bytes, bytes]) -> tuple[bytes, bool]:
-            # after the type key, to the type's closing quote, then to the version's: a miss when
-            # they are not adjacent (or the key is absent: any guess is only a guess)
-            i = raw.find(type_key) + skip
-            guess = find_plan(raw[i:raw.find(b'"', raw.find(b'"', i) + between)])
-            if guess is not None:
-                try:
-                    obj = guess[0](raw)
-                except invalid:
-                    pass  # not that plan's after all: the head decode decides
-                else:
-                    return guess[1](obj, raw, tails)
-            h = head(raw)
-            try:
-                plan = selected[(h.t, h.v)]
-            except (KeyError, TypeError):
-                plan = select(h.t, h.v)
-            if plan is None:
-                raise Fallback()
-            return plan.finish(plan.decode(raw), raw, tails)
-
-        return scrub
-
-    @staticmethod
-    def tails(redacted_at: str) -> "Tails":
-        """The ends of the lines of one batch (redacted at ``redacted_at``)."""
-        return Tails(redacted_at)
-
-
-class Tails(dict):
-    """The end of an output line, from the comma before the provenance: a plan's provenance entry
-    ``(provenance, redacted)`` -> the provenance, then the redaction marker if redacted, then the
-    closing brace and newline. Made once per entry and batch (the marker holds the batch's time)."""
-
-    __slots__ = ("plain", "redacted")
-
-    def __init__(self, redacted_at: str):
-        super().__init__()
-        self.plain = b"}\n"
-        self.redacted = b',"data_redacted":true,"redacted_at":' + orjson.dumps(redacted_at) + b"}\n"
-
-    def __missing__(self, entry: tuple[bytes, bool]) -> bytes:
-        out = self[entry] = entry[0] + (self.redacted if entry[1] else self.plain)
-        return out

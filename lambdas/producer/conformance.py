@@ -13,7 +13,9 @@ from pathlib import Path
 
 from privacy.contract import Contract, load_bundle
 from privacy.files import load_contract_dir
-from privacy.engine import CompiledContract, Keyring, Rejection
+from privacy.common import Rejection
+from privacy.engine import CompiledContract
+from privacy.keys import Keyring
 
 _REPO_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 

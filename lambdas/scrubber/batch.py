@@ -27,9 +27,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from privacy.engine import ContractSet, Rejection
+from privacy.common import Rejection
+from privacy.scrub import Scrubber
 
-from .codec import DecodeFailure, decode_object, encode_line
+from privacy.codec import DecodeFailure
 
 # base64 is half the per-record cost of the Firehose contract with CPython's binascii; pybase64
 # (SIMD) is ~4x faster for both directions here (see bench/). It raises binascii.Error too.
@@ -72,7 +73,7 @@ class BatchResult:
 
 def process_records(
     records: Iterable[Mapping],
-    contracts: ContractSet,
+    scrubber: Scrubber,
     redacted_at: str,
     budget: int = RESPONSE_BUDGET_BYTES,
 ) -> BatchResult:
@@ -84,11 +85,8 @@ def process_records(
     # Reserve every entry's envelope up front (as if all failed); data then spends what is left.
     used = len('{"records": []}') + sum(map(len, map(_record_id, records))) + _ENTRY_OVERHEAD * len(records)
 
-    redacted = bytes_in = reference = 0
-    apply = contracts.apply
-    fast = contracts.fast()
-    fast_scrub = fast.scrub
-    tails = fast.tails(redacted_at)
+    redacted = bytes_in = 0
+    scrub = scrubber.batch(redacted_at)  # the fast path, or the reference engine for what it declines
     for rec in records:
         try:
             raw = _b64decode(rec.get("data"), validate=True)
@@ -98,17 +96,7 @@ def process_records(
         if raw is not None:
             bytes_in += len(raw)
             try:
-                try:
-                    line, was_redacted = fast_scrub(raw, tails)
-                except Exception:  # noqa: BLE001 - not for the fast path: the reference engine decides
-                    line = None  # (outside this block: its errors must not chain the msgspec one, which quotes the record)
-                if line is None:
-                    # the reference engine rejects the record with its precise reason, or handles
-                    # what the fast path does not, such as undeclared fields to drop
-                    reference += 1
-                    event = decode_object(raw)
-                    was_redacted = apply(event, raw, redacted_at).redacted
-                    line = encode_line(event)
+                line, was_redacted = scrub(raw)
                 data = _b64encode(line)
                 if used + len(data) > budget:
                     reason = RESPONSE_BUDGET
@@ -130,6 +118,6 @@ def process_records(
 
     res.redacted, res.bytes_in = redacted, bytes_in
     res.ok = len(records) - sum(failed.values())
-    res.reference_path = reference
+    res.reference_path = scrub.handed[0]
     res.records_in = len(records)
     return res

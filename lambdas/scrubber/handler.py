@@ -30,7 +30,7 @@ def _utc_now() -> str:
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
     fh_event = KinesisFirehoseEvent(event)
-    result = process_records(fh_event["records"], SETTINGS.contract_set(), _utc_now())
+    result = process_records(fh_event["records"], SETTINGS.scrubber(), _utc_now())
 
     metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=result.records_in)
     metrics.add_metric(name="RecordsOk", unit=MetricUnit.Count, value=result.ok)

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 
 from privacy.contract import load_bundle
-from privacy.engine import ContractSet, Keyring
+from privacy.engine import ContractSet
+from privacy.keys import Keyring
+from privacy.scrub import Scrubber
 
 SECRET_MAX_AGE_S = 300
 
@@ -29,26 +31,28 @@ class Settings:
         self.contracts = load_bundle(Path(path).read_text(encoding="utf-8"))
         self.secret_arn = env["PSEUDONYM_SECRET_ARN"]
         self._secret_text: str | None = None
-        self._set: ContractSet | None = None
+        self._scrubber: Scrubber | None = None
 
     def _secret(self) -> str:
         from aws_lambda_powertools.utilities import parameters
 
         return parameters.get_secret(self.secret_arn, max_age=SECRET_MAX_AGE_S)
 
-    def contract_set(self) -> ContractSet:
-        """The compiled contracts, rebuilt only when the keyring secret changes."""
+    def scrubber(self) -> Scrubber:
+        """The compiled contracts, built once; a new keyring secret swaps the key port and
+        recompiles nothing."""
         text = self._secret()
-        if self._set is None or text != self._secret_text:
+        if self._scrubber is None:
             s = self.selector
-            self._set = ContractSet(
+            self._scrubber = Scrubber(ContractSet(
                 self.contracts,
                 type_field=s["type_field"],
                 version_field=s["version_field"],
                 default_contract=s.get("default_contract"),
                 default_versions=s.get("default_versions") or {},
                 token=s["redaction_token"],
-                keyring=Keyring.from_secret(text),
-            )
+            ))
+        if text != self._secret_text:
+            self._scrubber.rotate(Keyring.from_secret(text))
             self._secret_text = text
-        return self._set
+        return self._scrubber

@@ -31,7 +31,7 @@ def event(i=0, **changes):
     return ev
 
 
-def test_mixed_batch(contracts):
+def test_mixed_batch(scrubber):
     payloads = [
         orjson.dumps(event(0, data_share_consent=True)),
         orjson.dumps(event(1, data_share_consent=False)),
@@ -41,7 +41,7 @@ def test_mixed_batch(contracts):
         orjson.dumps(event(4, gender=5)),
         orjson.dumps(event(5, event_id="not-a-uuid")),
     ]
-    res = process_records(firehose_event(payloads)["records"], contracts, NOW)
+    res = process_records(firehose_event(payloads)["records"], scrubber, NOW)
     assert [r["result"] for r in res.records] == [OK, OK] + [FAILED] * 5
     assert res.failed == {"invalid_json": 1, "unknown_contract": 2, "validation_failed": 1, "type_mismatch": 1}
     kept, masked = decode(res.records[0]), decode(res.records[1])
@@ -54,13 +54,13 @@ def test_mixed_batch(contracts):
     assert res.records[2]["data"] == ""  # failed records carry no data: Firehose quarantines the original
 
 
-def test_reference_003_event_through_the_legacy_contract(contracts):
+def test_reference_003_event_through_the_legacy_contract(scrubber):
     ref = [
         b'{"name": "Gnoll", "dob": "2011-04-22", "gender": "M", "ssn_no": "807831104", "data_share_consent": false, "evnt_time": "2021-01-31T20:31:26.114917"}',
         b'{"name": "Kalashtar", "dob": "1942-09-05", "gender": "M", "ssn_no": "231793521", "data_share_consent": true, "evnt_time": "2021-01-31T22:09:45.591946"}',
         b'{"name": "Gnoll", "dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": false, "email": "typed@event.lost.its.type"}',
     ]
-    recs = process_records(firehose_event(ref)["records"], contracts, NOW).records
+    recs = process_records(firehose_event(ref)["records"], scrubber, NOW).records
     a, b = decode(recs[0]), decode(recs[1])
     assert a == {"name": "Gnoll", "dob": "REDACTED_CONTENT", "gender": "M", "ssn_no": "REDACTED_CONTENT",
                  "data_share_consent": False, "evnt_time": "2021-01-31T20:31:26.114917",
@@ -72,82 +72,82 @@ def test_reference_003_event_through_the_legacy_contract(contracts):
 
 
 @pytest.mark.parametrize("consent", ["true", 1, None, [True], {"value": True}, "yes", 0, False])
-def test_anything_but_json_true_is_no_consent(contracts, consent):
-    res = process_records(firehose_event([orjson.dumps(event(0, data_share_consent=consent))])["records"], contracts, NOW)
+def test_anything_but_json_true_is_no_consent(scrubber, consent):
+    res = process_records(firehose_event([orjson.dumps(event(0, data_share_consent=consent))])["records"], scrubber, NOW)
     out = decode(res.records[0])
     assert out["name"] == "REDACTED_CONTENT" and out["data_redacted"] is True
 
 
 @pytest.mark.parametrize("spelling", [b'"data_share_consent"', b'"data_share_consen\\u0074"'])
-def test_duplicate_consent_keys_are_no_consent_and_the_output_says_so(contracts, spelling):
+def test_duplicate_consent_keys_are_no_consent_and_the_output_says_so(scrubber, spelling):
     ev = event(0, data_share_consent=False)
     raw = orjson.dumps(ev)[:-1] + b"," + spelling + b":true}"
-    out = decode(process_records(firehose_event([raw])["records"], contracts, NOW).records[0])
+    out = decode(process_records(firehose_event([raw])["records"], scrubber, NOW).records[0])
     assert out["name"] == "REDACTED_CONTENT" and POOL[0]["ssn"] not in json.dumps(out)
     # what was applied (no consent), never the value a reader would take for consent
     assert out["data_share_consent"] is False
     assert out["_privacy"]["applied"]["data_share_consent"] == "void" and out["data_redacted"] is True
 
 
-def test_duplicate_purpose_lists_are_no_consent_and_the_output_says_so(contracts):
+def test_duplicate_purpose_lists_are_no_consent_and_the_output_says_so(scrubber):
     factory = EventFactory(seed=5, consent_ratio=1.0, subjects=3, event_types=("order_placed/2",))
     ev = factory.next_event()
     assert ev["consent"]["purposes"], "a consenting subject lists purposes"
     raw = orjson.dumps(ev)[:-1] + b',"consent":{"purposes":["analytics","marketing","support"]}}'
-    out = decode(process_records(firehose_event([raw])["records"], contracts, NOW).records[0])
+    out = decode(process_records(firehose_event([raw])["records"], scrubber, NOW).records[0])
     assert out["consent"] == {"purposes": []}
     assert ev["email"] not in json.dumps(out) and out["_privacy"]["applied"]["consent.purposes"] == "void"
 
 
-def test_output_records_are_newline_terminated_single_lines(contracts):
+def test_output_records_are_newline_terminated_single_lines(scrubber):
     pretty = json.dumps(event(0, data_share_consent=True), indent=2).encode()
-    res = process_records(firehose_event([pretty])["records"], contracts, NOW)
+    res = process_records(firehose_event([pretty])["records"], scrubber, NOW)
     line = base64.b64decode(res.records[0]["data"])
     assert line.endswith(b"\n") and line.count(b"\n") == 1
 
 
-def test_invalid_base64_and_missing_data_fail_the_record_only(contracts):
+def test_invalid_base64_and_missing_data_fail_the_record_only(scrubber):
     ev = firehose_event([orjson.dumps(event(0))] * 3)
     ev["records"][0]["data"] = "%%% not base64 %%%"
     del ev["records"][1]["data"]
     ev["records"][2]["data"] = ev["records"][2]["data"][:-4] + "é==="
-    res = process_records(ev["records"], contracts, NOW)
+    res = process_records(ev["records"], scrubber, NOW)
     assert [r["result"] for r in res.records] == [FAILED, FAILED, FAILED] and res.failed == {"invalid_base64": 3}
 
 
-def test_unexpected_error_fails_closed(contracts, monkeypatch):
-    import scrubber.batch as batch
+def test_unexpected_error_fails_closed(scrubber, monkeypatch):
+    import privacy.scrub as scrub_module
 
     def boom(*_a, **_k):
         raise KeyError("jane@example.com")
 
-    monkeypatch.setattr(batch, "encode_line", boom)  # the reference engine's encoder
-    monkeypatch.setattr(contracts.fast(), "scrub", boom)  # and the fast path declines
-    res = process_records(firehose_event([orjson.dumps(event(0))])["records"], contracts, NOW)
+    monkeypatch.setattr(scrub_module, "encode_line", boom)  # the reference engine's encoder
+    monkeypatch.setattr(scrubber.fast, "scrub", boom)  # and the fast path declines
+    res = process_records(firehose_event([orjson.dumps(event(0))])["records"], scrubber, NOW)
     assert res.records[0]["result"] == FAILED and res.failed == {"internal_error": 1}
 
 
-def test_an_error_on_the_fast_path_hands_the_record_to_the_reference_engine(contracts, monkeypatch):
+def test_an_error_on_the_fast_path_hands_the_record_to_the_reference_engine(scrubber, monkeypatch):
     records = firehose_event([orjson.dumps(event(i)) for i in range(4)])["records"]
-    fast = process_records(records, contracts, NOW)
+    fast = process_records(records, scrubber, NOW)
     assert fast.reference_path == 0
 
     def boom(*_a, **_k):
         raise RuntimeError("fast path bug")
 
-    monkeypatch.setattr(contracts.fast(), "scrub", boom)
-    slow = process_records(records, contracts, NOW)
+    monkeypatch.setattr(scrubber.fast, "scrub", boom)
+    slow = process_records(records, scrubber, NOW)
     assert slow.reference_path == 4 and slow.ok == 4
     as_objects = [[orjson.loads(base64.b64decode(r["data"])) for r in res.records] for res in (fast, slow)]
     assert as_objects[0] == as_objects[1]
 
 
-def test_big_integers_stay_exact(contracts):
+def test_big_integers_stay_exact(scrubber):
     i = next(i for i, e in enumerate(POOL) if e["event_type"] == "tax_form_submitted")
     ev = event(i, data_share_consent=True)
     ev["form"]["gross_income"] = 7
     raw = orjson.dumps(ev).replace(b'"gross_income":7', b'"gross_income":123456789012345678901234567890')
-    res = process_records(firehose_event([raw])["records"], contracts, NOW)
+    res = process_records(firehose_event([raw])["records"], scrubber, NOW)
     assert res.records[0]["result"] == OK
     assert b'"gross_income":123456789012345678901234567890' in base64.b64decode(res.records[0]["data"])
 
@@ -157,11 +157,11 @@ def lambda_response_size(records) -> int:
     return len(json.dumps({"records": records}).encode("utf-8"))
 
 
-def test_response_budget_fails_the_overflow_instead_of_the_invocation(contracts):
+def test_response_budget_fails_the_overflow_instead_of_the_invocation(scrubber):
     big = orjson.dumps(event(0, data_share_consent=True, note="x" * 3900))
     small = orjson.dumps(event(1))
     ev = firehose_event([big] * 80 + [small])
-    res = process_records(ev["records"], contracts, NOW, budget=300_000)
+    res = process_records(ev["records"], scrubber, NOW, budget=300_000)
     results = [r["result"] for r in res.records]
     assert results.count(OK) >= 2 and results.count(FAILED) >= 1
     assert results[-1] == OK  # a small record after the budget tripped still fits
@@ -169,10 +169,10 @@ def test_response_budget_fails_the_overflow_instead_of_the_invocation(contracts)
     assert lambda_response_size(res.records) <= 300_000
 
 
-def test_many_failed_records_still_fit_the_budget(contracts):
+def test_many_failed_records_still_fit_the_budget(scrubber):
     """Failed entries cost bytes too: they are reserved before data fills the budget."""
     payloads = [orjson.dumps(event(i % 200)) for i in range(2000)] + [b"not json"] * 2000
-    res = process_records(firehose_event(payloads)["records"], contracts, NOW, budget=1_200_000)
+    res = process_records(firehose_event(payloads)["records"], scrubber, NOW, budget=1_200_000)
     assert lambda_response_size(res.records) <= 1_200_000
     assert len(res.records) == 4000
 
@@ -200,9 +200,9 @@ def record(draw):
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None)
 @given(st.lists(record(), min_size=1, max_size=20))
-def test_every_record_id_once_consented_intact_and_nothing_unconsented_leaks(contracts, payloads):
+def test_every_record_id_once_consented_intact_and_nothing_unconsented_leaks(scrubber, payloads):
     ev = firehose_event(payloads)
-    res = process_records(ev["records"], contracts, NOW)
+    res = process_records(ev["records"], scrubber, NOW)
     assert [r["recordId"] for r in res.records] == [r["recordId"] for r in ev["records"]]
     assert res.ok + res.failed_total + res.dropped == len(payloads)
     for src, out in zip(payloads, res.records):
@@ -227,19 +227,19 @@ def test_every_record_id_once_consented_intact_and_nothing_unconsented_leaks(con
         assert original["subject_id"] not in text  # pseudonymised always
 
 
-def test_the_reference_engine_does_not_run_inside_the_fast_paths_exception(contracts, monkeypatch):
+def test_the_reference_engine_does_not_run_inside_the_fast_paths_exception(scrubber, monkeypatch):
     """msgspec's errors quote the record: a rejection raised by the reference engine must not
     chain one as its context, where a traceback would print it."""
     import sys
 
     seen = []
-    real = contracts.apply
+    real = scrubber.contracts.apply
 
     def spy(*a, **k):
         seen.append(sys.exc_info()[1])
         return real(*a, **k)
 
-    monkeypatch.setattr(contracts, "apply", spy)
+    monkeypatch.setattr(scrubber.contracts, "apply", spy)
     bad = orjson.dumps({**event(0), "gender": "987-65-4321"})  # not in the enum: both paths refuse it
-    res = process_records(firehose_event([bad])["records"], contracts, NOW)
+    res = process_records(firehose_event([bad])["records"], scrubber, NOW)
     assert res.failed == {"validation_failed": 1} and seen == [None]

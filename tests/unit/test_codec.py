@@ -1,6 +1,6 @@
 import pytest
 
-from scrubber.codec import (
+from privacy.codec import (
     INVALID_JSON,
     INVALID_UTF8,
     NOT_AN_OBJECT,

@@ -59,10 +59,10 @@ def depth(raw: bytes) -> int:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_depth_limit_is_exact(contracts, case):
+def test_depth_limit_is_exact(scrubber, case):
     ok, deep = CASES[case](MAX_DEPTH), CASES[case](MAX_DEPTH + 1)
     assert (depth(ok), depth(deep)) == (1024, 1025)
-    res = process_records(firehose_event([ok, deep])["records"], contracts, NOW)
+    res = process_records(firehose_event([ok, deep])["records"], scrubber, NOW)
     assert [r["result"] for r in res.records] == ["Ok", "ProcessingFailed"]
     assert dict(res.failed) == {"too_deep": 1}
     line = orjson.loads(__import__("base64").b64decode(res.records[0]["data"]))
@@ -71,8 +71,8 @@ def test_depth_limit_is_exact(contracts, case):
         assert "807831104" not in json.dumps(line) or line["_privacy"]["applied"] == {}
 
 
-def test_far_deeper_records_are_quarantined_not_crashing(contracts):
+def test_far_deeper_records_are_quarantined_not_crashing(scrubber):
     raws = [legacy(lists(100_000)), legacy(dicts(50_000)), ORDER[:-1] + b',"x":' + lists(200_000) + b"}"]
-    res = process_records(firehose_event(raws)["records"], contracts, NOW)
+    res = process_records(firehose_event(raws)["records"], scrubber, NOW)
     assert [r["result"] for r in res.records] == ["ProcessingFailed"] * 3
     assert dict(res.failed) == {"too_deep": 3}

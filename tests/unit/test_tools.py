@@ -59,7 +59,9 @@ def test_batch_mode_and_the_stream_give_the_same_output(tmp_path):
     """A backfill must land what the stream would have: same engine, same pseudonyms."""
     import base64
 
-    from privacy.engine import ContractSet, Keyring
+    from privacy.engine import ContractSet
+    from privacy.keys import Keyring
+    from privacy.scrub import Scrubber
     from scrubber.batch import process_records
     from stacks.config import load_contracts
     from tests.conftest import CONFIG, firehose_event
@@ -76,7 +78,7 @@ def test_batch_mode_and_the_stream_give_the_same_output(tmp_path):
     cs = ContractSet(load_contracts(c), type_field=c.type_field, version_field=c.version_field,
                      default_contract=c.default_contract, default_versions=dict(c.default_versions),
                      token=c.redaction_token, keyring=Keyring.from_secret(KEYRING))
-    res = process_records(firehose_event(raws)["records"], cs, "2026-01-01T00:00:00.000Z")
+    res = process_records(firehose_event(raws)["records"], Scrubber(cs), "2026-01-01T00:00:00.000Z")
     stream = [orjson.loads(base64.b64decode(r["data"])) for r in res.records]
     for o in batch + stream:
         o.pop("redacted_at", None)

@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from privacy.files import load_contract_dir
-from privacy.engine import ContractSet, Keyring
+from privacy.engine import ContractSet
+from privacy.keys import Keyring
 from producer.events import EventFactory, encode
-from scrubber.codec import decode_object, encode_line
+from privacy.codec import decode_object, encode_line
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, contract_set
 from twin.counts import count_delivered
 

@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privacy.contract import parse_contract
-from privacy.engine import (
-    HMAC_CONSTRUCTIONS,
+from privacy.common import (
     INVALID_EVENT_TYPE,
     INVALID_SCHEMA_VERSION,
     MISSING_EVENT_TYPE,
@@ -22,11 +21,10 @@ from privacy.engine import (
     UNDECLARED_PII,
     UNKNOWN_CONTRACT,
     VALIDATION_FAILED,
-    CompiledContract,
-    ContractSet,
-    Keyring,
     Rejection,
 )
+from privacy.engine import CompiledContract, ContractSet
+from privacy.keys import HMAC_CONSTRUCTIONS, Keyring
 from tests.conftest import string_values
 
 NOW = "2026-01-15T09:30:00.000Z"
@@ -464,9 +462,9 @@ def test_phone_mask_redacts_values_that_are_not_just_a_phone_number():
 def test_forgetting_the_memo_changes_no_pseudonym():
     c = contract({"email": {"type": "string", "pii": pii("pseudonymise")}})
     before, _ = run(c, {"uid": "u", "consent": [], "email": "x@y.z"})
-    assert KEYS._memo
+    assert KEYS.pseudonyms
     KEYS.forget()
-    assert not KEYS._memo
+    assert not KEYS.pseudonyms
     after, _ = run(c, {"uid": "u", "consent": [], "email": "x@y.z"})
     assert after["email"] == before["email"]
 

@@ -17,10 +17,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from privacy.contract import parse_contract
-from privacy.engine import CompiledContract, ContractSet, Keyring, NeedsExactNumbers, Rejection
-from privacy.fast import FastContracts, FastPlan, Unsupported
+from privacy.common import NeedsExactNumbers, Rejection
+from privacy.engine import CompiledContract, ContractSet
+from privacy.fast import FastPlan
+from privacy.fast_select import FastContracts
+from privacy.fast_types import Unsupported
+from privacy.keys import Keyring
+from privacy.scrub import Scrubber
 from producer.events import MALFORMED_SAMPLES, EventFactory, encode
-from scrubber.codec import DecodeFailure, decode_object, encode_line
+from privacy.codec import DecodeFailure, decode_object, encode_line
 from stacks.config import load_contracts
 from tests.conftest import CONFIG
 
@@ -28,6 +33,14 @@ NOW = "2026-01-15T09:30:00.000Z"
 KEYS = Keyring({"v1": b"a" * 32}, "v1")
 TOKEN = "REDACTED_CONTENT"
 TAILS = FastContracts.tails(NOW)
+_FAST: dict[int, FastContracts] = {}
+
+
+def fast_of(cs: ContractSet) -> FastContracts:
+    """The fast path of a contract set (one per set, as a Scrubber keeps it)."""
+    if id(cs) not in _FAST:
+        _FAST[id(cs)] = Scrubber(cs).fast
+    return _FAST[id(cs)]
 
 
 def reference(cs_or_cc, raw: bytes):
@@ -57,7 +70,7 @@ def _orjson_ok(event) -> bool:
 
 def fast(plan: FastPlan, raw: bytes):
     try:
-        line, redacted = plan.scrub(raw, TAILS)
+        line, redacted = plan.scrub(raw, TAILS, KEYS.pseudonyms)
     except Exception:  # noqa: BLE001 - declined: the reference engine decides
         return None
     assert line.endswith(b"\n") and line.count(b"\n") == 1
@@ -86,14 +99,14 @@ def contract_set():
 
 
 def test_every_repository_contract_has_a_fast_plan(contract_set):
-    fc = contract_set.fast()
+    fc = fast_of(contract_set)
     assert fc.unsupported == {}
     assert set(fc.plans) == set(contract_set.compiled)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_producer_events_take_the_fast_path_with_the_reference_output(contract_set, seed):
-    fc = contract_set.fast()
+    fc = fast_of(contract_set)
     f = EventFactory(seed=seed, consent_ratio=0.5, subjects=300, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
     kinds = set()
     for event in f.events(1500):
@@ -103,7 +116,7 @@ def test_producer_events_take_the_fast_path_with_the_reference_output(contract_s
         got = fast(plan, raw)
         assert got is not None, f"{event['event_type']}/{event['schema_version']} declined"
         assert got == reference(contract_set, raw)
-        line, redacted = fc.scrub(raw, TAILS)  # the batch's entry point
+        line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)  # the batch's entry point
         assert (json.loads(line), redacted) == got
         kinds.add((event["event_type"], event["schema_version"], got[1]))
     # all producer types and versions, each both redacted and not
@@ -112,7 +125,7 @@ def test_producer_events_take_the_fast_path_with_the_reference_output(contract_s
 
 def test_the_legacy_event_of_reference_003_takes_the_fast_path(contract_set):
     raw = b'{"name": "Jane Doe", "dob": "1990-04-01", "gender": "F", "ssn_no": "123-45-6789", "data_share_consent": false, "evnt_time": "2026-01-01"}'
-    got = fast(contract_set.fast().plan_for(raw), raw)
+    got = fast(fast_of(contract_set).plan_for(raw), raw)
     assert got is not None and got == reference(contract_set, raw)
     assert got[0]["ssn_no"] == TOKEN and got[0]["dob"] == TOKEN
 
@@ -121,7 +134,7 @@ def test_the_legacy_event_of_reference_003_takes_the_fast_path(contract_set):
 def test_malformed_samples_are_declined(contract_set, raw):
     plan = None
     try:
-        plan = contract_set.fast().plan_for(raw)
+        plan = fast_of(contract_set).plan_for(raw)
     except Exception:  # noqa: BLE001 - the batch falls back to the reference engine, which rejects it
         pass
     if plan is not None:
@@ -169,7 +182,7 @@ def test_mutated_events_match_the_reference_or_are_declined(contract_set, mutate
     raw = orjson.dumps(e) if _orjson_ok(e) else json.dumps(e).encode()
     ref = reference(contract_set, raw)
     try:
-        plan = contract_set.fast().plan_for(raw)
+        plan = fast_of(contract_set).plan_for(raw)
     except Exception:  # noqa: BLE001
         plan = None
     if plan is not None:
@@ -182,7 +195,7 @@ def test_duplicate_consent_keys_go_to_the_reference_engine_which_gives_no_consen
     raw = orjson.dumps(e)
     raw = raw[:-1] + b',"data_share_consent":true}'
     raw = raw.replace(b'"data_share_consent":true', b'"data_share_consent":false', 1)
-    assert fast(contract_set.fast().plan_for(raw), raw) is None
+    assert fast(fast_of(contract_set).plan_for(raw), raw) is None
     ref = reference(contract_set, raw)
     assert ref[0]["email"] != e["email"] and ref[1] is True
 
@@ -374,7 +387,7 @@ def test_the_contract_is_chosen_from_the_decoded_fields(contract_set, shape, tak
     raw = shape(e)
     ref = reference(contract_set, raw)
     try:
-        line, redacted = contract_set.fast().scrub(raw, TAILS)
+        line, redacted = fast_of(contract_set).scrub(raw, TAILS, KEYS.pseudonyms)
     except Exception:  # noqa: BLE001 - declined: the reference engine decides
         assert not taken
         return
@@ -389,7 +402,7 @@ def test_the_guess_from_the_bytes_is_only_a_guess(contract_set):
                      event_types=("order_placed/1",))
     e = f.next_event()
     decoy = {"event_type": "customer_signed_up", "schema_version": "1"}
-    fc = contract_set.fast()
+    fc = fast_of(contract_set)
     cases = {
         # the keys inside an untyped value, before the real ones: the guess fails, the record is taken
         "nested first": b'{"data_share_consent":' + orjson.dumps(decoy) + b"," + orjson.dumps(
@@ -402,7 +415,7 @@ def test_the_guess_from_the_bytes_is_only_a_guess(contract_set):
     for name, raw in cases.items():
         ref = reference(contract_set, raw)
         try:
-            line, redacted = fc.scrub(raw, TAILS)
+            line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)
         except Exception:  # noqa: BLE001 - declined: the reference engine decides
             taken[name] = False
             continue
@@ -418,7 +431,7 @@ def test_a_record_no_plan_takes_is_handed_back(contract_set):
 
     for raw in (b'{"event_type": "nope"}', b'{"event_type": 1}', b"[]", b'{"event_type": "order_placed", "schema_version": "2"}'):
         with pytest.raises(Exception) as exc:  # noqa: PT011 - any exception hands the record back
-            contract_set.fast().scrub(raw, TAILS)
+            fast_of(contract_set).scrub(raw, TAILS, KEYS.pseudonyms)
         assert exc.type in (Fallback, msgspec.ValidationError, msgspec.DecodeError)
 
 
@@ -470,7 +483,7 @@ def test_a_version_beyond_64_bits_selects_nothing():
     raw = b'{"uid":"u","event_type":"t","schema_version":18446744073709551616,"consent":true}'
     assert reference(cs, raw) is None
     with pytest.raises(Exception):  # noqa: PT011 - declined, whatever the exception
-        cs.fast().scrub(raw, TAILS)
+        fast_of(cs).scrub(raw, TAILS, KEYS.pseudonyms)
 
 
 # ---- what a plan remembers between records -----------------------------------------------------
@@ -551,9 +564,9 @@ def test_grouped_actions_match_the_reference(fields, event, consent):
 def test_plans_share_the_memo_of_a_rule_and_keep_their_outputs(contract_set):
     """An e-mail address recurs in events of every type: the plans of a contract set remember
     masked values by rule (mask kind and parameters, token), not by field."""
-    from privacy.engine import Memo
+    from privacy.common import Memo
 
-    fc = contract_set.fast()
+    fc = fast_of(contract_set)
     memos = {}
     for plan in fc.plans.values():
         for name, value in plan.finish.__globals__.items():
@@ -563,5 +576,5 @@ def test_plans_share_the_memo_of_a_rule_and_keep_their_outputs(contract_set):
     f = EventFactory(seed=11, consent_ratio=0.0, subjects=3, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
     for _ in range(60):
         raw = encode(f.next_event())
-        line, redacted = fc.scrub(raw, TAILS)
+        line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)
         assert (json.loads(line), redacted) == reference(contract_set, raw)

@@ -59,7 +59,8 @@ def test_a_contract_with_that_pattern_scrubs_a_hostile_record_at_once(contracts)
            "consent": {"model": "flag", "field": "ok"},
            "fields": {"name": {"type": "string", "required": True, "pattern": HOSTILE_PATTERN},
                       "ok": {"type": "boolean"}}}
-    from privacy.engine import ContractSet, Rejection
+    from privacy.common import Rejection
+    from privacy.engine import ContractSet
 
     cs = ContractSet([parse_contract(doc, "person.yaml")], default_contract="person/1")
     event = {"name": "a" * 40 + "!", "ok": True}
@@ -92,21 +93,22 @@ def test_a_pattern_re2_refuses_fails_the_contract_naming_the_field(source, why):
 
 
 def test_max_length_is_checked_before_the_pattern(monkeypatch):
-    from privacy import engine
+    from privacy import engine, validation
+    from privacy.common import Rejection
 
     calls = []
-    real = engine.compile_pattern
+    real = validation.compile_pattern
 
     def spy(source):
         p = real(source)
         return type(p)(p.source, lambda v: calls.append(len(v)) or p.search(v), p.engine)
 
-    monkeypatch.setattr(engine, "compile_pattern", spy)
+    monkeypatch.setattr(validation, "compile_pattern", spy)
     doc = {"contract": "t", "version": "1", "subject": "id", "consent": {"model": "flag", "field": "c"},
            "fields": {"id": {"type": "string", "required": True, "max_length": 64, "pattern": HOSTILE_PATTERN},
                       "c": {"type": "boolean"}}}
     cs = engine.ContractSet([parse_contract(doc, "t.yaml")], default_contract="t/1")
-    with pytest.raises(engine.Rejection, match="validation_failed"):
+    with pytest.raises(Rejection, match="validation_failed"):
         cs.apply({"id": "a" * 10_000, "c": True}, None, "now")
     assert calls == []
     cs.apply({"id": "Ann", "c": True}, None, "now")
