@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -114,6 +115,8 @@ def check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
     for label, out in outputs.items():
         if out.is_dir():
             raise InputError(f"{label} {out}: is a folder, not a file")
+        if out.exists() and not out.is_file():  # a device, a FIFO: not ours to change
+            raise InputError(f"{label} {out}: is not a regular file")
         if not out.parent.is_dir():
             raise InputError(f"{label} {out}: its folder {out.parent} does not exist")
         for other_label, other in inputs.items():
@@ -129,11 +132,24 @@ def open_private(path: Path, label: str, avoid: dict[tuple[int, int], str]) -> B
     empty it, unless it turns out to be one of the files in ``avoid`` ((st_dev, st_ino) -> name):
     checked on the open file, before anything is truncated."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise InputError(f"{label} {path}: cannot be written ({exc.strerror or type(exc).__name__})") from None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        # a device, a FIFO, a folder: neither its mode nor its content is ours to change
+        raise InputError(f"{label} {path}: is not a regular file")
+    try:
+        # O_NONBLOCK: a FIFO swapped in since the check must not block the open
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o600)
     except OSError as exc:
         raise InputError(f"{label} {path}: cannot be written ({exc.strerror or type(exc).__name__})") from None
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{label} {path}: is not a regular file")
+        os.set_blocking(fd, True)
         clash = avoid.get((st.st_dev, st.st_ino))
         if clash is not None:
             raise InputError(f"{label} {path}: is the {clash} file; writing it would destroy it")

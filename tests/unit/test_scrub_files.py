@@ -185,3 +185,16 @@ def test_the_make_target_takes_paths_with_spaces_and_quotes(files):
                        capture_output=True, text=True, timeout=60)
     line = next(x for x in r.stdout.splitlines() if "-m twin" in x)
     assert shlex.split(line)[-2:] == ["-c", context]
+
+
+@pytest.mark.parametrize("flag", ["--output", "--quarantine"])
+def test_a_fifo_or_a_folder_as_an_output_is_refused_and_left_as_it_was(files, capsys, flag):
+    """Writing to ``/dev/null`` once made it owner-only before the refusal: a path that is not a
+    regular file keeps its mode and content (a FIFO stands in for a device here)."""
+    fifo = files / "pipe"
+    os.mkfifo(fifo, 0o644)
+    (files / "dir").mkdir(mode=0o755)
+    for target, message in (("pipe", "is not a regular file"), ("dir", "is a folder, not a file")):
+        before = _mode(files / target)
+        err = _refused(capsys, files, "events.jsonl", "--keyring", "keys.json", flag, target, message=message)
+        assert target in err and _mode(files / target) == before
