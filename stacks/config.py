@@ -182,7 +182,7 @@ def load_config(raw: Any) -> PipelineConfig:
         "name_prefix", "pii-scrub", _NAME_RE, "must be 3-32 characters of lower-case letters, digits and '-'"
     )
 
-    s = _Reader(r.get("stream", None), r.key("stream"))
+    s = _Reader(r.get("stream", {}), r.key("stream"))
     mode = s.choice("mode", "ON_DEMAND", ("ON_DEMAND", "PROVISIONED"))
     stream = StreamConfig(
         mode=mode,
@@ -193,7 +193,7 @@ def load_config(raw: Any) -> PipelineConfig:
         raise ConfigError(f"{s.key('shard_count')} only applies when {s.key('mode')} is PROVISIONED")
     s.done()
 
-    d = _Reader(r.get("delivery", None), r.key("delivery"))
+    d = _Reader(r.get("delivery", {}), r.key("delivery"))
     dd = DeliveryConfig()
     delivery = DeliveryConfig(
         buffering_interval_seconds=d.int_in("buffering_interval_seconds", dd.buffering_interval_seconds, *_FIREHOSE_BUFFER_INTERVAL_S),
@@ -218,7 +218,7 @@ def load_config(raw: Any) -> PipelineConfig:
             f"{d.key('data_prefix')} (it holds raw personal data and has its own access and expiry rules)"
         )
 
-    st = _Reader(r.get("storage", None), r.key("storage"))
+    st = _Reader(r.get("storage", {}), r.key("storage"))
     sd = StorageConfig()
     storage = StorageConfig(
         data_transition_to_ia_days=st.int_in("data_transition_to_ia_days", sd.data_transition_to_ia_days, 30, 3650),
@@ -236,11 +236,11 @@ def load_config(raw: Any) -> PipelineConfig:
             f"{st.key('data_expiration_days')} must be greater than {st.key('data_transition_to_ia_days')} (or 0)"
         )
 
-    producer = _function(r.get("producer", None), r.key("producer"), FunctionConfig(512, 300))
+    producer = _function(r.get("producer", {}), r.key("producer"), FunctionConfig(512, 300))
     scrubber = _function(
-        r.get("scrubber", None), r.key("scrubber"), FunctionConfig(1024, 120), max_timeout=_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S
+        r.get("scrubber", {}), r.key("scrubber"), FunctionConfig(1024, 120), max_timeout=_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S
     )
-    contracts = read_contracts(r.get("contracts", None), r.key("contracts"))
+    contracts = read_contracts(r.get("contracts", {}), r.key("contracts"))
     role_name = r.string(
         "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
     )
@@ -304,7 +304,12 @@ def resolve_pipeline(base: Any, override: Any = None) -> Any:
     """The ``pipeline`` context to load: ``override`` (a mapping, a JSON string, or None for no
     override) deep-merged over ``base``, the block cdk.json holds."""
     base = _parsed(base)
-    return base if override is None else merge_context(base, _parsed(override))
+    if override is None:
+        return base
+    override = _parsed(override)
+    if not isinstance(override, Mapping):
+        raise ConfigError(f"{CONTEXT_KEY} must be an object, got {'null' if override is None else type(override).__name__}")
+    return merge_context(base, override)
 
 
 def cdk_json_context(path: str | Path) -> dict:

@@ -59,10 +59,8 @@ class _Reader:
     """Reads one mapping of the context, naming each key by its full path in errors."""
 
     def __init__(self, raw: Any, path: str):
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{path} must be an object, got {type(raw).__name__}")
+        if not isinstance(raw, Mapping):  # a null too: it would silently mean every default
+            raise ConfigError(f"{path} must be an object, got {'null' if raw is None else type(raw).__name__}")
         self.raw = dict(raw)
         self.path = path
         self.used: set[str] = set()

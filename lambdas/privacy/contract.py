@@ -28,6 +28,9 @@ SCAN_MODES = ("off", "mask", "quarantine")
 CONSENT_MODELS = ("flag", "purposes")
 PURPOSE_LEVELS = ("granular", "cumulative")
 UNDECLARED = ("drop", "keep", "reject")
+# the scrubber's own top-level output fields: provenance and the redaction marker
+RESERVED = frozenset({"_privacy", "data_redacted", "redacted_at"})
+MAX_PATH_SEGMENTS = 32
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 _VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+){0,2}", re.ASCII)
 
@@ -144,9 +147,10 @@ def _parse_pii(doc: _Doc, raw: Any, key: str, ftype: str, purposes: tuple[str, .
         raise doc.err(key, "'generalise' only applies to the generalise action")
     band = m.get("band", 10)
     prefix = m.get("prefix", 3)
-    for n, v in (("band", band), ("prefix", prefix)):
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 100:
-            raise doc.err(f"{key}.{n}", f"must be an integer from 1 to 100, got {v!r}")
+    # a band of 1 would keep the exact age
+    for n, v, lo in (("band", band, 2), ("prefix", prefix, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 100:
+            raise doc.err(f"{key}.{n}", f"must be an integer from {lo} to 100, got {v!r}")
     return Pii(purposes=pp, action=action, always=always, mask=mask, mask_regex=regex, mask_format=fmt,
                generalise=gen, band=band, prefix=prefix)
 
@@ -155,6 +159,10 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
     key = f"fields.{path}"
     if not _PATH_RE.fullmatch(path):
         raise doc.err(key, "is not a field path (name, a.b, items[*].note)")
+    if path.count(".") >= MAX_PATH_SEGMENTS:
+        raise doc.err(key, f"is nested deeper than {MAX_PATH_SEGMENTS} levels")
+    if path.split(".")[0] in RESERVED:
+        raise doc.err(key, f"is a name the output reserves ({', '.join(sorted(RESERVED))})")
     m = doc.mapping(raw, key)
     doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan", "description", "example", "generate"})
     ftype = doc.string(m, "type", key, required=False, default="any", choices=TYPES)

@@ -24,7 +24,7 @@ from .common import (
     NeedsExactNumbers, Outcome, Rejection, _segments,
 )
 from .consent import _ConsentReader
-from .contract import Contract
+from .contract import RESERVED, Contract
 from .detectors import Scanner
 from .keys import Keyring
 from .validation import _build_tree, _inline_checks, _Node
@@ -57,8 +57,10 @@ class CompiledContract:
             ind = "    " * depth
             if self.undeclared == "keep":
                 # an undeclared spelling of a declared field (Email for email) would land in the
-                # same column in Athena or Glue, unscrubbed: refuse the record
-                folded = const(frozenset(n.casefold() for n in node.names))
+                # same column in Athena or Glue, unscrubbed: refuse the record; and at the top,
+                # a record's own provenance or redaction marker (any spelling) would pass for ours
+                reserved = RESERVED if not node.path else frozenset()
+                folded = const(frozenset(n.casefold() for n in node.names | reserved))
                 names = const(node.names)
                 lines.append(f"{ind}if not {obj}.keys() <= {names}:")
                 lines.append(f"{ind}    for k in {obj}.keys() - {names}:")

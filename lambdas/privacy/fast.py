@@ -22,6 +22,7 @@ from msgspec import UNSET, UnsetType
 from .actions import REGISTRY
 from .codegen import _Code, _emit_consent_branches
 from .common import META_FIELD, Memo, _segments
+from .contract import RESERVED
 from .engine import CompiledContract
 from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _needs_reference
 from .patterns import compile_pattern
@@ -31,7 +32,6 @@ class Fallback(Exception):
     """This record needs the reference engine."""
 
 
-_RESERVED = frozenset({META_FIELD, "data_redacted", "redacted_at"})
 _META_CACHE = 4096  # provenance combinations remembered per contract
 _VALUE_MEMO = 16384  # masked or generalised values remembered per field (subjects recur)
 
@@ -47,7 +47,7 @@ class FastPlan:
         c = cc.contract
         if c.undeclared == "keep":
             raise Unsupported("undeclared_fields: keep")
-        if cc.tree.names & _RESERVED:
+        if cc.tree.names & RESERVED:
             raise Unsupported("declares a field the output reserves")
         self.ref = cc.ref
         self.types: dict[str, Any] = {}  # path -> field type, for the generated code

@@ -13,7 +13,9 @@ from .document import ContractError
 def _load_yaml(text: str, source: str) -> Any:
     """Safe YAML, refusing what would silently change a contract: a key repeated at any level
     (PyYAML keeps the last value, so a repeated ``ssn:`` replaced the field and its personal-data
-    rule) and merge keys (``<<``: explicit keys override merged ones without a word)."""
+    rule), merge keys (``<<``: explicit keys override merged ones without a word), keys YAML reads
+    as something other than a name (``on``, ``null``: the field would be renamed ``True``,
+    ``None``), and aliases (a dozen lines of nested aliases expand to billions of nodes)."""
     import yaml
 
     loader = yaml.SafeLoader(text)
@@ -22,8 +24,13 @@ def _load_yaml(text: str, source: str) -> Any:
         if node is None:
             return None
         stack = [(node, "")]
+        walked: set[int] = set()
         while stack:
             n, path = stack.pop()
+            if id(n) in walked:  # the same node twice: an alias (*name) of an anchor (&name)
+                raise ContractError(f"{source}: {path or 'top level'}: anchors and aliases are not supported, at line "
+                                    f"{n.start_mark.line + 1}; write the value out")
+            walked.add(id(n))
             if isinstance(n, yaml.MappingNode):
                 seen: dict = {}
                 for k, v in n.value:
@@ -36,6 +43,9 @@ def _load_yaml(text: str, source: str) -> Any:
                         first = seen.get(key)
                     except TypeError:
                         raise ContractError(f"{source}: {path or 'top level'}: the key at line {line} is not a scalar") from None
+                    if type(key) is not str:  # YAML 1.1 reads on, yes, null, 1 as other types
+                        raise ContractError(f"{source}: {path or 'top level'}: the key {k.value!r} at line {line} is "
+                                            f"read as {type(key).__name__}, not a name; quote it")
                     name = f"{path}.{key}" if path else str(key)
                     if first is not None:
                         raise ContractError(f"{source}: {name}: the key {str(key)!r} appears twice, at lines {first} "

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -166,3 +167,16 @@ def test_the_cdk_json_file_itself(tmp_path):
     with pytest.raises(ConfigError, match="list.json: its context must be an object"):
         cdk_json_context(tmp_path / "list.json")
     assert resolve_pipeline('{"a": {"b": 1}}', '{"a": {"c": 2}}') == {"a": {"b": 1, "c": 2}}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("null", "pipeline must be an object, got null"),
+    ('"str"', "pipeline must be an object, got str"),
+    ('{"delivery": null}', "pipeline.delivery must be an object, got null"),
+    ('{"stream": []}', "pipeline.stream must be an object, got list"),
+])
+def test_a_null_or_non_object_override_is_refused_not_read_as_every_default(override, message):
+    from stacks.config import ConfigError, load_from_cdk_json
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_from_cdk_json("cdk.json", override)

@@ -210,7 +210,10 @@ def test_a_repeated_key_at_any_level_fails_naming_the_file_the_key_and_both_line
 @pytest.mark.parametrize("text, message", [
     ("a: 1\nb: {x: 1, y: 2, x: 3}\n", "b.x: the key 'x' appears twice, at lines 2 and 2"),
     ("a:\n  - {p: 1}\n  - {p: 1, q: 2}\n  - q: 1\n    q: 2\n", "a[2].q: the key 'q' appears twice, at lines 4 and 5"),
-    ("true: 1\nTrue: 2\n", "True: the key 'True' appears twice, at lines 1 and 2"),
+    ("a: 1\nb: {x: 1}\nb: 2\n", "b: the key 'b' appears twice, at lines 2 and 3"),
+    ("fields:\n  on: {type: string}\n", "fields: the key 'on' at line 2 is read as bool, not a name; quote it"),
+    ("fields:\n  null: {type: string}\n", "fields: the key 'null' at line 2 is read as NoneType, not a name; quote it"),
+    ("a: &x [1]\nb: *x\n", "a: anchors and aliases are not supported, at line 1"),
     ("base: &b {pii: {action: redact}}\nssn:\n  <<: *b\n  pii: {action: drop}\n", "ssn: merge keys (<<) are not supported, at line 3"),
 ])
 def test_repeated_and_merged_keys_are_refused(tmp_path, text, message):
@@ -219,3 +222,47 @@ def test_repeated_and_merged_keys_are_refused(tmp_path, text, message):
     (d / "1.yaml").write_text(text)
     with pytest.raises(ContractError, match=r"^contracts/t/1.yaml: " + re.escape(message)):
         load_contract_file(d / "1.yaml", tmp_path / "contracts")
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    """Eight levels of ten aliases each expand to 10**8 nodes: refused before anything expands."""
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]")
+    d = tmp_path / "contracts" / "t"
+    d.mkdir(parents=True)
+    (d / "1.yaml").write_text("\n".join(lines) + "\n")
+    t = time.perf_counter()
+    with pytest.raises(ContractError, match="anchors and aliases are not supported"):
+        load_contract_file(d / "1.yaml", tmp_path / "contracts")
+    assert time.perf_counter() - t < 1.0
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"_privacy": {"type": "any"}}, "fields._privacy: is a name the output reserves"),
+    ({"data_redacted": {"type": "boolean"}}, "fields.data_redacted: is a name the output reserves"),
+    ({"redacted_at": {"type": "string"}}, "fields.redacted_at: is a name the output reserves"),
+    ({".".join(["o"] * 33): {"type": "string"}}, "is nested deeper than 32 levels"),
+    ({"age": {"type": "integer", "pii": {"purposes": ["analytics"], "action": "generalise", "generalise": "age_band",
+                                          "band": 1}}}, "fields.age.pii.band: must be an integer from 2 to 100, got 1"),
+])
+def test_fields_that_would_pass_for_the_output_or_keep_values_exact_are_refused(fields, message):
+    doc = copy.deepcopy(GOOD)
+    doc["fields"].update(fields)
+    with pytest.raises(ContractError, match=re.escape(message)):
+        parse_contract(doc, "contracts/t/1.yaml")
+
+
+@pytest.mark.parametrize("key", ["_privacy", "data_redacted", "redacted_at", "Data_Redacted"])
+def test_under_keep_a_record_carrying_its_own_provenance_or_redaction_marker_is_refused(key):
+    from privacy.common import Rejection
+    from privacy.engine import ContractSet
+
+    doc = copy.deepcopy(GOOD) | {"undeclared_fields": "keep", "engine": "reference"}
+    doc["fields"]["uid"] = {"type": "string", "required": True}
+    cs = ContractSet([parse_contract(doc, "t.yaml")], default_contract="t/1")
+    cs.apply({"uid": "u", "consent": ["analytics"], "note": 1}, None, "now")  # other undeclared keys are kept
+    with pytest.raises(Rejection, match="undeclared_field"):
+        cs.apply({"uid": "u", "consent": ["analytics"], key: True}, None, "now")
