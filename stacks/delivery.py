@@ -40,7 +40,7 @@ class Delivery(Construct):
             "Scrubber",
             config=config,
             package="scrubber",
-            extra_packages=("privacy",),
+            extra_packages=("privacy", "streams"),
             files={"contracts.json": contracts_json},
             function_name=config.scrubber_function_name,
             description="Firehose transform: applies each event's data contract and consent before it reaches the lake",
@@ -53,6 +53,10 @@ class Delivery(Construct):
             removal_policy=removal_policy,
         )
         keyring.grant_read(self.scrubber.role)
+        # records the response has no room for go back on the stream (scrubber/redrive.py)
+        stream.grant(self.scrubber.role, "kinesis:PutRecords")
+        if stream.encryption_key is not None:
+            stream.encryption_key.grant(self.scrubber.role, "kms:GenerateDataKey")
         self.log_group = logs.LogGroup(
             self,
             "FirehoseErrors",

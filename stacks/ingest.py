@@ -42,7 +42,7 @@ class Ingest(Construct):
             "Producer",
             config=config,
             package="producer",
-            extra_packages=("privacy",),
+            extra_packages=("privacy", "streams"),
             files={"contracts.json": bundle_json(load_contracts(config.contracts))},
             function_name=config.producer_function_name,
             description="Pushes realistic, reproducible events about people onto the stream",

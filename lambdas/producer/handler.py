@@ -34,7 +34,7 @@ from botocore.config import Config
 
 from .conformance import Conformance, NonConformingEvent, load_contracts
 from .events import MALFORMED_SAMPLES, EventFactory, encode, producible
-from .kinesis_sink import KinesisSink, SendResult
+from streams.kinesis_sink import KinesisSink, SendResult
 
 SERVICE = "pii-producer"
 logger = Logger(service=SERVICE)

@@ -11,9 +11,13 @@ Guarantees:
   ``ProcessingFailed``, which Firehose writes (raw) to the quarantine prefix.
 * Never raises because of a record's content.
 * The serialised response stays under Lambda's 6 MB synchronous response limit. Every entry's
-  envelope is reserved first; a record whose data would not fit in what is left is failed
-  (reason ``response_budget``) rather than the whole invocation failing. With the processor
-  buffer (2 MiB by default) this does not happen for normal events, and the metric says so if it ever does.
+  envelope is reserved first. Output is larger than input (provenance, tokens; small events can
+  grow by half or more), so a full processor buffer can produce more than fits: a valid record
+  whose data would not fit in what is left is put back on the source stream (``redrive``: with its
+  partition key, as AWS's Firehose blueprints do) and answered ``Dropped``; Firehose reads it
+  again in a later batch. If it cannot be put back, ``redrive`` raises and the whole invocation
+  fails, so Firehose retries the batch: no valid record is lost to the limit. Only without a
+  source stream to return to (a Direct PUT source) is such a record failed, as ``response_budget``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from operator import itemgetter
 import pybase64
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from privacy.common import Rejection
 from privacy.scrub import Scrubber
@@ -65,10 +69,21 @@ class BatchResult:
     failed: Counter = field(default_factory=Counter)
     bytes_in: int = 0
     reference_path: int = 0  # records the fast path handed to the reference engine (privacy.fast)
+    redriven: int = 0  # records put back on the source stream: the response had no room for them
 
     @property
     def failed_total(self) -> int:
         return sum(self.failed.values())
+
+
+# Puts (partition key, raw record) entries back on the source stream, or raises.
+Redrive = Callable[[list[tuple[str, bytes]]], None]
+
+
+def _partition_key(rec: Mapping) -> str | None:
+    meta = rec.get("kinesisRecordMetadata")
+    key = meta.get("partitionKey") if isinstance(meta, Mapping) else None
+    return key if type(key) is str and key else None
 
 
 def process_records(
@@ -76,6 +91,7 @@ def process_records(
     scrubber: Scrubber,
     redacted_at: str,
     budget: int = RESPONSE_BUDGET_BYTES,
+    redrive: Redrive | None = None,
 ) -> BatchResult:
     out: list[dict] = []
     res = BatchResult(records=out)
@@ -86,6 +102,7 @@ def process_records(
     used = len('{"records": []}') + sum(map(len, map(_record_id, records))) + _ENTRY_OVERHEAD * len(records)
 
     redacted = bytes_in = 0
+    overflow: list[tuple[str, bytes]] = []
     scrub = scrubber.batch(redacted_at)  # the fast path, or the reference engine for what it declines
     for rec in records:
         try:
@@ -99,7 +116,13 @@ def process_records(
                 line, was_redacted = scrub(raw)
                 data = _b64encode(line)
                 if used + len(data) > budget:
-                    reason = RESPONSE_BUDGET
+                    key = _partition_key(rec) if redrive is not None else None
+                    if key is None:
+                        reason = RESPONSE_BUDGET
+                    else:  # back to the stream, for a later batch (marked Dropped once it is there)
+                        overflow.append((key, raw))
+                        append({"recordId": rec["recordId"], "result": DROPPED, "data": ""})
+                        continue
                 else:
                     used += len(data)
                     redacted += was_redacted
@@ -116,8 +139,11 @@ def process_records(
         # spend response budget, so failed records carry empty data.
         append({"recordId": rec["recordId"], "result": FAILED, "data": ""})
 
+    if overflow:
+        redrive(overflow)  # raises unless every one is back on the stream: then Firehose retries the batch
     res.redacted, res.bytes_in = redacted, bytes_in
-    res.ok = len(records) - sum(failed.values())
+    res.dropped = res.redriven = len(overflow)
+    res.ok = len(records) - sum(failed.values()) - len(overflow)
     res.reference_path = scrub.handed[0]
     res.records_in = len(records)
     return res

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent
 
 from .batch import process_records
+from .redrive import redrive_for
 from .settings import Settings
 
 SERVICE = "pii-scrubber"
@@ -30,12 +31,14 @@ def _utc_now() -> str:
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
     fh_event = KinesisFirehoseEvent(event)
-    result = process_records(fh_event["records"], SETTINGS.scrubber(), _utc_now())
+    result = process_records(fh_event["records"], SETTINGS.scrubber(), _utc_now(), redrive=redrive_for(event))
 
     metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=result.records_in)
     metrics.add_metric(name="RecordsOk", unit=MetricUnit.Count, value=result.ok)
     metrics.add_metric(name="RecordsRedacted", unit=MetricUnit.Count, value=result.redacted)
     metrics.add_metric(name="RecordsDropped", unit=MetricUnit.Count, value=result.dropped)
+    # put back on the stream for want of room in the response (read again in a later batch)
+    metrics.add_metric(name="RecordsRedriven", unit=MetricUnit.Count, value=result.redriven)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=result.failed_total)
     for reason, n in result.failed.items():
         # Reasons are a closed set of codes defined in this package, never record content.

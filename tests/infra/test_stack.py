@@ -178,15 +178,21 @@ def test_producer_may_only_put_records_and_use_the_stream_key(template):
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
 
 
-def test_scrubber_may_only_write_its_logs_and_read_the_keyring(template):
+def test_scrubber_may_only_write_its_logs_read_the_keyring_and_put_records_back(template):
     role, stmts = _policies_of(template, "ScrubberRole")
     secret = _ref_id(template, "AWS::SecretsManager::Secret", "Keyring")
     key = _ref_id(template, "AWS::KMS::Key", "PseudonymisationKey")
+    stream = _ref_id(template, "AWS::Kinesis::Stream", "Stream")
+    stream_key = _ref_id(template, "AWS::KMS::Key", "StreamKey")
     by_action = {tuple(_actions(s)): s for s in stmts}
     assert set(by_action) == {
         ("logs:CreateLogStream", "logs:PutLogEvents"),
         ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"),
+        ("kinesis:PutRecords",),  # records the response has no room for go back on the stream
+        ("kms:GenerateDataKey",),
     }
+    assert by_action[("kinesis:PutRecords",)]["Resource"] == {"Fn::GetAtt": [stream, "Arn"]}
+    assert by_action[("kms:GenerateDataKey",)]["Resource"] == {"Fn::GetAtt": [stream_key, "Arn"]}
     assert by_action[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]["Resource"] == {"Ref": secret}
     # decrypting the keyring is granted in the key policy, and only through Secrets Manager
     key_stmts = template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"]

@@ -12,7 +12,7 @@ from producer.conformance import Conformance, load_contracts
 from producer.events import EventFactory, producible
 from tests.conftest import V1_TYPES
 from producer.handler import PayloadError, parse_payload, produce
-from producer.kinesis_sink import MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, KinesisSink, SendResult, plan_batches
+from streams.kinesis_sink import MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, KinesisSink, SendResult, plan_batches
 
 
 def test_events_are_reproducible_from_a_seed():
