@@ -37,13 +37,11 @@ import time
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
+from stacks.config import load_from_cdk_json
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-
-from stacks.config import load_from_cdk_json  # noqa: E402
-
 CONFIG = load_from_cdk_json(str(ROOT / "cdk.json"))
 BENCH_KEYRING = '{"current": "v1", "v1": "bench-key-0123456789abcdef0123456789abcdef"}'
 
@@ -236,7 +234,6 @@ def child_peak_rss(event: dict) -> dict:
         "import sys, json\n"
         "def hwm():\n"
         "    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
-        "sys.path[:0] = ['.', 'lambdas']\n"
         "from bench.__main__ import Ctx, _handler\n"
         "h = _handler()\n"
         "base = hwm()\n"
@@ -257,7 +254,6 @@ def child_peak_rss(event: dict) -> dict:
 
 def import_time_ms(repeats: int = 5) -> float:
     code = (
-        "import sys; sys.path[:0]=['.', 'lambdas']\n"
         "from bench.__main__ import _prepare_scrubber_env\n"
         "_prepare_scrubber_env()\n"
         "import time; t=time.perf_counter(); import scrubber.handler; print((time.perf_counter()-t)*1000)\n"

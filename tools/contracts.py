@@ -31,15 +31,14 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
+from privacy.contract import ContractError
+from privacy.files import load_contract_dir
+from privacy.engine import ContractSet, Rejection
+from scrubber.codec import DecodeFailure, decode_object, encode_line
+from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json
+from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private
 
-from privacy.contract import ContractError  # noqa: E402
-from privacy.files import load_contract_dir  # noqa: E402
-from privacy.engine import ContractSet, Rejection  # noqa: E402
-from scrubber.codec import DecodeFailure, decode_object, encode_line  # noqa: E402
-from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json  # noqa: E402
-from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def cmd_validate(args) -> int:

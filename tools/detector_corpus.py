@@ -29,8 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
 
-# through the repository root (a namespace package): the command needs no change to sys.path
-from lambdas.privacy.detectors import Scanner
+from privacy.detectors import Scanner
 from tools import ordinary_numbers
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL")
