@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager, redirect_stdout
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stacks.config import load_from_cdk_json
@@ -77,11 +78,9 @@ TARGET_COLD_START_MS = 300
 
 
 def build_event(batch_bytes: int = BATCH_BYTES, seed: int = 1) -> dict:
-    from datetime import datetime, timezone
-
     from producer.events import EventFactory, encode
 
-    f = EventFactory(seed=seed, consent_ratio=0.5, subjects=2000, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = EventFactory(seed=seed, consent_ratio=0.5, subjects=2000, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     records, size, i = [], 0, 0
     while True:
         data = encode(f.next_event())
@@ -175,6 +174,7 @@ def powertools_response_variant():
         KinesisFirehoseDataTransformationRecord,
         KinesisFirehoseDataTransformationResponse,
     )
+
     from scrubber.batch import process_records
     from scrubber.handler import utc_now
 
@@ -251,7 +251,7 @@ def child_peak_rss(event: dict) -> dict:
                              env=dict(os.environ, POWERTOOLS_LOG_LEVEL="WARNING"))
     finally:
         os.unlink(path)
-    line = [l for l in out.stderr.splitlines() if l.startswith("RSS ")][-1]
+    line = [x for x in out.stderr.splitlines() if x.startswith("RSS ")][-1]
     base, peak = map(int, line.split()[1:])
     return {"rss_after_import_mb": base / 1024, "peak_rss_mb": peak / 1024}
 
@@ -333,12 +333,12 @@ def main(argv=None) -> int:
     n = round(statistics.mean(records))
     mb = statistics.mean(sizes) / 1e6
     # per-record times (batches differ a little in record count), as seconds per mean batch
-    per_rec = {k: [t / r * n for w in workers for t, r in zip(w["times"][k], w["records"])] for k in names}
+    per_rec = {k: [t / r * n for w in workers for t, r in zip(w["times"][k], w["records"], strict=True)] for k in names}
     med = {k: statistics.median(v) for k, v in per_rec.items()}
     # paired: each round's baseline time over the contender's, on the same batch
-    ratio = {k: statistics.median(b / t for b, t in zip(per_rec[BASELINE], per_rec[k])) for k in names}
+    ratio = {k: statistics.median(b / t for b, t in zip(per_rec[BASELINE], per_rec[k], strict=True)) for k in names}
     by_process = [
-        round(statistics.median(b / t for b, t in zip(w["times"][BASELINE], w["times"][HANDLER])), 2) for w in workers
+        round(statistics.median(b / t for b, t in zip(w["times"][BASELINE], w["times"][HANDLER], strict=True)), 2) for w in workers
     ]
 
     handler, settings = _handler()

@@ -28,12 +28,12 @@ import json
 import os
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from privacy.contract import ContractError
-from privacy.files import load_contract_dir
 from privacy.engine import ContractSet, Rejection
+from privacy.files import load_contract_dir
 from scrubber.codec import DecodeFailure, decode_object, encode_line
 from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json
 from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private
@@ -89,7 +89,7 @@ def cmd_scrub(args) -> int:
         if forced is None:
             raise InputError(f"--contract {args.contract}: no such contract (known: {', '.join(sorted(c.ref for c in contracts))})")
     src, out_path, q_path = _scrub_paths(args)
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     stats: Counter = Counter()
     with open_input(args.input) as fin:
         # by name first (nothing is created if an output is refused), then on the open files
@@ -161,7 +161,8 @@ def _scrub_lines(fin, fout, fq, cs, forced, now, stats, bar) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.contracts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m tools.contracts", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("validate", help="load and validate every contract")
     v.add_argument("--dir", help="contracts folder (default: the configured one)")

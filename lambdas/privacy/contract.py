@@ -155,7 +155,8 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
     if not _PATH_RE.fullmatch(path):
         raise doc.err(key, "is not a field path (name, a.b, items[*].note)")
     m = doc.mapping(raw, key)
-    doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan", "description", "example", "generate"})
+    doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan",
+                      "description", "example", "generate"})
     ftype = doc.string(m, "type", key, required=False, default="any", choices=TYPES)
     for b in ("required", "nullable", "scan"):
         if b in m and not isinstance(m[b], bool):

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from privacy.contract import Contract, load_bundle
-from privacy.files import load_contract_dir
 from privacy.engine import CompiledContract, Keyring, Rejection
+from privacy.files import load_contract_dir
 
 _REPO_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 

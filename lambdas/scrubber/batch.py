@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import binascii
 import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 import pybase64
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from privacy.engine import ContractSet, Rejection
 
@@ -50,7 +50,7 @@ INTERNAL_ERROR = "internal_error"
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 RESPONSE_BUDGET_BYTES = LAMBDA_RESPONSE_LIMIT - 16 * 1024
 # Bytes one entry adds to the response besides its id and data, as the Lambda runtime serialises
-# it (json.dumps, default separators): {"recordId": "", "result": "ProcessingFailed", "data": ""}, 
+# it (json.dumps, default separators): {"recordId": "", "result": "ProcessingFailed", "data": ""},
 _ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": "ProcessingFailed", "data": ""})) + 2
 
 

@@ -43,7 +43,7 @@ def make_handler(settings: Settings | None = None, logger: Logger | None = None,
 
     @metrics.log_metrics
     @logger.inject_lambda_context(log_event=False, clear_state=True)
-    def handler(event: dict, context) -> dict:
+    def handler(event: dict, _context) -> dict:  # the context is for inject_lambda_context
         fh_event = KinesisFirehoseEvent(event)
         result = process_records(fh_event["records"], settings.contract_set(), utc_now())
 

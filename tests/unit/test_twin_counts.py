@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacy.files import load_contract_dir
 from privacy.engine import ContractSet, Keyring
+from privacy.files import load_contract_dir
 from producer.events import EventFactory, encode
 from scrubber.codec import decode_object, encode_line
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, contract_set
