@@ -62,8 +62,9 @@ $(VENV)/.installed: $(VENV_DEPS)
 	  "$$py" -m venv $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-# the pins, and the project itself, editable (pyproject.toml): every command imports its packages by name
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+# the pins, and the project itself, editable (pyproject.toml): every command imports its packages by name.
+# (setuptools warns that folders named like the packages could shadow them: here they are the packages.)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
 	touch $@
 
 FORCE:

@@ -43,6 +43,7 @@ def test_events_go_to_the_injected_client_and_stream_and_follow_the_injected_con
     assert {(e["event_type"], e["schema_version"]) for e in events} == {("order_placed", "1")}
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # Powertools, on the refused payload
 def test_event_types_are_checked_against_the_injected_contracts(order_v1, lambda_context):
     kinesis = RecordingKinesis()
     handler = make_handler(client=kinesis, contract_list=order_v1, stream_name="s")
