@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
 from stacks.config import load_from_cdk_json
+
+
+def _packages_of_another_checkout() -> dict[str, str]:
+    """First-party packages that would be imported from outside this checkout. The project is
+    installed editable (``make venv``), and an editable install maps each package to one checkout:
+    a venv shared with another clone or worktree imports the code of whichever installed it last."""
+    root = Path(__file__).resolve().parent.parent
+    wrong = {}
+    for name in ("privacy", "scrubber", "producer", "stacks", "twin", "tools", "bench"):
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+        if origin is None or root not in origin.parents:
+            wrong[name] = str(origin)
+    return wrong
+
+
+if _wrong := _packages_of_another_checkout():
+    pytest.exit(f"these packages are not imported from this checkout: {_wrong}; install it in this venv: "
+                f"`make venv`, or `.venv/bin/python -m pip install -e .`", returncode=pytest.ExitCode.USAGE_ERROR)
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
