@@ -46,7 +46,7 @@ fi
 endef
 
 # A venv of another version (made before the switch to $(PYTHON_VERSION)) is rebuilt, not reused.
-VENV_DEPS := requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt
+VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt
 ifneq ($(wildcard $(VENV)/.installed),)
 ifneq ($(shell $(call VERSION_OF,$(PY))),$(PYTHON_VERSION))
 VENV_DEPS += FORCE
@@ -62,7 +62,9 @@ $(VENV)/.installed: $(VENV_DEPS)
 	  "$$py" -m venv $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# the pins, and the project itself, editable (pyproject.toml): every command imports its packages by name.
+# (setuptools warns that folders named like the packages could shadow them: here they are the packages.)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
 	touch $@
 
 FORCE:

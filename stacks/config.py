@@ -2,7 +2,8 @@
 
 Read from the ``pipeline`` key of the CDK context: cdk.json's block, with any
 ``-c pipeline='{...}'`` deep-merged over it (``resolve_pipeline``), validated here, at synth time.
-Both the CDK app and the offline twin build from the same ``PipelineConfig`` so that the twin runs under the same names and limits as a deployment.
+Both the CDK app and the offline twin build from the same ``PipelineConfig`` so that the twin runs
+under the same names and limits as a deployment.
 
 This module must stay free of ``aws_cdk`` imports: the twin and the tests import it without
 paying for jsii.
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 # Re-exported: the rest of the code imports them from here.
 from .config_contracts import (  # noqa: F401
@@ -212,7 +214,8 @@ def load_config(raw: Any) -> PipelineConfig:
     data_has_expr = "!{" in delivery.data_prefix
     _validate_prefix(d.key("data_prefix"), delivery.data_prefix, needs_error_type=False)
     _validate_prefix(d.key("quarantine_prefix"), delivery.quarantine_prefix, needs_error_type=data_has_expr, is_error=True)
-    if delivery.quarantine_root == "" or delivery.data_root.startswith(delivery.quarantine_root) or delivery.quarantine_root.startswith(delivery.data_root):
+    data, quarantine = delivery.data_root, delivery.quarantine_root
+    if quarantine == "" or data.startswith(quarantine) or quarantine.startswith(data):
         raise ConfigError(
             f"{d.key('quarantine_prefix')} must start with a static folder that does not overlap "
             f"{d.key('data_prefix')} (it holds raw personal data and has its own access and expiry rules)"

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT / "lambdas") not in sys.path:  # the contract model lives with the runtime code
-    sys.path.append(str(REPO_ROOT / "lambdas"))
 
 CONTEXT_KEY = "pipeline"
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")

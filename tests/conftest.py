@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
-import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from stacks.config import load_from_cdk_json
+
+
+def _packages_of_another_checkout() -> dict[str, str]:
+    """First-party packages that would be imported from outside this checkout. The project is
+    installed editable (``make venv``), and an editable install maps each package to one checkout:
+    a venv shared with another clone or worktree imports the code of whichever installed it last."""
+    root = Path(__file__).resolve().parent.parent
+    wrong = {}
+    for name in ("privacy", "scrubber", "producer", "stacks", "twin", "tools", "bench"):
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+        if origin is None or root not in origin.parents:
+            wrong[name] = str(origin)
+    return wrong
+
+
+if _wrong := _packages_of_another_checkout():
+    pytest.exit(f"these packages are not imported from this checkout: {_wrong}; install it in this venv: "
+                f"`make venv`, or `.venv/bin/python -m pip install -e .`", returncode=pytest.ExitCode.USAGE_ERROR)
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -134,25 +154,25 @@ def _reset_module_state() -> None:
       ``POWERTOOLS_METRICS_DISABLED`` (the twin) every ``add_metric`` accumulates, and the next
       test that flushes prints the earlier tests' values with its own.
     * Powertools parameters keep providers and their cached values (the keyring) module-wide.
-    * ``scrubber.handler`` builds ``SETTINGS``, ``metrics`` and ``logger`` at import; dropping it
-      from ``sys.modules`` makes the next ``import`` a cold start (tests that need one reload it).
-    * ``producer.handler`` caches its Kinesis client and the loaded contracts in globals.
+    * ``scrubber.handler.lambda_handler`` builds its handler from the environment at its first
+      invocation and keeps it (``deployed_handler``): cleared, the next call is a cold start.
+      (Tests that want their own dependencies make a handler with ``make_handler``.)
+    * ``producer.handler`` caches its Kinesis client and the loaded contracts in globals, and
+      its deployed handler's ``metrics`` instance keeps its own dimension sets.
     """
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities import parameters
 
-    for name in ("scrubber.handler", "producer.handler"):
-        metrics = getattr(sys.modules.get(name), "metrics", None)
-        if metrics is not None:
-            metrics.clear_metrics()  # also the instance's own dimension sets
-            metrics.provider.timestamp = None
+    from producer import handler as producer
+    from scrubber.handler import deployed_handler
+
+    producer.metrics.clear_metrics()  # also the instance's own dimension sets
+    producer.metrics.provider.timestamp = None
     for shared in (Metrics._metrics, Metrics._dimensions, Metrics._metadata, Metrics._default_dimensions):
         shared.clear()
     parameters.clear_caches()
-    sys.modules.pop("scrubber.handler", None)
-    producer = sys.modules.get("producer.handler")
-    if producer is not None:
-        producer._client = producer._conformance = producer._contracts = None
+    deployed_handler.cache_clear()
+    producer._client = producer._conformance = producer._contracts = None
 
 
 @pytest.fixture(autouse=True)

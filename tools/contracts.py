@@ -28,19 +28,18 @@ import json
 import os
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
+from privacy.codec import DecodeFailure
+from privacy.contract import ContractError
+from privacy.engine import ContractSet, Rejection
+from privacy.files import load_contract_dir
+from privacy.scrub import Scrubber
+from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json
+from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private
 
-from privacy.contract import ContractError  # noqa: E402
-from privacy.files import load_contract_dir  # noqa: E402
-from privacy.engine import ContractSet, Rejection  # noqa: E402
-from privacy.codec import DecodeFailure  # noqa: E402
-from privacy.scrub import Scrubber  # noqa: E402
-from stacks.config import CONTEXT_KEY, ConfigError, check_contracts, load_from_cdk_json  # noqa: E402
-from tools.scrub_files import KEYRING_ENV, InputError, check_outputs, load_keyring, open_input, open_private  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def cmd_validate(args) -> int:
@@ -91,7 +90,7 @@ def cmd_scrub(args) -> int:
         if forced is None:
             raise InputError(f"--contract {args.contract}: no such contract (known: {', '.join(sorted(c.ref for c in contracts))})")
     src, out_path, q_path = _scrub_paths(args)
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     stats: Counter = Counter()
     with open_input(args.input) as fin:
         # by name first (nothing is created if an output is refused), then on the open files
@@ -151,7 +150,8 @@ def _scrub_lines(fin, fout, fq, cs, forced, now, stats, bar) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.contracts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m tools.contracts", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("validate", help="load and validate every contract")
     v.add_argument("--dir", help="contracts folder (default: the configured one)")

@@ -29,8 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
 
-# through the repository root (a namespace package): the command needs no change to sys.path
-from lambdas.privacy.detectors import Scanner
+from privacy.detectors import Scanner
 from tools import ordinary_numbers
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL")
@@ -189,7 +188,7 @@ def _card_groups(d: str) -> list[str]:
     return [d[i:i + 4] for i in range(0, len(d), 4)]
 
 
-def cards(n: int, rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
+def cards(n: int, _rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
     locs = list(fakers)
     for i in range(n):
         fake = fakers[locs[i % len(locs)]]
@@ -201,7 +200,7 @@ def cards(n: int, rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]
         yield f"{fam}, {('no separator', 'spaces', 'dashes')[form]}", sep.join(_card_groups(d)) if sep else d
 
 
-def ibans(n: int, rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
+def ibans(n: int, _rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
     locs = list(fakers)
     for i in range(n):
         v = fakers[locs[i % len(locs)]].iban()
@@ -227,7 +226,7 @@ def emails(n: int, rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]
             yield "quoted local part", f'"{fake.first_name()} {fake.last_name()}"@{domain}'
 
 
-def ips(n: int, rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
+def ips(n: int, _rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
     fake = fakers["en_US"]
     for i in range(n):
         form = i % 4
@@ -322,7 +321,8 @@ def render(report: Report, n: int, seed: int) -> str:
     misses = report.misses()
     lines += ["", f"  [{'FAIL' if misses else 'PASS'}] recall 100% on every family"
               + (f" (below: {', '.join(f'{d}/{f}' for d, f in misses)})" if misses else ""),
-              f"  [{'PASS' if report.fp_rate() <= FP_THRESHOLD else 'FAIL'}] false positives <= {FP_THRESHOLD:.2%} of ordinary-number texts"]
+              f"  [{'PASS' if report.fp_rate() <= FP_THRESHOLD else 'FAIL'}] false positives <= {FP_THRESHOLD:.2%}"
+              " of ordinary-number texts"]
     return "\n".join(lines)
 
 

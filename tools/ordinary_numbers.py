@@ -38,7 +38,8 @@ def generators(rng: random.Random) -> dict[str, Callable[[], str]]:
 
     def order_id() -> str:
         return rng.choice((f"#{_d(rng, rng.randint(4, 7))}", f"order {_d(rng, rng.randint(6, 9))}", f"ORD-{_d(rng, 8)}",
-                           f"ORD-{rng.randint(2015, 2030)}-{rng.randint(0, 999999):06}", f"INV-{rng.randint(2015, 2030)}-{rng.randint(0, 99999):05}",
+                           f"ORD-{rng.randint(2015, 2030)}-{rng.randint(0, 999999):06}",
+                           f"INV-{rng.randint(2015, 2030)}-{rng.randint(0, 99999):05}",
                            f"{_d(rng, 3)}-{_d(rng, 7)}-{_d(rng, 7)}", f"PO {_d(rng, 8)}", f"order no. {rng.randint(0, 999999999):09}",
                            f"ticket {_d(rng, 6)}", f"case {_d(rng, 5)}-{_d(rng, 3)}"))
 
@@ -57,7 +58,8 @@ def generators(rng: random.Random) -> dict[str, Callable[[], str]]:
 
     def flight() -> str:
         code = rng.choice(("LH", "BA", "UA", "AF", "KL", "DL", "EK", "U2"))
-        return rng.choice((f"{code} {rng.randint(1, 9999)}", f"{code}{rng.randint(1, 9999)}", f"flight {code}{rng.randint(1, 999)} seat {rng.randint(1, 40)}A",
+        return rng.choice((f"{code} {rng.randint(1, 9999)}", f"{code}{rng.randint(1, 9999)}",
+                           f"flight {code}{rng.randint(1, 999)} seat {rng.randint(1, 40)}A",
                            f"{code} {rng.randint(1, 9999)} gate B{rng.randint(1, 60)}", f"flight {rng.randint(100, 9999)}"))
 
     def mixed() -> str:

@@ -9,13 +9,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json  # noqa: E402
-from twin.outdir import OutDirError  # noqa: E402
-from twin.pipeline import ROOT, run_pipeline  # noqa: E402
+from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
+from twin.outdir import OutDirError
+from twin.pipeline import ROOT, run_pipeline
 
 MAX_EVENTS = 1_000_000  # the producer's limit on one invocation's count
 MAX_SEED = 2**63 - 1

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import string
-import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -20,8 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "lambdas") not in sys.path:
-    sys.path.insert(0, str(ROOT / "lambdas"))
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import linecache
 from typing import Any, Callable, Mapping
 
+
 class _Code:
     """Generated source lines and the constants they name. Values enter generated code only as
     named constants, never as source text; field names only through repr()."""

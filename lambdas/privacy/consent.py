@@ -10,6 +10,7 @@ from typing import Any
 from .common import _MISSING, _segments, _slots
 from .contract import Contract
 
+
 def _has_duplicate_key(raw: bytes, keys: frozenset) -> bool:
     """Exact check (stdlib parser): does any object in ``raw`` hold one of ``keys`` twice?"""
     dup = False

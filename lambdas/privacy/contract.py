@@ -164,7 +164,8 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
     if path.split(".")[0] in RESERVED:
         raise doc.err(key, f"is a name the output reserves ({', '.join(sorted(RESERVED))})")
     m = doc.mapping(raw, key)
-    doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan", "description", "example", "generate"})
+    doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan",
+                      "description", "example", "generate"})
     ftype = doc.string(m, "type", key, required=False, default="any", choices=TYPES)
     for b in ("required", "nullable", "scan"):
         if b in m and not isinstance(m[b], bool):

@@ -21,7 +21,7 @@ A masked finding keeps only a hint of its shape: ``[EMAIL]``, ``[SSN]``, ``[PHON
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from .numeric import ip_ok, itin_ok, luhn_ok, run_spans, ssn_ok  # noqa: F401 (luhn_ok, ssn_ok, itin_ok: re-exported)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Used with fullmatch (a "$" anchor would accept a trailing newline). Field paths end up in
 # generated code, always through repr(); these patterns are a second line of defence.

@@ -11,6 +11,7 @@ from msgspec import Meta
 
 from .patterns import compile_pattern
 
+
 class Unsupported(Exception):
     """The contract uses something the fast path cannot express exactly."""
 

@@ -137,8 +137,7 @@ def _check_generators(doc: _Doc, fields: tuple[FieldSpec, ...], consent_path: st
                 arrays.add(p.split("[*]")[0])
             if len(arrays) != 1:
                 raise doc.err(key, "both operands must be fields of the same array's items")
-        if (g is None or g.kind == "derive") and f.path != consent_path and f.type not in ("object", "array", "boolean") and not f.enum and not (
-            f.type in ("integer", "number") and f.minimum is not None and f.maximum is not None
-        ):
+        if ((g is None or g.kind == "derive") and f.path != consent_path and f.type not in ("object", "array", "boolean")
+                and not f.enum and not (f.type in ("integer", "number") and f.minimum is not None and f.maximum is not None)):
             raise doc.err(key, "is missing: other fields say how the producer generates them, so this one must too "
                                "(an enum, a bounded number, a boolean or an object needs no hint)")

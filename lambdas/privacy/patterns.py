@@ -27,10 +27,11 @@ RE2. ``tests/unit/privacy/test_patterns.py`` checks the two against each other.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from re import _constants as C  # noqa: N812 - the sre opcodes
 from re import _parser
-from typing import Any, Callable
+from typing import Any
 
 import re2
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from privacy.contract import Contract, load_bundle
-from privacy.files import load_contract_dir
 from privacy.common import Rejection
+from privacy.contract import Contract, load_bundle
 from privacy.engine import CompiledContract
+from privacy.files import load_contract_dir
 from privacy.keys import Keyring
 
 _REPO_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"

@@ -34,9 +34,10 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from faker import Faker
@@ -198,7 +199,7 @@ def _leaf(f: FieldSpec, contract: Contract, noise: float) -> Gen:
             return lambda e: e.rng.randint(ilo, ihi)
         return lambda e: round(e.rng.uniform(lo, hi), 2)
     if kind == "sum":
-        return lambda e: 0  # a placeholder that keeps the field's place; Plan.event fills it in
+        return lambda _e: 0  # a placeholder that keeps the field's place; Plan.event fills it in
     if f.enum:
         choices = f.enum
         return lambda e: e.rng.choice(choices)
@@ -317,7 +318,7 @@ class EventFactory:
         self.rng = random.Random(seed ^ 0x5EED)
         self.fake = Faker("en_US")
         self.fake.seed_instance(seed ^ 0xFACE)
-        self.start = (start_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.start = (start_time or datetime.now(UTC)).astimezone(UTC)
         self.count = 0
 
     def next_event(self) -> dict:

@@ -17,6 +17,9 @@ and every event is validated against its contract before it is sent (``conforman
 that does not conform is counted in ``failed`` (and ``nonconforming``) and never sent.
 
 Returns ``{sent, failed, batches, retried, produced, malformed, nonconforming, seed}``.
+
+``make_handler`` takes the handler's dependencies (Kinesis client, contracts, stream, logger,
+metrics); the ones left out are the deployed defaults, resolved at the first invocation.
 """
 
 from __future__ import annotations
@@ -24,17 +27,19 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
+from streams.kinesis_sink import KinesisSink, SendResult
+
 from .conformance import Conformance, NonConformingEvent, load_contracts
 from .events import MALFORMED_SAMPLES, EventFactory, encode, producible
-from streams.kinesis_sink import KinesisSink, SendResult
 
 SERVICE = "pii-producer"
 logger = Logger(service=SERVICE)
@@ -84,7 +89,7 @@ def _num(payload: dict, key: str, default, lo, hi, kind=float):
     return kind(v)
 
 
-def parse_payload(payload: dict | None) -> dict[str, Any]:
+def parse_payload(payload: dict | None, contract_list: list | None = None) -> dict[str, Any]:
     payload = payload or {}
     if not isinstance(payload, dict):
         raise PayloadError("payload must be a JSON object")
@@ -105,7 +110,7 @@ def parse_payload(payload: dict | None) -> dict[str, Any]:
         "malformed_ratio": _num(payload, "malformed_ratio", 0.0, 0.0, 1.0),
     }
     if "event_types" in payload:
-        types, known = payload["event_types"], producible(contracts())
+        types, known = payload["event_types"], producible(contracts() if contract_list is None else contract_list)
         if not isinstance(types, list) or not types or not all(isinstance(t, str) and t in known for t in types):
             raise PayloadError(f"event_types must be a non-empty list of {', '.join(known)}")
         opts["event_types"] = tuple(types)
@@ -127,7 +132,7 @@ def parse_payload(payload: dict | None) -> dict[str, Any]:
 class Production:
     """Generates the records to send: events (partition key = subject id), plus any probes."""
 
-    def __init__(self, opts: dict[str, Any], check=None):
+    def __init__(self, opts: dict[str, Any], check=None, contract_list: list | None = None):
         self.check = check
         self.nonconforming = 0
         self.factory = EventFactory(
@@ -137,7 +142,7 @@ class Production:
             start_time=opts["start_time"],
             consent_noise=opts["consent_noise"],
             event_types=opts["event_types"],
-            contracts=contracts(),
+            contracts=contracts() if contract_list is None else contract_list,
         )
         self.malformed_ratio = opts["malformed_ratio"]
         self.rng = random.Random(opts["seed"] ^ 0xBAD)
@@ -161,8 +166,9 @@ class Production:
                 yield ev["subject_id"], encode(ev)
 
 
-def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_000, check=None) -> dict[str, Any]:
-    prod = Production(opts, check)
+def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_000, check=None,
+            contract_list: list | None = None) -> dict[str, Any]:
+    prod = Production(opts, check, contract_list)
     total = SendResult()
     if opts["count"] is not None:
         total.add(sink.send(prod.records(opts["count"])))
@@ -176,19 +182,31 @@ def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_00
     return out
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
-    try:
-        opts = parse_payload(event)
-    except PayloadError as exc:
-        # The message names a payload key, never a value.
-        logger.warning("invalid payload", extra={"error": str(exc)})
-        return {"error": str(exc)}
-    sink = KinesisSink(kinesis_client(), os.environ["STREAM_NAME"])
-    remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
-    out = produce(opts, sink, remaining, conformance().check)
-    for key in ("sent", "failed", "retried", "batches"):
-        metrics.add_metric(name=f"Producer{key.capitalize()}", unit=MetricUnit.Count, value=out[key])
-    logger.info("production finished", extra=out)
-    return out
+def make_handler(*, client=None, contract_list: list | None = None, stream_name: str | None = None,
+                 logger: Logger = logger, metrics: Metrics = metrics) -> Callable[[dict, Any], dict]:
+    """The handler, sending with ``client`` to ``stream_name`` events of ``contract_list``; left out,
+    they are the deployed ones: ``kinesis_client()``, ``STREAM_NAME``, the ``CONTRACTS_FILE`` bundle."""
+    checker = Conformance(contract_list) if contract_list is not None else None
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(log_event=False, clear_state=True)
+    def handler(event: dict, context) -> dict:
+        try:
+            opts = parse_payload(event, contract_list)
+        except PayloadError as exc:
+            # The message names a payload key, never a value.
+            logger.warning("invalid payload", extra={"error": str(exc)})
+            return {"error": str(exc)}
+        sink = KinesisSink(kinesis_client() if client is None else client,
+                           os.environ["STREAM_NAME"] if stream_name is None else stream_name)
+        remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
+        out = produce(opts, sink, remaining, (conformance() if checker is None else checker).check, contract_list)
+        for key in ("sent", "failed", "retried", "batches"):
+            metrics.add_metric(name=f"Producer{key.capitalize()}", unit=MetricUnit.Count, value=out[key])
+        logger.info("production finished", extra=out)
+        return out
+
+    return handler
+
+
+lambda_handler = make_handler()  # the client and contracts are made at its first invocation

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import binascii
 import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 import pybase64
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
-
-from privacy.common import Rejection
-from privacy.scrub import Scrubber
 
 from privacy.codec import DecodeFailure
+from privacy.common import Rejection
+from privacy.scrub import Scrubber
 
 # base64 is half the per-record cost of the Firehose contract with CPython's binascii; pybase64
 # (SIMD) is ~4x faster for both directions here (see bench/). It raises binascii.Error too.
@@ -55,7 +54,7 @@ INTERNAL_ERROR = "internal_error"
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 RESPONSE_BUDGET_BYTES = LAMBDA_RESPONSE_LIMIT - 16 * 1024
 # Bytes one entry adds to the response besides its id and data, as the Lambda runtime serialises
-# it (json.dumps, default separators): {"recordId": "", "result": "ProcessingFailed", "data": ""}, 
+# it (json.dumps, default separators): {"recordId": "", "result": "ProcessingFailed", "data": ""},
 _ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": "ProcessingFailed", "data": ""})) + 2
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-
 # botocore's standard retry mode for the calls themselves; KinesisSink retries rejected entries.
 # (boto3 is imported on first use: the Lambda runtime provides it, and most invocations never
 # need it)

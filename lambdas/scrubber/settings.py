@@ -4,13 +4,18 @@
 * ``CONTRACT_SELECTOR``: how an event names its contract (type/version fields, defaults, token).
 * ``PSEUDONYM_SECRET_ARN``: the Secrets Manager secret holding the HMAC keyring, read through
   Powertools parameters (cached ``max_age`` seconds, so a rotation reaches warm containers).
+
+The keyring's source is a port (``SecretSource``): the deployed function reads Secrets Manager
+(``SecretsManagerSecret``); the benchmark and the tests hand in their own.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from privacy.contract import load_bundle
 from privacy.engine import ContractSet
@@ -20,28 +25,47 @@ from privacy.scrub import Scrubber
 SECRET_MAX_AGE_S = 300
 
 
+class SecretSource(Protocol):
+    """The keyring secret's current text (``{"current": "v1", "v1": "<key>"}``). Called for every
+    batch, so a rotation is seen: a source that fetches it remotely caches it itself."""
+
+    def __call__(self) -> str: ...
+
+
+class SecretsManagerSecret:
+    """The deployed source: the secret ``arn`` names, through Powertools parameters, cached
+    ``SECRET_MAX_AGE_S`` seconds."""
+
+    def __init__(self, arn: str):
+        self.arn = arn
+
+    def __call__(self) -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        return parameters.get_secret(self.arn, max_age=SECRET_MAX_AGE_S)
+
+
 class Settings:
-    def __init__(self, env=os.environ):
-        missing = [k for k in ("CONTRACT_SELECTOR", "PSEUDONYM_SECRET_ARN") if not env.get(k)]
+    """The contracts and selector (read now, from ``env``) and the keyring (from ``secret`` at
+    each batch; by default the secret ``PSEUDONYM_SECRET_ARN`` names)."""
+
+    def __init__(self, env: Mapping[str, str] = os.environ, secret: SecretSource | None = None):
+        required = ("CONTRACT_SELECTOR",) if secret is not None else ("CONTRACT_SELECTOR", "PSEUDONYM_SECRET_ARN")
+        missing = [k for k in required if not env.get(k)]
         if missing:
             # Fail the whole invocation: Firehose retries it and then quarantines the batch.
             raise RuntimeError(f"missing configuration: {', '.join(missing)}; refusing to process records")
         self.selector = json.loads(env["CONTRACT_SELECTOR"])
         path = env.get("CONTRACTS_FILE") or str(Path(__file__).resolve().parent.parent / "contracts.json")
         self.contracts = load_bundle(Path(path).read_text(encoding="utf-8"))
-        self.secret_arn = env["PSEUDONYM_SECRET_ARN"]
+        self.secret: SecretSource = secret if secret is not None else SecretsManagerSecret(env["PSEUDONYM_SECRET_ARN"])
         self._secret_text: str | None = None
         self._scrubber: Scrubber | None = None
-
-    def _secret(self) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        return parameters.get_secret(self.secret_arn, max_age=SECRET_MAX_AGE_S)
 
     def scrubber(self) -> Scrubber:
         """The compiled contracts, built once; a new keyring secret swaps the key port and
         recompiles nothing."""
-        text = self._secret()
+        text = self.secret()
         if self._scrubber is None:
             s = self.selector
             self._scrubber = Scrubber(ContractSet(

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,7 +50,7 @@ class SendResult:
     def as_dict(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "batches": self.batches, "retried": self.retried}
 
-    def add(self, other: "SendResult") -> None:
+    def add(self, other: SendResult) -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.batches += other.batches
@@ -136,7 +136,7 @@ class KinesisSink:
                 # Kinesis answers one entry per record, in order. Anything else: trust nothing.
                 continue
             still = []
-            for rec, entry in zip(pending, entries):
+            for rec, entry in zip(pending, entries, strict=True):
                 if entry.get("SequenceNumber") and not entry.get("ErrorCode"):
                     result.sent += 1
                 else:

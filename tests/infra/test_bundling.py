@@ -38,20 +38,24 @@ def test_pip_installs_wheels_for_the_runtime_and_no_bytecode():
 
 
 # Runs in a bare interpreter (-I -S: no site-packages, no PYTHONPATH) with only the asset on the
-# path: imports the handler and scrubs a batch, so a wheel missing from the asset fails here.
+# path, as /var/task is: imports the handler and scrubs a batch, so a wheel missing from the asset
+# fails here. The handler is the deployed one, built from the environment, with the keyring's
+# source injected (no Secrets Manager here).
 _IN_THE_ASSET = r"""
 import json, sys, sysconfig
 asset, event_file, out_file = sys.argv[1:]
 sys.path.insert(0, asset)
 import scrubber.handler as h
-h.SETTINGS._secret = lambda: KEYRING
+from scrubber.settings import Settings
+assert callable(h.lambda_handler)
+handler = h.make_handler(Settings(secret=lambda: KEYRING))
 class Context:
     function_name = "pii-scrub-scrubber"; function_version = "$LATEST"; memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pii-scrub-scrubber"
     aws_request_id = "req"; log_group_name = "g"; log_stream_name = "s"
     def get_remaining_time_in_millis(self): return 60_000
 with open(event_file) as fh:
-    result = h.lambda_handler(json.load(fh), Context())
+    result = handler(json.load(fh), Context())
 paths = sysconfig.get_paths()
 std = (paths["stdlib"], paths["platstdlib"])
 outside = sorted(n for n, m in sys.modules.items()

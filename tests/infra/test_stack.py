@@ -87,7 +87,8 @@ def test_quarantine_is_readable_only_by_the_named_role(template):
         if any(s.get("Sid") == "QuarantineReadableOnlyByReaderRole" for s in p["Properties"]["PolicyDocument"]["Statement"])
     ]
     assert len(lake_policy) == 1
-    stmt = next(s for s in lake_policy[0]["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "QuarantineReadableOnlyByReaderRole")
+    statements = lake_policy[0]["Properties"]["PolicyDocument"]["Statement"]
+    stmt = next(s for s in statements if s.get("Sid") == "QuarantineReadableOnlyByReaderRole")
     assert stmt["Effect"] == "Deny" and stmt["Principal"] == {"AWS": "*"}
     assert set(stmt["Action"]) == {"s3:GetObject*", "s3:RestoreObject"}  # every version, replication included
     assert stmt["Resource"]["Fn::Join"][1][-1] == "/quarantine/*"
@@ -245,7 +246,9 @@ def test_outputs(template):
 def test_configuration_reaches_the_template():
     _, t = synth({"stream": {"mode": "PROVISIONED", "shard_count": 3, "retention_hours": 48},
                   "delivery": {"buffering_interval_seconds": 60, "buffering_size_mib": 32, "processor_buffer_size_mib": 1}})
-    t.has_resource_properties("AWS::Kinesis::Stream", {"ShardCount": 3, "RetentionPeriodHours": 48, "StreamModeDetails": {"StreamMode": "PROVISIONED"}})
+    t.has_resource_properties(
+        "AWS::Kinesis::Stream", {"ShardCount": 3, "RetentionPeriodHours": 48, "StreamModeDetails": {"StreamMode": "PROVISIONED"}}
+    )
     t.has_resource_properties(
         "AWS::KinesisFirehose::DeliveryStream",
         {"ExtendedS3DestinationConfiguration": Match.object_like({"BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 32}})},
@@ -342,7 +345,8 @@ def test_generator_hints_that_break_their_contract_fail_synth(tmp_path, old, new
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t + "  ssn: {type: string, generate: {subject: ssn}}\n", "fields.ssn: the key 'ssn' appears twice, at lines"),
-    (lambda t: t.replace('pattern: "^SKU-\\\\d{5}$"', 'pattern: "^(SKU)-\\\\d{5}\\\\1$"'), "fields.order.items[*].sku.pattern: RE2 cannot compile it"),
+    (lambda t: t.replace('pattern: "^SKU-\\\\d{5}$"', 'pattern: "^(SKU)-\\\\d{5}\\\\1$"'),
+     "fields.order.items[*].sku.pattern: RE2 cannot compile it"),
 ])
 def test_a_repeated_key_or_a_backtracking_construct_fails_synth(tmp_path, edit, message):
     import shutil

@@ -104,7 +104,8 @@ def test_objects_are_gzip_kms_encrypted_under_the_configured_prefixes(run):
         assert sse == "aws:kms"
     # Firehose renders !{timestamp:...} from arrival time, and names objects stream-version-time-uuid.
     data_key = re.compile(r"^data/year=\d{4}/month=\d\d/day=\d\d/hour=\d\d/pii-scrub-delivery-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.gz$")
-    q_key = re.compile(r"^quarantine/processing-failed/year=\d{4}/month=\d\d/day=\d\d/pii-scrub-delivery-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.gz$")
+    q_key = re.compile(r"^quarantine/processing-failed/year=\d{4}/month=\d\d/day=\d\d/"
+                       r"pii-scrub-delivery-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.gz$")
     assert all(data_key.match(k) for k in data), list(data)
     assert all(q_key.match(k) for k in quarantine), list(quarantine)
 
@@ -287,7 +288,7 @@ def test_no_raw_personal_data_of_any_subject_is_left_in_free_text(run):
 def test_malformed_records_are_in_quarantine_raw_and_nowhere_else(run):
     _, data, quarantine = run
     expected = sorted(d for pk, d in _expected_records() if pk.startswith("malformed-"))
-    errors = [json.loads(l) for body, _ in quarantine.values() for l in gzip.decompress(body).splitlines()]
+    errors = [json.loads(line) for body, _ in quarantine.values() for line in gzip.decompress(body).splitlines()]
     assert sorted(base64.b64decode(e["rawData"]) for e in errors) == expected
     assert {e["errorCode"] for e in errors} == {"Lambda.ProcessingFailedStatus"}
     assert all(e["lambdaArn"].endswith(":function:pii-scrub-scrubber") for e in errors)

@@ -3,7 +3,7 @@ what we could not scrub, and nothing unconsented in the output."""
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -17,7 +17,7 @@ from tests.conftest import V1_TYPES, firehose_event, string_values
 NOW = "2026-01-15T09:30:00.000Z"
 SENSITIVE = ("name", "dob", "ssn", "email", "phone", "note")
 # flag-model events (order_placed/2's purposes model is covered by the engine and twin tests)
-_FACTORY = EventFactory(seed=99, consent_ratio=0.5, subjects=50, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc), event_types=V1_TYPES)
+_FACTORY = EventFactory(seed=99, consent_ratio=0.5, subjects=50, start_time=datetime(2026, 1, 1, tzinfo=UTC), event_types=V1_TYPES)
 POOL = [_FACTORY.next_event() for _ in range(200)]
 
 
@@ -56,8 +56,10 @@ def test_mixed_batch(scrubber):
 
 def test_reference_003_event_through_the_legacy_contract(scrubber):
     ref = [
-        b'{"name": "Gnoll", "dob": "2011-04-22", "gender": "M", "ssn_no": "807831104", "data_share_consent": false, "evnt_time": "2021-01-31T20:31:26.114917"}',
-        b'{"name": "Kalashtar", "dob": "1942-09-05", "gender": "M", "ssn_no": "231793521", "data_share_consent": true, "evnt_time": "2021-01-31T22:09:45.591946"}',
+        b'{"name": "Gnoll", "dob": "2011-04-22", "gender": "M", "ssn_no": "807831104", "data_share_consent": false, '
+        b'"evnt_time": "2021-01-31T20:31:26.114917"}',
+        b'{"name": "Kalashtar", "dob": "1942-09-05", "gender": "M", "ssn_no": "231793521", "data_share_consent": true, '
+        b'"evnt_time": "2021-01-31T22:09:45.591946"}',
         b'{"name": "Gnoll", "dob": "2011-04-22", "ssn_no": "807831104", "data_share_consent": false, "email": "typed@event.lost.its.type"}',
     ]
     recs = process_records(firehose_event(ref)["records"], scrubber, NOW).records
@@ -207,7 +209,7 @@ def test_every_record_id_once_consented_intact_and_nothing_unconsented_leaks(scr
     res = process_records(ev["records"], scrubber, NOW)
     assert [r["recordId"] for r in res.records] == [r["recordId"] for r in ev["records"]]
     assert res.ok + res.failed_total + res.dropped == len(payloads)
-    for src, out in zip(payloads, res.records):
+    for src, out in zip(payloads, res.records, strict=True):
         assert out["result"] in (OK, FAILED)
         if out["result"] != OK:
             continue

@@ -3,7 +3,7 @@ CI guards the detectors' recall and false-positive rate."""
 
 import re
 
-from lambdas.privacy.detectors import Scanner
+from privacy.detectors import Scanner
 from tools import detector_corpus as dc
 
 

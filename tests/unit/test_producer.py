@@ -1,5 +1,5 @@
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -10,15 +10,15 @@ from hypothesis import strategies as st
 from privacy.contract import parse_contract
 from producer.conformance import Conformance, load_contracts
 from producer.events import EventFactory, producible
-from tests.conftest import V1_TYPES
 from producer.handler import PayloadError, parse_payload, produce
 from streams.kinesis_sink import MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, KinesisSink, SendResult, plan_batches
+from tests.conftest import V1_TYPES
 
 
 def test_events_are_reproducible_from_a_seed():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t = datetime(2026, 1, 1, tzinfo=UTC)
     a = [orjson.dumps(e) for e in EventFactory(seed=11, subjects=50, start_time=t).events(50)]
     b = [orjson.dumps(e) for e in EventFactory(seed=11, subjects=50, start_time=t).events(50)]
     c = [orjson.dumps(e) for e in EventFactory(seed=12, subjects=50, start_time=t).events(50)]
@@ -73,7 +73,7 @@ class StubKinesis:
         self.raise_plan = raise_plan or {}
         self.accepted = []
 
-    def put_records(self, StreamName, Records):
+    def put_records(self, StreamName, Records):  # noqa: N803 - boto3's parameter names
         n = len(self.calls)
         self.calls.append(Records)
         assert len(Records) <= 500
@@ -183,7 +183,7 @@ def test_the_producer_only_produces_what_a_contract_says_how_to_generate():
     assert {(e["event_type"], e["schema_version"]) for e in only_v2} == {("order_placed", "2")}
 
 
-_T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+_T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @settings(max_examples=25, deadline=None)
@@ -269,7 +269,7 @@ def test_free_texts_quote_every_kind_of_personal_data_and_the_scan_leaves_none_o
 
     from privacy.detectors import Scanner
 
-    f = EventFactory(seed=3, subjects=200, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = EventFactory(seed=3, subjects=200, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     by_id = {s.id: s for s in f.subjects}
     seen = dict.fromkeys(("email", "phone", "extension", "abroad", "ssn", "ssn digits", "ssn spaced", "card", "iban"), 0)
     scanner = Scanner()

@@ -12,10 +12,10 @@ import boto3
 import orjson
 import pytest
 from moto import mock_aws
+
 from producer.events import EventFactory
 from scrubber.batch import DROPPED, FAILED, OK, process_records
 from scrubber.redrive import RedriveFailed, StreamRedrive
-
 from tests.conftest import firehose_event
 
 NOW = "2026-01-15T09:30:00.000Z"

@@ -1,41 +1,72 @@
 """The deployed entry point, with Firehose events shaped like real ones and the keyring in
-Secrets Manager (moto)."""
+Secrets Manager (moto); and the handler made with injected dependencies (keyring source, logger,
+metrics), as the benchmark makes it."""
 
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import boto3
 import orjson
 import pytest
+from aws_lambda_powertools import Logger, Metrics
 from moto import mock_aws
 
+from scrubber import handler as scrubber_handler
+from scrubber.settings import Settings
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, V1_TYPES, firehose_event
+
+ROTATED = '{"current": "v2", "v1": "test-key-0123456789abcdef0123456789abcdef", "v2": "rotated-key-0123456789abcdef0123456789ab"}'
 
 
 @pytest.fixture
-def handler(monkeypatch, tmp_path):
-    import importlib
-
+def bundle(tmp_path):
     from privacy.contract import bundle_json
     from stacks.config import load_contracts
 
+    path = tmp_path / "contracts.json"
+    path.write_text(bundle_json(load_contracts(CONFIG.contracts)))
+    return path
+
+
+@pytest.fixture
+def secret_arn(monkeypatch, bundle):
+    """The scrubber's environment as the stack sets it; the keyring in Secrets Manager (moto)."""
     with mock_aws():
         arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
             Name="pii-scrub/pseudonymisation-keys", SecretString=TEST_KEYRING_SECRET
         )["ARN"]
-        bundle = tmp_path / "contracts.json"
-        bundle.write_text(bundle_json(load_contracts(CONFIG.contracts)))
         monkeypatch.setenv("CONTRACTS_FILE", str(bundle))
         monkeypatch.setenv("CONTRACT_SELECTOR", CONFIG.contracts.selector_json())
         monkeypatch.setenv("PSEUDONYM_SECRET_ARN", arn)
         monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
         monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-        import scrubber.handler as h
+        yield arn
 
-        h = importlib.reload(h)  # module state as a fresh Lambda container would have it
-        # Powertools keeps a named logger's first configuration for the process; pin the level.
-        h.logger.setLevel("INFO")
-        yield h
+
+def _info_logger(service=scrubber_handler.SERVICE) -> Logger:
+    logger = Logger(service=service)
+    logger.setLevel("INFO")  # Powertools keeps a named logger's first configuration for the process
+    return logger
+
+
+@pytest.fixture
+def handler(secret_arn):
+    """Built from the environment (settings and metrics), as the entry point builds it."""
+    return scrubber_handler.make_handler(logger=_info_logger())
+
+
+class FakeSecret:
+    """A keyring source for tests: the text it holds, and how often it was asked."""
+
+    def __init__(self, text: str):
+        self.text, self.calls = text, 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return self.text
 
 
 def _events(n):
@@ -45,14 +76,18 @@ def _events(n):
     return [f.next_event() for _ in range(n)], encode
 
 
+def _first_record(resp) -> dict:
+    return orjson.loads(base64.b64decode(resp["records"][0]["data"]))
+
+
 def test_handler_scrubs_a_producer_batch(handler, lambda_context):
     events, encode = _events(200)
     ev = firehose_event([encode(e) for e in events] + [b"{broken"])
-    resp = handler.lambda_handler(ev, lambda_context)
+    resp = handler(ev, lambda_context)
     recs = resp["records"]
     assert [r["recordId"] for r in recs] == [r["recordId"] for r in ev["records"]]
     assert recs[-1]["result"] == "ProcessingFailed"
-    for src, out in zip(events, recs[:-1]):
+    for src, out in zip(events, recs[:-1], strict=True):
         assert out["result"] == "Ok"
         got = orjson.loads(base64.b64decode(out["data"]))
         assert got["subject_id"].startswith("v1:") and got["event_id"] == src["event_id"]
@@ -69,7 +104,7 @@ def test_logs_and_metrics_carry_no_personal_data(handler, lambda_context, capfd,
     events, encode = _events(50)
     bad = b'{"ssn": "987-65-4321", "email": "leak@example.com", "x": NaN}'
     ev = firehose_event([encode(e) for e in events] + [bad])
-    handler.lambda_handler(ev, lambda_context)
+    handler(ev, lambda_context)
     out = capfd.readouterr()
     logged = "\n".join(json.dumps(r.__dict__, default=str) for r in caplog.records)
     text = out.out + out.err + logged
@@ -84,24 +119,79 @@ def test_logs_and_metrics_carry_no_personal_data(handler, lambda_context, capfd,
     assert "987-65-4321" not in text and "leak@example.com" not in text
 
 
-def test_a_rotated_key_reaches_a_warm_container(handler, lambda_context, monkeypatch):
+def test_a_rotated_key_reaches_a_warm_container(handler, secret_arn, lambda_context, monkeypatch):
     import scrubber.settings as settings
 
     events, encode = _events(1)
-    first = orjson.loads(base64.b64decode(handler.lambda_handler(firehose_event([encode(events[0])]), lambda_context)["records"][0]["data"]))
-    rotated = '{"current": "v2", "v1": "test-key-0123456789abcdef0123456789abcdef", "v2": "rotated-key-0123456789abcdef0123456789ab"}'
-    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(SecretId=handler.SETTINGS.secret_arn, SecretString=rotated)
+    first = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(SecretId=secret_arn, SecretString=ROTATED)
     monkeypatch.setattr(settings, "SECRET_MAX_AGE_S", 0)
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
-    second = orjson.loads(base64.b64decode(handler.lambda_handler(firehose_event([encode(events[0])]), lambda_context)["records"][0]["data"]))
+    second = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
     assert first["subject_id"].startswith("v1:") and second["subject_id"].startswith("v2:")
 
 
-def test_missing_configuration_fails_the_invocation_not_a_record(monkeypatch):
-    from scrubber.settings import Settings
+def test_the_entry_point_is_built_from_the_environment_at_its_first_invocation(secret_arn, lambda_context, monkeypatch):
+    events, encode = _events(3)
+    ev = firehose_event([encode(e) for e in events])
+    monkeypatch.delenv("CONTRACT_SELECTOR")
+    # the module is imported and its entry point called with the configuration missing: the
+    # invocation fails (Firehose retries it, then quarantines the batch); no record is returned
+    with pytest.raises(RuntimeError, match="missing configuration: CONTRACT_SELECTOR"):
+        scrubber_handler.lambda_handler(ev, lambda_context)
+    monkeypatch.setenv("CONTRACT_SELECTOR", CONFIG.contracts.selector_json())
+    resp = scrubber_handler.lambda_handler(ev, lambda_context)  # the failure was not kept
+    assert [r["result"] for r in resp["records"]] == ["Ok"] * 3
+    assert _first_record(resp)["subject_id"].startswith("v1:")
+    built = scrubber_handler.deployed_handler()
+    scrubber_handler.lambda_handler(ev, lambda_context)
+    assert scrubber_handler.deployed_handler() is built  # once per container
 
+
+def test_importing_the_handler_reads_no_configuration():
+    env = {k: v for k, v in os.environ.items() if k not in ("CONTRACT_SELECTOR", "PSEUDONYM_SECRET_ARN", "CONTRACTS_FILE")}
+    code = "import scrubber.handler as h; assert callable(h.lambda_handler)"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_an_injected_keyring_source_is_read_at_every_batch(bundle, lambda_context):
+    """No AWS: the keyring comes from the source handed in, and a new key in it is used at the next batch."""
+    env = {"CONTRACT_SELECTOR": CONFIG.contracts.selector_json(), "CONTRACTS_FILE": str(bundle)}
+    secret = FakeSecret(TEST_KEYRING_SECRET)
+    handler = scrubber_handler.make_handler(settings=Settings(env, secret=secret))
+    events, encode = _events(1)
+    first = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
+    secret.text = ROTATED
+    second = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
+    assert secret.calls == 2
+    assert first["subject_id"].startswith("v1:") and second["subject_id"].startswith("v2:")
+    assert first["subject_id"] != second["subject_id"]
+
+
+def test_injected_logger_and_metrics_receive_the_output(bundle, lambda_context, capfd, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    env = {"CONTRACT_SELECTOR": CONFIG.contracts.selector_json(), "CONTRACTS_FILE": str(bundle)}
+    handler = scrubber_handler.make_handler(
+        settings=Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET)),
+        logger=_info_logger("scrubber-under-test"),
+        metrics=Metrics(namespace="InjectedNamespace", service="scrubber-under-test"),
+    )
+    events, encode = _events(4)
+    handler(firehose_event([encode(e) for e in events]), lambda_context)
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    emf = [x for x in lines if "_aws" in x][-1]
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "InjectedNamespace" and emf["RecordsIn"] == [4.0]
+    logged = [x for x in lines if x.get("message") == "batch processed"]
+    assert logged and logged[-1]["service"] == "scrubber-under-test" and logged[-1]["records_in"] == 4
+    assert logged[-1]["function_request_id"] == lambda_context.aws_request_id  # inject_lambda_context
+
+
+def test_missing_configuration_fails_the_invocation_not_a_record(monkeypatch):
     monkeypatch.delenv("PSEUDONYM_SECRET_ARN", raising=False)
     with pytest.raises(RuntimeError, match="missing configuration: PSEUDONYM_SECRET_ARN"):
         Settings({"CONTRACT_SELECTOR": "{}"})
+    with pytest.raises(RuntimeError, match="missing configuration: CONTRACT_SELECTOR; refusing"):
+        Settings({}, secret=FakeSecret(TEST_KEYRING_SECRET))  # a keyring source handed in needs no ARN

@@ -45,8 +45,8 @@ def test_scrub_writes_output_next_to_a_quarantine_file(tmp_path, capsys):
     keys = tmp_path / "keys.json"
     keys.write_text(KEYRING)
     assert main(["scrub", str(src), "--keyring", str(keys), "--quiet"]) == 0
-    out = [orjson.loads(l) for l in (tmp_path / "events.scrubbed.jsonl").read_bytes().splitlines()]
-    q = [json.loads(l) for l in (tmp_path / "events.quarantine.jsonl").read_text().splitlines()]
+    out = [orjson.loads(line) for line in (tmp_path / "events.scrubbed.jsonl").read_bytes().splitlines()]
+    q = [json.loads(line) for line in (tmp_path / "events.quarantine.jsonl").read_text().splitlines()]
     assert len(out) == 50 and [x["event_id"] for x in out] == [e["event_id"] for e in events]
     assert all(o["name"] == "REDACTED_CONTENT" and o["subject_id"].startswith("v1:") for o in out)
     text = (tmp_path / "events.scrubbed.jsonl").read_text()
@@ -73,7 +73,7 @@ def test_batch_mode_and_the_stream_give_the_same_output(tmp_path):
     keys = tmp_path / "keys.json"
     keys.write_text(KEYRING)
     assert main(["scrub", str(src), "--keyring", str(keys), "--quiet"]) == 0
-    batch = [orjson.loads(l) for l in (tmp_path / "events.scrubbed.jsonl").read_bytes().splitlines()]
+    batch = [orjson.loads(line) for line in (tmp_path / "events.scrubbed.jsonl").read_bytes().splitlines()]
     c = CONFIG.contracts
     cs = ContractSet(load_contracts(c), type_field=c.type_field, version_field=c.version_field,
                      default_contract=c.default_contract, default_versions=dict(c.default_versions),
@@ -96,7 +96,8 @@ def test_scrub_refuses_to_pseudonymise_without_a_keyring(tmp_path, monkeypatch, 
 def test_scrub_with_a_forced_contract(tmp_path, monkeypatch):
     monkeypatch.setenv("PSEUDONYM_KEYRING", KEYRING)
     src = tmp_path / "legacy.jsonl"
-    src.write_text('{"name": "Gnoll", "dob": "2011-04-22", "gender": "M", "ssn_no": "807831104", "data_share_consent": false, "evnt_time": "x"}\n')
+    src.write_text('{"name": "Gnoll", "dob": "2011-04-22", "gender": "M", "ssn_no": "807831104", "data_share_consent": false, '
+                   '"evnt_time": "x"}\n')
     assert main(["scrub", str(src), "--contract", "legacy_consent/1", "--quiet"]) == 0
     out = json.loads((tmp_path / "legacy.scrubbed.jsonl").read_text())
     assert out["ssn_no"] == "REDACTED_CONTENT" and out["_privacy"]["contract"] == "legacy_consent/1"

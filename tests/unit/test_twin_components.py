@@ -3,7 +3,7 @@
 import base64
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -60,7 +60,8 @@ def test_shard_throughput_throttles_entries_and_refills(kinesis_one_shard):
     assert r4["FailedRecordCount"] == 250 and len(r4["Records"]) == 500
     # throttled entries are interleaved at their own positions; accepted ones carry sequence numbers
     assert sum("SequenceNumber" in e for e in r4["Records"]) == 250
-    stored = k.get_records(ShardIterator=k.get_shard_iterator(StreamName="pii-scrub-events", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"], Limit=10000)
+    it = k.get_shard_iterator(StreamName="pii-scrub-events", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
+    stored = k.get_records(ShardIterator=it["ShardIterator"], Limit=10000)
     assert len(stored["Records"]) == 1250
 
 
@@ -73,10 +74,12 @@ def test_byte_throughput_is_limited_too(kinesis_one_shard):
 
 
 def test_render_prefix():
-    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
-    assert render_prefix("data/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/", when) == "data/year=2026/month=03/day=04/hour=05/"
-    assert render_prefix("q/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/", when, "processing-failed") == "q/processing-failed/2026/03/04/"
-    with pytest.raises(ValueError):
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    data = "data/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    assert render_prefix(data, when) == "data/year=2026/month=03/day=04/hour=05/"
+    quarantine = "q/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"
+    assert render_prefix(quarantine, when, "processing-failed") == "q/processing-failed/2026/03/04/"
+    with pytest.raises(ValueError, match="error-output-type is only valid in the error prefix"):
         render_prefix("d/!{firehose:error-output-type}/", when)
 
 
@@ -85,10 +88,14 @@ def test_render_prefix():
     [
         ({"nope": []}, "Lambda.JsonProcessingException"),
         ({"records": [{"recordId": "a", "result": "Ok", "data": ""}]}, "Lambda.MissingRecordId"),
-        ({"records": [{"recordId": "a", "result": "Ok", "data": ""}, {"recordId": "a", "result": "Ok", "data": ""}]}, "Lambda.DuplicatedRecordId"),
-        ({"records": [{"recordId": "a", "result": "Ok", "data": ""}, {"recordId": "c", "result": "Ok", "data": ""}]}, "Lambda.InvalidRecordId"),
-        ({"records": [{"recordId": "a", "result": "OK", "data": ""}, {"recordId": "b", "result": "Ok", "data": ""}]}, "Lambda.InvalidRecordResult"),
-        ({"records": [{"recordId": "a", "result": "Ok", "data": "@@"}, {"recordId": "b", "result": "Ok", "data": ""}]}, "Lambda.JsonProcessingException"),
+        ({"records": [{"recordId": "a", "result": "Ok", "data": ""}, {"recordId": "a", "result": "Ok", "data": ""}]},
+         "Lambda.DuplicatedRecordId"),
+        ({"records": [{"recordId": "a", "result": "Ok", "data": ""}, {"recordId": "c", "result": "Ok", "data": ""}]},
+         "Lambda.InvalidRecordId"),
+        ({"records": [{"recordId": "a", "result": "OK", "data": ""}, {"recordId": "b", "result": "Ok", "data": ""}]},
+         "Lambda.InvalidRecordResult"),
+        ({"records": [{"recordId": "a", "result": "Ok", "data": "@@"}, {"recordId": "b", "result": "Ok", "data": ""}]},
+         "Lambda.JsonProcessingException"),
     ],
 )
 def test_response_contract_violations_are_detected(resp, code):
@@ -144,7 +151,7 @@ def test_a_handler_that_breaks_the_contract_gets_its_batch_quarantined_after_ret
         k.put_records(StreamName="pii-scrub-events", Records=[{"Data": b'{"a": %d}' % i, "PartitionKey": str(i)} for i in range(5)])
         stats = em.run()
         assert len(calls) == 3 and stats.failed == 5 and stats.ok == 0
-        errs = [json.loads(l) for l in _objects(s3, "quarantine/processing-failed/")]
+        errs = [json.loads(line) for line in _objects(s3, "quarantine/processing-failed/")]
         assert {e["errorCode"] for e in errs} == {"Lambda.MissingRecordId"}
         assert sorted(base64.b64decode(e["rawData"]) for e in errs) == sorted(b'{"a": %d}' % i for i in range(5))
         assert all(e["attemptsMade"] == 3 and e["lambdaArn"].endswith(":function:f") for e in errs)
@@ -171,12 +178,14 @@ def test_processor_buffer_respects_the_size_hint_and_delivers_gzip_jsonl():
 
     def echo(event, ctx):
         seen.append(sum(len(base64.b64decode(r["data"])) for r in event["records"]))
-        return {"records": [{"recordId": r["recordId"], "result": "Ok", "data": base64.b64encode(base64.b64decode(r["data"]) + b"\n").decode()} for r in event["records"]]}
+        lines = [(r["recordId"], base64.b64decode(r["data"]) + b"\n") for r in event["records"]]
+        return {"records": [{"recordId": rid, "result": "Ok", "data": base64.b64encode(line).decode()} for rid, line in lines]}
 
     ctx, k, s3, em = _emulator_with(echo, delivery={"processor_buffer_size_mib": 1})
     try:
         for b in range(4):
-            k.put_records(StreamName="pii-scrub-events", Records=[{"Data": b'{"n": "%s"}' % (b"x" * 2000), "PartitionKey": f"{b}-{i}"} for i in range(500)])
+            records = [{"Data": b'{"n": "%s"}' % (b"x" * 2000), "PartitionKey": f"{b}-{i}"} for i in range(500)]
+            k.put_records(StreamName="pii-scrub-events", Records=records)
         stats = em.run()
         assert stats.ok == 2000 and len(seen) >= 4 and max(seen) <= 1024 * 1024
         lines = _objects(s3, "data/")

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacy.files import load_contract_dir
+from privacy.codec import decode_object, encode_line
 from privacy.engine import ContractSet
+from privacy.files import load_contract_dir
 from privacy.keys import Keyring
 from producer.events import EventFactory, encode
-from privacy.codec import decode_object, encode_line
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, contract_set
 from twin.counts import count_delivered
 

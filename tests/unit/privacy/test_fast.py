@@ -8,7 +8,7 @@ reference engine rejects.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 import orjson
@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from privacy.contract import parse_contract
+from privacy.codec import DecodeFailure, decode_object, encode_line
 from privacy.common import NeedsExactNumbers, Rejection
+from privacy.contract import parse_contract
 from privacy.engine import CompiledContract, ContractSet
 from privacy.fast import FastPlan
 from privacy.fast_select import FastContracts
@@ -25,7 +26,6 @@ from privacy.fast_types import Unsupported
 from privacy.keys import Keyring
 from privacy.scrub import Scrubber
 from producer.events import MALFORMED_SAMPLES, EventFactory, encode
-from privacy.codec import DecodeFailure, decode_object, encode_line
 from stacks.config import load_contracts
 from tests.conftest import CONFIG
 
@@ -107,7 +107,7 @@ def test_every_repository_contract_has_a_fast_plan(contract_set):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_producer_events_take_the_fast_path_with_the_reference_output(contract_set, seed):
     fc = fast_of(contract_set)
-    f = EventFactory(seed=seed, consent_ratio=0.5, subjects=300, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = EventFactory(seed=seed, consent_ratio=0.5, subjects=300, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     kinds = set()
     for event in f.events(1500):
         raw = encode(event)
@@ -124,7 +124,8 @@ def test_producer_events_take_the_fast_path_with_the_reference_output(contract_s
 
 
 def test_the_legacy_event_of_reference_003_takes_the_fast_path(contract_set):
-    raw = b'{"name": "Jane Doe", "dob": "1990-04-01", "gender": "F", "ssn_no": "123-45-6789", "data_share_consent": false, "evnt_time": "2026-01-01"}'
+    raw = (b'{"name": "Jane Doe", "dob": "1990-04-01", "gender": "F", "ssn_no": "123-45-6789", "data_share_consent": false, '
+           b'"evnt_time": "2026-01-01"}')
     got = fast(fast_of(contract_set).plan_for(raw), raw)
     assert got is not None and got == reference(contract_set, raw)
     assert got[0]["ssn_no"] == TOKEN and got[0]["dob"] == TOKEN
@@ -143,7 +144,7 @@ def test_malformed_samples_are_declined(contract_set, raw):
 
 
 def _producer_event(contract_set, seed=7):
-    f = EventFactory(seed=seed, consent_ratio=0.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = EventFactory(seed=seed, consent_ratio=0.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     for e in f.events(50):
         if e["event_type"] == "order_placed" and e["schema_version"] == "2" and e["order"]["items"]:
             return e
@@ -190,7 +191,7 @@ def test_mutated_events_match_the_reference_or_are_declined(contract_set, mutate
 
 
 def test_duplicate_consent_keys_go_to_the_reference_engine_which_gives_no_consent(contract_set):
-    f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     e = next(e for e in f.events(50) if e["event_type"] == "customer_signed_up")
     raw = orjson.dumps(e)
     raw = raw[:-1] + b',"data_share_consent":true}'
@@ -397,7 +398,7 @@ def test_the_contract_is_chosen_from_the_decoded_fields(contract_set, shape, tak
 def test_the_guess_from_the_bytes_is_only_a_guess(contract_set):
     """The contract is guessed from the first '"event_type":"' and '"schema_version":"' in the
     bytes and confirmed by the decode; where the guess is wrong, the decoded fields decide."""
-    f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    f = EventFactory(seed=3, consent_ratio=1.0, subjects=5, start_time=datetime(2026, 1, 1, tzinfo=UTC),
                      event_types=("order_placed/1",))
     e = f.next_event()
     decoy = {"event_type": "customer_signed_up", "schema_version": "1"}
@@ -460,7 +461,8 @@ def test_a_consent_only_the_exact_check_can_clear_is_declined():
     "fields, raw",
     [
         ({"o": {"type": "object"}}, b'{"uid":"u","consent":true,"o":{"n":18446744073709551617}}'),
-        ({"a": {"type": "any", "pii": {"purposes": ["p1"], "action": "pseudonymise"}}}, b'{"uid":"u","consent":false,"a":[18446744073709551617]}'),
+        ({"a": {"type": "any", "pii": {"purposes": ["p1"], "action": "pseudonymise"}}},
+         b'{"uid":"u","consent":false,"a":[18446744073709551617]}'),
         ({"l": {"type": "array"}}, b'{"uid":"u","consent":true,"l":[{"x":[-9223372036854775809]}]}'),
     ],
 )
@@ -481,7 +483,7 @@ def test_a_version_beyond_64_bits_selects_nothing():
     cs = ContractSet([parse_contract(doc, "t.yaml")], keyring=KEYS)
     raw = b'{"uid":"u","event_type":"t","schema_version":18446744073709551616,"consent":true}'
     assert reference(cs, raw) is None
-    with pytest.raises(Exception):  # noqa: PT011 - declined, whatever the exception
+    with pytest.raises(Exception):  # noqa: B017, PT011 - declined, whatever the exception
         fast_of(cs).scrub(raw, TAILS, KEYS.pseudonyms)
 
 
@@ -496,7 +498,8 @@ _CONSENTS = st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example("granular", [([1], "a@b.co"), ([True], "a@b.co"), ([1.0], "c@d.org"), (["p2"], "a@b.co"), (["p2", 2], "a@b.co")])
-@given(st.sampled_from(["flag", "granular", "cumulative"]), st.lists(st.tuples(_CONSENTS, st.sampled_from(["a@b.co", "c@d.org"])), min_size=2, max_size=25))
+@given(st.sampled_from(["flag", "granular", "cumulative"]),
+       st.lists(st.tuples(_CONSENTS, st.sampled_from(["a@b.co", "c@d.org"])), min_size=2, max_size=25))
 def test_one_plan_over_many_records_agrees_with_the_reference_record_by_record(model, records):
     """A plan remembers grants by the list of purposes, and masked values and pseudonyms by value:
     whatever came before, each record's output is the reference engine's. ([1] and [True] are
@@ -546,7 +549,8 @@ def test_integers_beyond_64_bits_in_the_consent_are_malformed_consent_on_both_pa
         ({"born": {"type": "date", "required": True, "pii": {"purposes": ["p1"], "action": "generalise", "generalise": "year"}},
           "ssn": {"type": "string", "required": True, "pii": {"purposes": ["p2"], "action": "mask", "mask": "ssn"}},
           "gone": {"type": "string", "required": True, "pii": {"purposes": ["p1"], "action": "drop"}},
-          "age": {"type": "integer", "required": True, "nullable": True, "pii": {"purposes": ["p1"], "action": "generalise", "generalise": "age_band"}}},
+          "age": {"type": "integer", "required": True, "nullable": True,
+                  "pii": {"purposes": ["p1"], "action": "generalise", "generalise": "age_band"}}},
          {"born": "1980-02-29", "ssn": "123-45-6789", "gone": "x", "age": 41}),
     ],
 )
@@ -568,11 +572,11 @@ def test_plans_share_the_memo_of_a_rule_and_keep_their_outputs(contract_set):
     fc = fast_of(contract_set)
     memos = {}
     for plan in fc.plans.values():
-        for name, value in plan.finish.__globals__.items():
+        for value in plan.finish.__globals__.values():
             if isinstance(value, Memo) and getattr(value.fn, "__name__", "") == "email":
                 memos.setdefault(id(value), value)
     assert len(memos) == 1
-    f = EventFactory(seed=11, consent_ratio=0.0, subjects=3, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    f = EventFactory(seed=11, consent_ratio=0.0, subjects=3, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     for _ in range(60):
         raw = encode(f.next_event())
         line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)
