@@ -4,7 +4,8 @@ emit."""
 from __future__ import annotations
 
 import linecache
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 class _Code:

@@ -3,8 +3,8 @@ into an event, and the self-filling memo."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # Rejection reasons (metric names are built from these; never from data).
 UNKNOWN_CONTRACT = "unknown_contract"

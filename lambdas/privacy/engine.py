@@ -14,20 +14,34 @@ engine and nothing more.
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 from .actions import KEYED, pii_op
 from .codegen import _Code, _emit_consent_branches
 from .common import (
-    _EXACT_LIMIT, _MISSING, INVALID_EVENT_TYPE, INVALID_SCHEMA_VERSION, META_FIELD, MISSING_EVENT_TYPE,
-    MISSING_SCHEMA_VERSION, TYPE_MISMATCH, UNDECLARED_FIELD, UNDECLARED_PII, UNKNOWN_CONTRACT, VALIDATION_FAILED,
-    NeedsExactNumbers, Outcome, Rejection, _segments,
+    _EXACT_LIMIT,
+    _MISSING,
+    INVALID_EVENT_TYPE,
+    INVALID_SCHEMA_VERSION,
+    META_FIELD,
+    MISSING_EVENT_TYPE,
+    MISSING_SCHEMA_VERSION,
+    TYPE_MISMATCH,
+    UNDECLARED_FIELD,
+    UNDECLARED_PII,
+    UNKNOWN_CONTRACT,
+    VALIDATION_FAILED,
+    NeedsExactNumbers,
+    Outcome,
+    Rejection,
+    _segments,
 )
 from .consent import _ConsentReader
 from .contract import RESERVED, Contract
 from .detectors import Scanner
 from .keys import Keyring
 from .validation import _build_tree, _inline_checks, _Node
+
 
 class CompiledContract:
     def __init__(self, contract: Contract, token: str = "REDACTED_CONTENT", keyring: Keyring | None = None):
@@ -288,7 +302,7 @@ class ContractSet:
             raise Rejection(UNKNOWN_CONTRACT)
         return c
 
-    def apply(self, event: dict, raw: bytes | None, redacted_at: str, contract: "CompiledContract | None" = None) -> Outcome:
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str, contract: CompiledContract | None = None) -> Outcome:
         """Apply the contract the event names (or ``contract``, when given) to ``event`` in place."""
         c = contract or self.resolve(event)
         try:

@@ -28,6 +28,7 @@ from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _need
 from .patterns import compile_pattern
 from .validation import _DATETIME_RE, _Node
 
+
 class Fallback(Exception):
     """This record needs the reference engine."""
 
@@ -100,10 +101,10 @@ class FastPlan:
                 if required and not nullable:
                     self.always_str.add(spec.path)  # decoded as a str whenever its parent is there
             if nullable:
-                t = Optional[t]
+                t = Optional[t]  # noqa: UP045 - a type built at run time, for msgspec
             attr = _attr(name)
             rename[attr] = name
-            fields.append((attr, t) if required else (attr, Union[t, UnsetType], UNSET))
+            fields.append((attr, t) if required else (attr, Union[t, UnsetType], UNSET))  # noqa: UP007 - as above
         self._n += 1
         label = re.sub(r"\W", "_", f"{c.type}_{c.version}_{node.path or 'event'}")
         return msgspec.defstruct(
@@ -238,7 +239,8 @@ class FastPlan:
             if _level(path) > MAX_DEPTH:
                 raise Unsupported(f"{path}: declared deeper than {MAX_DEPTH} levels")
             if kind in ("any", "object", "array") and path not in self.parents and path != consent_path:
-                def big(obj, attr, ind, needs=const(_needs_reference), room=MAX_DEPTH + 1 - _level(path)):
+                # (defaults bind this iteration's values: the closure runs after the loop)
+                def big(obj, attr, ind, needs=const(_needs_reference), room=MAX_DEPTH + 1 - _level(path)):  # noqa: B008
                     lines.append(f"{ind}v = {obj}.{attr}")
                     lines.append(f"{ind}if (type(v) is list or type(v) is dict) and {needs}(v, {room}):")
                     lines.append(f"{ind}    raise FB()")
@@ -247,7 +249,7 @@ class FastPlan:
         # the patterns, on the values as decoded: a record that fails one is the reference
         # engine's to reject
         for path, search in self.checks:
-            def check(obj, attr, ind, search=const(search), plain=path in self.always_str, path=path):
+            def check(obj, attr, ind, search=const(search), plain=path in self.always_str, path=path):  # noqa: B008 - as above
                 if plain:
                     lines.append(f"{ind}if {search}({obj}.{attr}) is None:")
                 else:  # a str, or absent (UNSET), or null if nullable

@@ -89,7 +89,7 @@ class FastContracts:
         find_plan, head, selected, select = self._guess.get, self._head, self._selected, self.select
         invalid = msgspec.ValidationError
 
-        def scrub(raw: bytes, tails: tuple[bytes, bytes], P=None) -> tuple[bytes, bool]:
+        def scrub(raw: bytes, tails: tuple[bytes, bytes], pseudonyms=None) -> tuple[bytes, bool]:
             # after the type key, to the type's closing quote, then to the version's: a miss when
             # they are not adjacent (or the key is absent: any guess is only a guess)
             i = raw.find(type_key) + skip
@@ -100,7 +100,7 @@ class FastContracts:
                 except invalid:
                     pass  # not that plan's after all: the head decode decides
                 else:
-                    return guess[1](obj, raw, tails, P)
+                    return guess[1](obj, raw, tails, pseudonyms)
             h = head(raw)
             try:
                 plan = selected[(h.t, h.v)]
@@ -108,12 +108,12 @@ class FastContracts:
                 plan = select(h.t, h.v)
             if plan is None:
                 raise Fallback()
-            return plan.finish(plan.decode(raw), raw, tails, P)
+            return plan.finish(plan.decode(raw), raw, tails, pseudonyms)
 
         return scrub
 
     @staticmethod
-    def tails(redacted_at: str) -> "Tails":
+    def tails(redacted_at: str) -> Tails:
         """The ends of the lines of one batch (redacted at ``redacted_at``)."""
         return Tails(redacted_at)
 

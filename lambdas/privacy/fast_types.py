@@ -90,13 +90,13 @@ def _leaf_type(f, child) -> Any:
         if f.enum is not None:
             raise Unsupported(f"{f.path}: enum on number")
         if not has_range:
-            return Union[int, float]
+            return Union[int, float]  # noqa: UP007 - a type built at run time, for msgspec
         fmeta = {}
         if f.minimum is not None:
             fmeta["ge"] = f.minimum
         if f.maximum is not None:
             fmeta["le"] = f.maximum
-        return Union[Annotated[int, Meta(**_int_bounds(f))], Annotated[float, Meta(**fmeta)]]
+        return Union[Annotated[int, Meta(**_int_bounds(f))], Annotated[float, Meta(**fmeta)]]  # noqa: UP007 - as above
     raise Unsupported(f"{f.path}: type {t}")
 
 

@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import orjson
 
@@ -116,7 +117,7 @@ class Keyring:
         self.pseudonyms = Memo(self._compute, 65536)
 
     @classmethod
-    def from_secret(cls, secret: str | Mapping) -> "Keyring":
+    def from_secret(cls, secret: str | Mapping) -> Keyring:
         """Secret layout: {"current": "v2", "v1": "<random, 32+ chars>", "v2": "<random>"}.
 
         Secrets Manager generates the first version itself (``generate_string_key``). To rotate,

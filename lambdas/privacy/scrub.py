@@ -9,7 +9,7 @@ call: rotating a key (``rotate``) swaps the port and recompiles nothing.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .codec import decode_object, encode_line
 from .engine import CompiledContract, ContractSet

@@ -63,7 +63,8 @@ def _inline_checks(f: FieldSpec, v: str, const) -> list[str]:
         out.append(f"not {const(_is_datetime)}({v})")
     if f.pattern is not None:  # linear time whatever the pattern (privacy.patterns)
         search = const(compile_pattern(f.pattern).search)
-        out.append(f"{search}({v}) is None" if f.type in ("string", "date", "datetime") else f"type({v}) is not str or {search}({v}) is None")
+        typed = f.type in ("string", "date", "datetime")  # a str by now; any other type: check it is one
+        out.append(f"{search}({v}) is None" if typed else f"type({v}) is not str or {search}({v}) is None")
     if f.enum is not None:
         try:
             allowed_set = const(frozenset((type(a), a) for a in f.enum))

@@ -4,7 +4,7 @@ their partition keys, retrying only the entries Kinesis rejected)."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # botocore's standard retry mode for the calls themselves; KinesisSink retries rejected entries.
 # (boto3 is imported on first use: the Lambda runtime provides it, and most invocations never

@@ -92,7 +92,7 @@ def test_the_largest_buffer_loses_no_valid_record(scrubber, source, overflows):
     assert [r["recordId"] for r in res.records] == [r["recordId"] for r in records]  # each once, in order
     results = [r["result"] for r in res.records]
     assert FAILED not in results, res.failed
-    dropped = [rec for rec, out in zip(records, res.records) if out["result"] == DROPPED]
+    dropped = [rec for rec, out in zip(records, res.records, strict=True) if out["result"] == DROPPED]
     assert res.redriven == res.dropped == len(dropped) == len(stream.entries)
     # what went back is each record as it came, under its own partition key
     assert stream.entries == [(rec["kinesisRecordMetadata"]["partitionKey"], base64.b64decode(rec["data"])) for rec in dropped]
