@@ -90,7 +90,7 @@ run: venv
 ## (one JSON object per line; split into requests within Lambda's 6 MB; ./out refreshed)
 push: venv
 	$(if $(value IN),,$(error usage: make push IN=events.jsonl [CONTEXT=...]))
-	$(PY) -m twin push --out out $(if $(value CONTEXT),-c $(call arg,CONTEXT)) -- $(call arg,IN)
+	$(PY) -m twin push --out out$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,IN)
 
 ## Stop the local cloud: no process, no open port; its lake, keys and resources go with it
 down:

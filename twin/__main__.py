@@ -29,6 +29,7 @@ from twin.server import ServerError, command_lock, ensure_running, stop  # noqa:
 COMMANDS = ("run", "push", "down")
 
 MAX_EVENTS = 1_000_000  # the producer's limit on one invocation's count
+DEFAULT_SEED = 7  # of the first run on a local cloud; the next runs take 8, 9, ... (new events, same lake)
 MAX_SEED = 2**63 - 1
 
 
@@ -95,7 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap = argparse.ArgumentParser(prog="python -m twin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
         ap.add_argument("--events", type=_whole(0, MAX_EVENTS), default=10_000, help="events to produce (default 10000)")
-        ap.add_argument("--seed", type=_whole(0, MAX_SEED), default=7)
+        ap.add_argument("--seed", type=_whole(0, MAX_SEED), default=None,
+                        help=f"same seed, same events (default: {DEFAULT_SEED} for the first run on a local cloud, "
+                             f"then {DEFAULT_SEED + 1}, {DEFAULT_SEED + 2}, ...: each run adds new events to the lake)")
         ap.add_argument("--consent-ratio", type=_share, default=0.5, help="share of subjects who consented")
         ap.add_argument("--consent-noise", type=_share, default=0.02, help="share of events with an ambiguous consent value")
         ap.add_argument("--malformed-ratio", type=_share, default=0.005, help="share of records that are not scrubbable")
@@ -137,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             if given is not None:
                 summary = push_file(given, **common)
             else:
-                summary = run_pipeline(events=args.events, seed=args.seed, consent_ratio=args.consent_ratio,
+                seed = args.seed if args.seed is not None else DEFAULT_SEED + cloud.runs()
+                summary = run_pipeline(events=args.events, seed=seed, consent_ratio=args.consent_ratio,
                                        consent_noise=args.consent_noise, malformed_ratio=args.malformed_ratio, **common)
+                cloud.count_run()
     except (OutDirError, ServerError, ResourceMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

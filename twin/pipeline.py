@@ -69,7 +69,9 @@ def run_pipeline(
         "start_time": "2026-01-15T09:30:00Z",
         **(producer_payload_extra or {}),
     }
-    return _command("run", cloud, config, [json.dumps(payload).encode("utf-8")], out_dir, throughput_limits, inspect)
+    summary = _command("run", cloud, config, [json.dumps(payload).encode("utf-8")], out_dir, throughput_limits, inspect,
+                       seed=seed)
+    return summary
 
 
 def push_file(path, *, cloud, config=None, out_dir=None, throughput_limits: bool = True, inspect=None,
@@ -106,7 +108,7 @@ def _contract_set(config, contracts):
                        token=c.redaction_token, keyring=Keyring({"count": b"\0" * 32}, "count"))
 
 
-def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect, lines=None, given=None):
+def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect, lines=None, given=None, seed=None):
     import tempfile
 
     from privacy.contract import bundle_json
@@ -126,7 +128,7 @@ def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect,
             "CONTRACTS_FILE": str(bundle),
         }
         with twin_environment(cloud.endpoint, env):
-            return _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given)
+            return _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed)
 
 
 def _produce(config, cloud, requests, throughput_limits, lines):
@@ -162,7 +164,7 @@ def _produce(config, cloud, requests, throughput_limits, lines):
     return total, limits.stats
 
 
-def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given):
+def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed):
     import importlib
     import os
 
@@ -217,6 +219,7 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
 
     summary = Summary(
         command=kind,
+        seed=seed,
         endpoint=cloud.endpoint,
         server_pid=cloud.pid,
         server_started=cloud.started_now,

@@ -97,10 +97,20 @@ class LocalCloud:
         return dict(_read_state(self.state_dir).get("delivered", {}).get(delivery_stream, {}))
 
     def save_delivered(self, delivery_stream: str, positions: dict[str, str]) -> None:
+        self._update(lambda state: state.setdefault("delivered", {}).__setitem__(delivery_stream, dict(positions)))
+
+    def runs(self) -> int:
+        """How many ``run`` commands this server has seen (their default seeds differ)."""
+        return int(_read_state(self.state_dir).get("runs", 0))
+
+    def count_run(self) -> None:
+        self._update(lambda state: state.__setitem__("runs", int(state.get("runs", 0)) + 1))
+
+    def _update(self, change) -> None:
         state = _read_state(self.state_dir)
         if state.get("token") != self.token:
             raise ServerError(f"{self.state_dir / STATE_FILE} changed during the command; nothing recorded")
-        state.setdefault("delivered", {})[delivery_stream] = dict(positions)
+        change(state)
         _write_state(self.state_dir, state)
 
 

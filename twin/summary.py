@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from twin.lambdas import LAMBDA_PAYLOAD_LIMIT
+
 MAX_LINES_NAMED = 20  # refused lines listed by number in the printed summary (all are in summary.json)
 
 
@@ -55,6 +57,7 @@ class Summary:
     data_keys: list = field(default_factory=list)  # written by this command
     quarantine_keys: list = field(default_factory=list)
     input: dict | None = None  # push: file, lines, events, blank, refused_lines [[line, reason]]
+    seed: int | None = None  # run: the producer's seed
 
     def check(self) -> None:
         self.counts_add_up = (
@@ -94,10 +97,11 @@ class Summary:
             f"{what} (local cloud {self.endpoint}, {server})",
             f"  resources           {'created: ' + ', '.join(self.resources_created) if self.resources_created else 'found and reused'}",
             *self._input_lines(),
-            f"  produced            {self.produced:>10,}  (sent {self.sent:,}, failed {self.producer_failed:,}, "
-            f"in {self.producer_invocations:,} producer invocation{'' if self.producer_invocations == 1 else 's'} "
-            f"(largest request {self.max_producer_request_bytes / 1e6:.2f} MB), PutRecords calls {self.producer_batches:,}, "
+            f"  produced            {self.produced:>10,}  ({'' if self.seed is None else f'seed {self.seed}, '}"
+            f"sent {self.sent:,}, failed {self.producer_failed:,}, PutRecords calls {self.producer_batches:,}, "
             f"retried {self.producer_retried:,}, throttled by shard limits {self.throttled_entries:,})",
+            f"  producer            {self.producer_invocations:>10,}  invocation{'' if self.producer_invocations == 1 else 's'} "
+            f"(largest request {self.max_producer_request_bytes:,} bytes; Lambda takes at most {LAMBDA_PAYLOAD_LIMIT:,})",
             *self._refused_lines(),
             f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} Lambda invocations{pending} "
             f"(largest request {self.max_lambda_request_bytes / 1e6:.2f} MB, response {self.max_lambda_response_bytes / 1e6:.2f} MB)",

@@ -135,7 +135,8 @@ def test_a_file_over_6_mb_is_pushed_in_several_requests(local_cloud, tmp_path):
 
 
 def test_the_command_line_runs_on_the_running_local_cloud(local_cloud, tmp_path, capsys):
-    """main() with the session's server: a new folder, zero events; then the folder is refreshed."""
+    """main() with the session's server: a new folder, zero events; then the folder is refreshed,
+    and each run without --seed adds new events (its own seed)."""
     config_prefix = fresh_config().name_prefix
     argv = ["--state-dir", str(local_cloud.state_dir), "-c", json.dumps({"name_prefix": config_prefix}).join(["pipeline=", ""])]
     out = tmp_path / "new" / "out"
@@ -146,12 +147,16 @@ def test_the_command_line_runs_on_the_running_local_cloud(local_cloud, tmp_path,
     assert f"{out} holds a copy of the local lake s3://{config_prefix}-lake-123456789012-us-east-1/ (data and quarantine): " \
            "0 data objects, 0 quarantine objects, summary.json" in text
     assert [p.name for p in out.iterdir()] == ["summary.json"]
-    assert twin_main.main(["--events", "40", "--seed", "2", "--malformed-ratio", "0", "--out", str(out), *argv]) == 0
-    text = capsys.readouterr().out
-    assert "resources           found and reused" in text and "1 data object, 0 quarantine objects" in text
-    assert "(refreshed: the earlier copy was removed first)" in text
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["delivered"] == 40 and len(_out_events(out)) == 40
+    seeds = []
+    for _ in range(2):
+        assert twin_main.main(["--events", "40", "--malformed-ratio", "0", "--out", str(out), *argv]) == 0
+        text = capsys.readouterr().out
+        assert "resources           found and reused" in text and "(refreshed: the earlier copy was removed first)" in text
+        seeds.append(json.loads((out / "summary.json").read_text())["seed"])
+    assert seeds[1] == seeds[0] + 1
+    assert "2 data objects, 0 quarantine objects" in text and f"produced                    40  (seed {seeds[1]}, " in text
+    ids = [e["event_id"] for e in _out_events(out)]
+    assert len(ids) == len(set(ids)) == 80  # new events each run, each delivered once
 
 
 @pytest.mark.parametrize("name", ["missing.jsonl", "folder"])

@@ -115,14 +115,19 @@ def captured_config(monkeypatch, tmp_path):
         raise Stop
 
     monkeypatch.setattr(twin_main, "run_pipeline", fake_run)
-    monkeypatch.setattr(twin_main, "ensure_running", lambda state_dir, port: "the local cloud")
+    class Cloud:
+        def runs(self):
+            return 0
+
+    cloud = Cloud()
+    monkeypatch.setattr(twin_main, "ensure_running", lambda state_dir, port: cloud)
     monkeypatch.setattr(twin_main, "command_lock", lambda state_dir: nullcontext())
 
     def run(*argv):
         seen.clear()
         with pytest.raises(Stop):
             twin_main.main([*argv, "--out", str(tmp_path / "out")])
-        assert seen["cloud"] == "the local cloud"
+        assert seen["cloud"] is cloud and seen["seed"] == twin_main.DEFAULT_SEED
         return seen["config"]
 
     return run
