@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json  # noqa: E402
 from twin.outdir import OutDirError, prepare  # noqa: E402
-from twin.pipeline import ROOT, push_file, run_pipeline  # noqa: E402
+from twin.pipeline import ROOT, ProducerError, push_file, run_pipeline  # noqa: E402
 from twin.push import read_events  # noqa: E402
 from twin.resources import ResourceMismatch  # noqa: E402
 from twin.server import ServerError, command_lock, ensure_running, stop  # noqa: E402
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 summary = run_pipeline(events=args.events, seed=seed, consent_ratio=args.consent_ratio,
                                        consent_noise=args.consent_noise, malformed_ratio=args.malformed_ratio, **common)
                 cloud.count_run()
-    except (OutDirError, ServerError, ResourceMismatch) as exc:
+    except (OutDirError, ServerError, ResourceMismatch, ProducerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary.report())

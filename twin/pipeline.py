@@ -24,6 +24,10 @@ if str(ROOT / "lambdas") not in sys.path:
 from twin.resources import ACCOUNT, REGION, ON_DEMAND_INITIAL_SHARDS  # noqa: E402, F401  (the twin's account and region)
 
 
+class ProducerError(ValueError):
+    """The producer refused a payload (its message names a payload key, never a value)."""
+
+
 def read_objects(s3, bucket: str, prefix: str, keys=None) -> dict[str, bytes]:
     """Objects under ``prefix`` (only ``keys``, if given), decompressed."""
     if keys is None:
@@ -150,7 +154,7 @@ def _produce(config, cloud, requests, throughput_limits, lines):
             ctx = FakeLambdaContext(config.producer_function_name, config.producer.timeout_seconds, config.producer.memory_mb)
             prod = invoke(producer_handler.lambda_handler, request, ctx)
             if "error" in prod:
-                raise ValueError(prod["error"])
+                raise ProducerError(f"the producer refused its payload: {prod['error']}")
             total["invocations"] += 1
             total["max_request"] = max(total["max_request"], len(request))
             for k in ("produced", "sent", "failed", "batches", "retried", "malformed", "nonconforming"):

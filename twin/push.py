@@ -17,6 +17,7 @@ import orjson
 from twin.lambdas import LAMBDA_PAYLOAD_LIMIT
 
 _OPEN, _SEP, _CLOSE = b'{"events":[', b",", b"]}"
+MAX_EVENTS = 1_000_000  # the producer's limit on the events of one request (producer.handler.MAX_COUNT)
 ENVELOPE_BYTES = len(_OPEN) + len(_CLOSE)
 _KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
 
@@ -65,15 +66,17 @@ def read_events(path: str | Path, limit: int = LAMBDA_PAYLOAD_LIMIT) -> InputFil
     return out
 
 
-def split_payloads(events: list[bytes], limit: int = LAMBDA_PAYLOAD_LIMIT) -> list[tuple[int, int, bytes]]:
-    """``{"events": [...]}`` requests of at most ``limit`` bytes each, in order: (first index,
-    end index, the request's JSON). Every event must fit in a request on its own."""
+def split_payloads(events: list[bytes], limit: int = LAMBDA_PAYLOAD_LIMIT,
+                   max_events: int = MAX_EVENTS) -> list[tuple[int, int, bytes]]:
+    """``{"events": [...]}`` requests of at most ``limit`` bytes and ``max_events`` events each,
+    in order: (first index, end index, the request's JSON). Every event must fit in a request on
+    its own."""
     out: list[tuple[int, int, bytes]] = []
     start, size = 0, ENVELOPE_BYTES
     for i, e in enumerate(events):
         if ENVELOPE_BYTES + len(e) > limit:
             raise ValueError(f"event {i} does not fit in one request")
-        if i > start and size + len(_SEP) + len(e) > limit:
+        if i > start and (size + len(_SEP) + len(e) > limit or i - start == max_events):
             out.append((start, i, _OPEN + _SEP.join(events[start:i]) + _CLOSE))
             start, size = i, ENVELOPE_BYTES
         size += len(e) + (len(_SEP) if i > start else 0)

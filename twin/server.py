@@ -252,9 +252,10 @@ def ensure_running(state_dir: str | Path, port: int | None = None) -> LocalCloud
     state = _read_state(state_dir)
     if state:
         if _ours(state):
-            if port is not None and port != state["port"]:
+            wanted = port if port is not None else port_from_env()
+            if wanted is not None and wanted != state["port"]:
                 raise ServerError(f"the twin's server already runs on port {state['port']} (pid {state['pid']}); "
-                                  f"stop it with `make down` to start one on port {port}")
+                                  f"stop it with `make down` to start one on port {wanted}")
             return LocalCloud(state_dir, int(state["port"]), int(state["pid"]), state["token"])
         if _process(int(state["pid"]), state.get("create_time")) is not None:
             raise ServerError(f"the twin's server recorded in {state_dir / STATE_FILE} (pid {state['pid']}) runs but "

@@ -132,7 +132,7 @@ def test_a_moto_server_that_is_not_ours_is_never_used(tmp_path):
         other.stop()
 
 
-def test_another_checkouts_server_is_never_used_nor_stopped(tmp_path, local_cloud):
+def test_another_checkouts_server_is_never_used_nor_stopped(tmp_path, local_cloud, monkeypatch):
     with pytest.raises(server.ServerError, match=f"port {local_cloud.port} is in use by the twin server of another "
                                                  f"checkout \\(state folder {local_cloud.state_dir}\\)"):
         server.ensure_running(tmp_path / "mine", local_cloud.port)
@@ -141,6 +141,12 @@ def test_another_checkouts_server_is_never_used_nor_stopped(tmp_path, local_clou
     # the same state folder asking for another port: refused, the server stays where it is
     with pytest.raises(server.ServerError, match=f"already runs on port {local_cloud.port}"):
         server.ensure_running(local_cloud.state_dir, free_port())
+    with monkeypatch.context() as m:
+        m.setenv("TWIN_PORT", str(free_port()))  # TWIN_PORT too
+        with pytest.raises(server.ServerError, match=f"already runs on port {local_cloud.port}"):
+            server.ensure_running(local_cloud.state_dir)
+        m.setenv("TWIN_PORT", str(local_cloud.port))
+        assert server.ensure_running(local_cloud.state_dir).token == local_cloud.token
 
 
 def test_down_never_stops_a_process_that_is_not_the_recorded_server(tmp_path):

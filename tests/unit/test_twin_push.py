@@ -85,3 +85,12 @@ def test_the_twin_invokes_within_lambdas_synchronous_limits():
         invoke(lambda ev, ctx: {}, b"[" + b" " * (LAMBDA_PAYLOAD_LIMIT - 1) + b"]", None)
     with pytest.raises(PayloadTooLarge, match="response payload"):
         invoke(lambda ev, ctx: {"x": "y" * LAMBDA_PAYLOAD_LIMIT}, b"{}", None)
+
+
+def test_requests_hold_at_most_as_many_events_as_the_producer_takes():
+    from producer.handler import MAX_COUNT
+    from twin.push import MAX_EVENTS
+
+    assert MAX_EVENTS == MAX_COUNT
+    chunks = split_payloads([b"{}"] * 7, max_events=3)
+    assert [(a, b) for a, b, _ in chunks] == [(0, 3), (3, 6), (6, 7)]
