@@ -1,4 +1,5 @@
 # Two entry points: `make run` (the pipeline, offline) and `make test`. Both set themselves up.
+# `make push IN=events.jsonl` pushes your own events through the running twin; `make down` stops it.
 #
 # One Python version everywhere: the venv (tests, benchmark, twin, synth) runs the Lambda runtime's
 # version, read from stacks/bundling.py. The interpreter is `python3.13` on PATH, else pyenv's
@@ -17,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run test bench synth deploy venv cli clean contracts scrub python FORCE detectors
+.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -80,10 +81,22 @@ python:
 venv: $(VENV)/.installed
 cli: $(CDK)
 
-## The pipeline end to end, offline, on moto: 10,000 events; ./out holds the delivered files of this run
+## The pipeline end to end, offline, on a local cloud: a moto server on 127.0.0.1, port TWIN_PORT (default
+## 4566), started if this checkout's is not running and left running (state in .twin/server.json). 10,000
+## events; the lake accumulates from command to command; ./out holds a copy of the local lake.
 ## Configuration overrides as with cdk synth -c: make run CONTEXT='pipeline={"name_prefix": "demo"}'
 run: venv
-	$(PY) -m twin --events 10000 --out out $(if $(value CONTEXT),-c $(call arg,CONTEXT))
+	$(PY) -m twin run --events 10000 --out out $(if $(value CONTEXT),-c $(call arg,CONTEXT))
+
+## Your own events through the producer, then delivered with everything pending: make push IN=events.jsonl
+## (one JSON object per line; split into requests within Lambda's 6 MB; ./out refreshed)
+push: venv
+	$(if $(value IN),,$(error usage: make push IN=events.jsonl [CONTEXT=...]))
+	$(PY) -m twin push --out out$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,IN)
+
+## Stop the local cloud: no process, no open port; its lake, keys and resources go with it
+down:
+	@if [ -x $(PY) ]; then $(PY) -m twin down; else echo "no $(VENV) yet: no twin server was started from this checkout"; fi
 
 ## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag), in a random
 ## order (the seed is printed; replay it with .venv/bin/python -m pytest -n 2 --randomly-seed=<seed>)

@@ -1,20 +1,33 @@
-"""``python -m twin``: run the whole pipeline offline and print what happened.
+"""``python -m twin``: the whole pipeline offline, on a local cloud that keeps its state.
 
-The configuration is cdk.json's ``pipeline`` block, with ``-c pipeline='{...}'`` deep-merged over
-it as ``cdk synth -c`` does, so the twin and a synth see the same configuration. The ``--out``
-folder holds the latest run only (see ``twin.outdir``)."""
+    python -m twin [run] [--events N ...]   generate events, deliver everything pending
+    python -m twin push FILE.jsonl          push your own events (JSON lines), deliver everything pending
+    python -m twin down                     stop the local cloud (its lake, keys and resources go with it)
+
+run and push start the local cloud (a moto server on 127.0.0.1, port TWIN_PORT or 4566) if this
+checkout's is not running, and leave it running; its lake accumulates from command to command. The
+configuration is cdk.json's ``pipeline`` block, with ``-c pipeline='{...}'`` deep-merged over it
+as ``cdk synth -c`` does, so the twin and a synth see the same configuration. The ``--out`` folder
+holds a copy of the local lake (see ``twin.outdir``)."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+from pathlib import Path
 
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
-from twin.outdir import OutDirError
-from twin.pipeline import ROOT, run_pipeline
+from twin.outdir import OutDirError, prepare
+from twin.pipeline import ROOT, ProducerError, push_file, run_pipeline
+from twin.push import read_events
+from twin.resources import ResourceMismatch
+from twin.server import ServerError, command_lock, ensure_running, stop
+
+COMMANDS = ("run", "push", "down")
 
 MAX_EVENTS = 1_000_000  # the producer's limit on one invocation's count
+DEFAULT_SEED = 7  # of the first run on a local cloud; the next runs take 8, 9, ... (new events, same lake)
 MAX_SEED = 2**63 - 1
 
 
@@ -49,53 +62,92 @@ def _context(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _common(ap: argparse.ArgumentParser, *, config: bool = True) -> None:
+    ap.add_argument("--state-dir", default=str(ROOT / ".twin"),
+                    help="folder of the local cloud's state file (server.json), log and lock (default .twin)")
+    ap.add_argument("--port", type=_whole(1, 65535), default=None,
+                    help="port of the local cloud when this command starts it (default: TWIN_PORT, else 4566)")
+    if config:
+        ap.add_argument("--out", default="out",
+                        help="folder that receives a copy of the local lake (data and quarantine) and summary.json; "
+                             "an earlier command's copy is replaced; a folder with other files is refused")
+        ap.add_argument("--no-throughput-limits", action="store_true", help="do not emulate per-shard write limits")
+        ap.add_argument("-c", "--context", type=_context, action="append", default=[], metavar="KEY=VALUE",
+                        help=f"as cdk -c: {CONTEXT_KEY}='{{...}}' (JSON) is deep-merged over cdk.json's {CONTEXT_KEY} "
+                             "block; repeatable, the last value of a key wins")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m twin", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=_whole(0, MAX_EVENTS), default=10_000, help="events to produce (default 10000)")
-    ap.add_argument("--seed", type=_whole(0, MAX_SEED), default=7)
-    ap.add_argument("--consent-ratio", type=_share, default=0.5, help="share of subjects who consented")
-    ap.add_argument("--consent-noise", type=_share, default=0.02, help="share of events with an ambiguous consent value")
-    ap.add_argument("--malformed-ratio", type=_share, default=0.005, help="share of records that are not scrubbable")
-    ap.add_argument("--out", default="out",
-                    help="folder that receives a copy of the delivered objects; it holds the latest run only "
-                         "(an earlier run's output is removed; a folder with other files is refused)")
-    ap.add_argument("--no-throughput-limits", action="store_true", help="do not emulate per-shard write limits")
-    ap.add_argument("-c", "--context", type=_context, action="append", default=[], metavar="KEY=VALUE",
-                    help=f"as cdk -c: {CONTEXT_KEY}='{{...}}' (JSON) is deep-merged over cdk.json's {CONTEXT_KEY} "
-                         "block; repeatable, the last value of a key wins")
-    return ap.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
+    if command == "push":
+        ap = argparse.ArgumentParser(prog="python -m twin push", description="Push the events of a JSON-lines file "
+                                     "(one JSON object per line) through the producer, deliver everything pending, "
+                                     "and refresh --out.")
+        ap.add_argument("file", help="JSON-lines file of events")
+        _common(ap)
+    elif command == "down":
+        ap = argparse.ArgumentParser(prog="python -m twin down", description="Stop the local cloud; its lake, keys "
+                                     "and resources go with it.")
+        _common(ap, config=False)
+    else:
+        ap = argparse.ArgumentParser(prog="python -m twin", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+        ap.add_argument("--events", type=_whole(0, MAX_EVENTS), default=10_000, help="events to produce (default 10000)")
+        ap.add_argument("--seed", type=_whole(0, MAX_SEED), default=None,
+                        help=f"same seed, same events (default: {DEFAULT_SEED} for the first run on a local cloud, "
+                             f"then {DEFAULT_SEED + 1}, {DEFAULT_SEED + 2}, ...: each run adds new events to the lake)")
+        ap.add_argument("--consent-ratio", type=_share, default=0.5, help="share of subjects who consented")
+        ap.add_argument("--consent-noise", type=_share, default=0.02, help="share of events with an ambiguous consent value")
+        ap.add_argument("--malformed-ratio", type=_share, default=0.005, help="share of records that are not scrubbable")
+        _common(ap)
+    args = ap.parse_args(argv)
+    args.command = command
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    override = None
-    for key, value in args.context:
-        if key == CONTEXT_KEY:
-            override = value  # the last one wins, as with the CDK CLI
-        else:
-            print(f"note: -c {key}: only the {CONTEXT_KEY} context configures the twin; ignored", file=sys.stderr)
     try:
-        config = load_from_cdk_json(ROOT / "cdk.json", override)
-    except ConfigError as exc:
-        print(f"Invalid configuration: {exc}", file=sys.stderr)
-        return 1
-    try:
-        summary = run_pipeline(
-            config=config,
-            events=args.events,
-            seed=args.seed,
-            consent_ratio=args.consent_ratio,
-            consent_noise=args.consent_noise,
-            malformed_ratio=args.malformed_ratio,
-            out_dir=args.out,
-            throughput_limits=not args.no_throughput_limits,
-        )
-    except OutDirError as exc:
+        if args.command == "down":
+            with command_lock(Path(args.state_dir)):
+                print(stop(args.state_dir, args.port))
+            return 0
+        override = None
+        for key, value in args.context:
+            if key == CONTEXT_KEY:
+                override = value  # the last one wins, as with the CDK CLI
+            else:
+                print(f"note: -c {key}: only the {CONTEXT_KEY} context configures the twin; ignored", file=sys.stderr)
+        try:
+            config = load_from_cdk_json(ROOT / "cdk.json", override)
+        except ConfigError as exc:
+            print(f"Invalid configuration: {exc}", file=sys.stderr)
+            return 1
+        given = None
+        if args.command == "push":
+            try:
+                given = read_events(args.file)  # read before the local cloud is touched
+            except OSError as exc:  # named by the file, nothing of its content
+                print(f"error: push: {args.file}: cannot be read ({exc.strerror or type(exc).__name__})", file=sys.stderr)
+                return 2
+        out = prepare(args.out)  # refused before the local cloud is touched
+        with command_lock(Path(args.state_dir)):
+            cloud = ensure_running(args.state_dir, args.port)
+            common = dict(config=config, cloud=cloud, out_dir=out, throughput_limits=not args.no_throughput_limits)
+            if given is not None:
+                summary = push_file(given, **common)
+            else:
+                seed = args.seed if args.seed is not None else DEFAULT_SEED + cloud.runs()
+                summary = run_pipeline(events=args.events, seed=seed, consent_ratio=args.consent_ratio,
+                                       consent_noise=args.consent_noise, malformed_ratio=args.malformed_ratio, **common)
+                cloud.count_run()
+    except (OutDirError, ServerError, ResourceMismatch, ProducerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary.report())
-    return 0 if summary.counts_add_up else 1
+    refused = summary.input is not None and (summary.input["refused_lines"] or summary.nonconforming)
+    return 0 if summary.counts_add_up and not refused else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 moto's Firehose neither reads Kinesis nor invokes processors, so this does both, to the contract:
 
 1. Reads every shard with GetShardIterator/GetRecords, within GetRecords' documented limits
-   (at most 10,000 records and 10 MiB per call).
+   (at most 10,000 records and 10 MiB per call), from where the last delivery stopped
+   (``twin.source``: ``positions`` in, ``checkpoint`` out).
 2. Buffers records for the processor by the configured size and interval hints. Time is the
    records' ``ApproximateArrivalTimestamp``, so runs are deterministic; when the source is drained
    the open buffer is flushed, as the interval would eventually do.
@@ -32,9 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
+from twin.source import KinesisSource, SourceRecord
+
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
-GET_RECORDS_MAX_RECORDS = 10_000
-GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024
 MIB = 1024 * 1024
 VALID_RESULTS = {"Ok", "Dropped", "ProcessingFailed"}
 
@@ -44,15 +45,6 @@ class ContractViolation(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass
-class SourceRecord:
-    data: bytes
-    partition_key: str
-    sequence_number: str
-    shard_id: str
-    arrival_ms: int
 
 
 @dataclass
@@ -116,7 +108,10 @@ class FirehoseEmulator:
         region: str,
         account: str,
         lambda_arn: str,
+        positions: dict[str, str] | None = None,
     ):
+        """``positions``: per shard, the last sequence number an earlier delivery took (None:
+        everything in the stream is pending)."""
         self.kinesis = kinesis
         self.s3 = s3
         self.config = config
@@ -129,7 +124,10 @@ class FirehoseEmulator:
         self.delivery_arn = f"arn:aws:firehose:{region}:{account}:deliverystream/{config.delivery_stream_name}"
         self.lambda_arn = lambda_arn
         self.stats = DeliveryStats()
-        self.rng = random.Random(0)
+        self.source = KinesisSource(kinesis, config.stream_name, positions)
+        # Invocation ids and object names are drawn from a stream seeded by where the delivery
+        # starts: a delivery redone from the same positions (after a crash) writes the same keys.
+        self.rng = random.Random(json.dumps(sorted(self.source.positions.items())))
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._out_first_ms: int | None = None
@@ -138,55 +136,15 @@ class FirehoseEmulator:
 
     # -- source ----------------------------------------------------------------------------
 
-    def read_shard(self, shard_id: str) -> list[SourceRecord]:
-        it = self.kinesis.get_shard_iterator(
-            StreamName=self.config.stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        out: list[SourceRecord] = []
-        while it:
-            resp = self.kinesis.get_records(ShardIterator=it, Limit=GET_RECORDS_MAX_RECORDS)
-            self.stats.get_records_calls += 1
-            recs = resp["Records"]
-            # GetRecords returns at most 10 MiB; moto does not cap it, so we do, and resume after
-            # the last record we kept.
-            size, kept = 0, []
-            for r in recs:
-                size += len(r["Data"])
-                if kept and size > GET_RECORDS_MAX_BYTES:
-                    break
-                kept.append(r)
-            for r in kept:
-                ts = r["ApproximateArrivalTimestamp"]
-                out.append(
-                    SourceRecord(
-                        data=r["Data"],
-                        partition_key=r["PartitionKey"],
-                        sequence_number=r["SequenceNumber"],
-                        shard_id=shard_id,
-                        arrival_ms=int(ts.timestamp() * 1000),
-                    )
-                )
-            if len(kept) < len(recs):
-                it = self.kinesis.get_shard_iterator(
-                    StreamName=self.config.stream_name,
-                    ShardId=shard_id,
-                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                    StartingSequenceNumber=kept[-1]["SequenceNumber"],
-                )["ShardIterator"]
-                continue
-            if not recs and resp.get("MillisBehindLatest", 0) == 0:
-                break
-            it = resp.get("NextShardIterator")
-        return out
+    @property
+    def checkpoint(self) -> dict[str, str]:
+        """Per shard, the last sequence number read (delivered, once ``run`` has returned)."""
+        return dict(self.source.positions)
 
     def read_all(self) -> list[SourceRecord]:
-        shards = self.kinesis.list_shards(StreamName=self.config.stream_name)["Shards"]
-        records: list[SourceRecord] = []
-        for s in shards:
-            records.extend(self.read_shard(s["ShardId"]))
-        self.stats.records_read = len(records)
-        # Firehose consumes shards concurrently; interleave by arrival time.
-        records.sort(key=lambda r: (r.arrival_ms, r.shard_id, int(r.sequence_number)))
+        records = self.source.read_all()
+        self.stats.records_read += len(records)
+        self.stats.get_records_calls = self.source.get_records_calls
         return records
 
     # -- processor -------------------------------------------------------------------------

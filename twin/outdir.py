@@ -1,11 +1,12 @@
-"""The twin's output folder (``--out``): it holds one run, the latest, and says so.
+"""The twin's output folder (``--out``): a mirror of the local lake, refreshed by every command.
 
-The twin owns the folder it writes to. Before a run it removes what an earlier twin run wrote
-there, recognised by the ``summary.json`` every run writes first (a marker) and last (the
-summary). It never deletes what it did not write: a non-empty folder without that marker, or with
-files a twin run does not write (anything but ``summary.json`` at the top and ``.gz`` objects in
-folders below), is refused with a message naming the folder. So the objects in the folder are
-always those of the run its ``summary.json`` describes, never earlier runs' mixed in.
+The twin owns the folder it writes to. Before a command it removes what an earlier twin command
+wrote there, recognised by the ``summary.json`` every command writes first (a marker) and last
+(the summary); then it copies every object the local lake holds (data and quarantine). It never
+deletes what it did not write: a non-empty folder without that marker, or with files a twin
+command does not write (anything but ``summary.json`` at the top and ``.gz`` objects in folders
+below), is refused with a message naming the folder. So the objects in the folder are those the
+lake held when the command its ``summary.json`` describes ended.
 
 Errors are ``OutDirError``: one line that names the folder, never a traceback.
 """
@@ -34,17 +35,20 @@ class OutDir:
     replaced_earlier_run: bool = False
     data_objects: int = 0
     quarantine_objects: int = 0
+    bucket: str = ""
 
     def holds(self) -> str:
-        """What the folder holds after the run, for the printed summary."""
+        """What the folder holds after the command, for the printed summary."""
         def n(count: int, what: str) -> str:
             return f"{count:,} {what} object{'' if count == 1 else 's'}"
 
-        text = f"this run only: {n(self.data_objects, 'data')}, {n(self.quarantine_objects, 'quarantine')}, {MARKER}"
-        return text + ("  (an earlier run's output was removed first)" if self.replaced_earlier_run else "")
+        text = (f"a copy of the local lake s3://{self.bucket}/ (data and quarantine): {n(self.data_objects, 'data')}, "
+                f"{n(self.quarantine_objects, 'quarantine')}, {MARKER}")
+        return text + ("  (refreshed: the earlier copy was removed first)" if self.replaced_earlier_run else "")
 
     def write_objects(self, bucket: str, objects: dict[str, bytes], *, quarantine: bool) -> None:
         """Copy delivered objects, GZIP-compressed as they are in S3, under ``<bucket>/<key>``."""
+        self.bucket = bucket
         try:
             for key, body in objects.items():
                 p = self.path / bucket / key
@@ -90,9 +94,9 @@ def _foreign(folder: Path) -> Path | None:
 
 
 def prepare(out_dir: str | Path) -> OutDir:
-    """Make ``out_dir`` ready for one run: created if missing, emptied of an earlier twin run's
-    output, refused if it holds anything else. Leaves the marker in it, so that a run that fails
-    half-way leaves a folder the next run recognises."""
+    """Make ``out_dir`` ready for one command: created if missing, emptied of an earlier twin
+    command's output, refused if it holds anything else. Leaves the marker in it, so that a command
+    that fails half-way leaves a folder the next one recognises."""
     path = Path(out_dir).absolute()
     replaced = False
     try:

@@ -1,224 +1,45 @@
-"""The offline twin: the whole pipeline on moto, in-process, with no AWS account and no Docker.
+"""The offline twin: the whole pipeline on a local cloud (a moto server), with no AWS account and no
+Docker.
 
-Resources are created under the same names and configuration as the CDK app (read from the same
-``cdk.json`` context). The producer and scrubbing handlers are the real Lambda handlers, run
-in-process; ``FirehoseEmulator`` stands in for the Firehose service that moto lacks.
+Resources are created on the local cloud (``twin.server``) under the same names and configuration
+as the CDK app (read from the same ``cdk.json`` context), or found there from an earlier command
+(``twin.resources``). The producer and scrubbing handlers are the real Lambda handlers, run in this
+process (``twin.lambdas``); ``FirehoseEmulator`` stands in for the Firehose service that moto
+lacks. Each command that produces (``run_pipeline``, ``push_file``) then delivers everything
+pending on the stream, from where the last delivery stopped, and records where it stopped.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
-import os
-import secrets
-import string
 import time
-import uuid
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-ON_DEMAND_INITIAL_SHARDS = 4  # an on-demand stream starts with 4 shards (4 MB/s, 4,000 records/s in)
+from twin.resources import ACCOUNT, REGION, ON_DEMAND_INITIAL_SHARDS  # noqa: E402, F401  (the twin's account and region)
 
 
-class FakeLambdaContext:
-    def __init__(self, function_name: str, timeout_s: int, memory_mb: int):
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-        self.memory_limit_in_mb = memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "twin"
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+class ProducerError(ValueError):
+    """The producer refused a payload (its message names a payload key, never a value)."""
 
 
-@dataclass
-class Summary:
-    produced: int
-    sent: int
-    producer_failed: int
-    producer_batches: int
-    producer_retried: int
-    throttled_entries: int
-    malformed_injected: int
-    read: int
-    invocations: int
-    delivered: int
-    redacted: int
-    consented: int
-    dropped: int
-    quarantined: int
-    objects_written: int
-    quarantine_objects: int
-    max_lambda_request_bytes: int
-    max_lambda_response_bytes: int
-    elapsed_seconds: float
-    out_dir: str | None = None
-    out_holds: str | None = None  # what out_dir holds after the run
-    unreadable_delivered: int = 0  # delivered lines without readable provenance (never expected)
-    counts_add_up: bool = False
-    data_keys: list = field(default_factory=list)
-    quarantine_keys: list = field(default_factory=list)
-
-    def report(self) -> str:
-        lines = [
-            "Offline pipeline run (moto, in-process)",
-            f"  produced            {self.produced:>10,}  (sent {self.sent:,}, failed {self.producer_failed:,}, "
-            f"PutRecords calls {self.producer_batches:,}, retried {self.producer_retried:,}, "
-            f"throttled by shard limits {self.throttled_entries:,})",
-            f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} Lambda invocations "
-            f"(largest request {self.max_lambda_request_bytes / 1e6:.2f} MB, response {self.max_lambda_response_bytes / 1e6:.2f} MB)",
-            f"  delivered           {self.delivered:>10,}  ({self.consented:,} with consent to every purpose; "
-            f"{self.redacted:,} redacted for lack of consent or for personal data in free text)",
-            *([f"  UNREADABLE          {self.unreadable_delivered:>10,}  delivered lines that are not JSON objects "
-               "with provenance naming a loaded contract"] if self.unreadable_delivered else []),
-            f"  dropped             {self.dropped:>10,}",
-            f"  quarantined         {self.quarantined:>10,}  ({self.malformed_injected:,} malformed records injected)",
-            f"  objects written     {self.objects_written:>10,}  data + {self.quarantine_objects:,} quarantine",
-            f"  elapsed             {self.elapsed_seconds:>10.2f} s",
-            f"  counts add up       {'yes' if self.counts_add_up else 'NO'}  "
-            f"(sent {self.sent:,} = delivered {self.delivered:,} + dropped {self.dropped:,} + quarantined {self.quarantined:,})",
-        ]
-        if self.out_dir:
-            lines.append(f"  output              {self.out_dir} holds {self.out_holds}")
-        return "\n".join(lines)
-
-
-@contextmanager
-def _twin_environment(overrides: dict[str, str]):
-    """Environment of the in-process Lambdas; restored afterwards so the caller's is untouched."""
-    defaults = {
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "AWS_DEFAULT_REGION": REGION,
-        # moto needs credentials to sign with; these never leave the process.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }
-    saved = dict(os.environ)
-    for k, v in defaults.items():
-        os.environ.setdefault(k, v)
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def create_resources(config, boto3_session):
-    """Create on moto what the CDK app creates on AWS, with the same names."""
-    kms = boto3_session.client("kms")
-    kinesis = boto3_session.client("kinesis")
-    s3 = boto3_session.client("s3")
-    firehose = boto3_session.client("firehose")
-    logs = boto3_session.client("logs")
-
-    keys = {}
-    for name, desc in (("stream", "raw event stream"), ("lake", "data lake")):
-        k = kms.create_key(Description=desc)["KeyMetadata"]
-        kms.enable_key_rotation(KeyId=k["KeyId"])
-        kms.create_alias(AliasName=f"alias/{config.name_prefix}/{name}", TargetKeyId=k["KeyId"])
-        keys[name] = k["Arn"]
-
-    shards = config.stream.shard_count if config.stream.mode == "PROVISIONED" else ON_DEMAND_INITIAL_SHARDS
-    kinesis.create_stream(StreamName=config.stream_name, ShardCount=shards)
-    kinesis.increase_stream_retention_period(StreamName=config.stream_name, RetentionPeriodHours=config.stream.retention_hours) if config.stream.retention_hours > 24 else None
-    kinesis.start_stream_encryption(StreamName=config.stream_name, EncryptionType="KMS", KeyId=keys["stream"])
-
-    bucket = config.data_bucket_name(ACCOUNT, REGION)
-    s3.create_bucket(Bucket=bucket)
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
-        },
-    )
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": keys["lake"]}, "BucketKeyEnabled": True}]
-        },
-    )
-    s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "quarantine-expiry",
-                    "Filter": {"Prefix": config.delivery.quarantine_root},
-                    "Status": "Enabled",
-                    "Expiration": {"Days": config.storage.quarantine_expiration_days},
-                }
-            ]
-        },
-    )
-    logs.create_log_group(logGroupName=config.firehose_log_group_name)
-    # The pseudonymisation keyring, as Secrets Manager generates it in the CDK app: one random
-    # 64-character key under id v1.
-    secret_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(64))
-    secret_arn = boto3_session.client("secretsmanager").create_secret(
-        Name=config.pseudonym_secret_name,
-        KmsKeyId=keys["stream"],
-        SecretString=json.dumps({"current": "v1", "v1": secret_key}),
-    )["ARN"]
-    stream_arn = kinesis.describe_stream_summary(StreamName=config.stream_name)["StreamDescriptionSummary"]["StreamARN"]
-    scrubber_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{config.scrubber_function_name}"
-    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{config.name_prefix}-firehose"
-    firehose.create_delivery_stream(
-        DeliveryStreamName=config.delivery_stream_name,
-        DeliveryStreamType="KinesisStreamAsSource",
-        KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": role_arn},
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": role_arn,
-            "BucketARN": f"arn:aws:s3:::{bucket}",
-            "Prefix": config.delivery.data_prefix,
-            "ErrorOutputPrefix": config.delivery.quarantine_prefix,
-            "CompressionFormat": "GZIP",
-            "BufferingHints": {"SizeInMBs": config.delivery.buffering_size_mib, "IntervalInSeconds": config.delivery.buffering_interval_seconds},
-            "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": keys["lake"]}},
-            "ProcessingConfiguration": {
-                "Enabled": True,
-                "Processors": [
-                    {
-                        "Type": "Lambda",
-                        "Parameters": [
-                            {"ParameterName": "LambdaArn", "ParameterValue": scrubber_arn},
-                            {"ParameterName": "BufferSizeInMBs", "ParameterValue": str(config.delivery.processor_buffer_size_mib)},
-                            {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": str(config.delivery.processor_buffer_interval_seconds)},
-                            {"ParameterName": "NumberOfRetries", "ParameterValue": str(config.delivery.processor_retries)},
-                        ],
-                    }
-                ],
-            },
-        },
-    )
-    return {"keys": keys, "bucket": bucket, "stream_arn": stream_arn, "scrubber_arn": scrubber_arn, "kinesis": kinesis, "s3": s3,
-            "secret_arn": secret_arn}
-
-
-def read_objects(s3, bucket: str, prefix: str) -> dict[str, bytes]:
+def read_objects(s3, bucket: str, prefix: str, keys=None) -> dict[str, bytes]:
+    """Objects under ``prefix`` (only ``keys``, if given), decompressed."""
+    if keys is None:
+        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for o in page.get("Contents", [])]
     out = {}
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            out[obj["Key"]] = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+    for key in keys:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        out[key] = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
     return out
 
 
 def run_pipeline(
     *,
+    cloud,
     config=None,
     events: int = 10_000,
     seed: int = 7,
@@ -226,37 +47,55 @@ def run_pipeline(
     consent_noise: float = 0.02,
     malformed_ratio: float = 0.005,
     subjects: int | None = None,
-    out_dir: str | Path | None = None,
+    out_dir=None,
     throughput_limits: bool = True,
     producer_payload_extra: dict | None = None,
     inspect=None,
-) -> Summary:
-    """Run the pipeline end to end on moto. ``inspect(s3, bucket)`` runs before moto is torn down.
+):
+    """Generate ``events`` with the producer and deliver everything pending, on ``cloud`` (a
+    ``twin.server.LocalCloud``). ``inspect(s3, bucket)`` runs at the end.
 
-    ``out_dir``: a folder that receives a copy of the delivered objects and ``summary.json``; it
-    is emptied of an earlier run's output first, and refused (``OutDirError``, before anything
-    runs) if it holds anything else (``twin.outdir``)."""
-    import tempfile
+    ``out_dir`` (a path, or a prepared ``twin.outdir.OutDir``): a folder that receives a copy of
+    the local lake and ``summary.json``; it is emptied of an earlier command's output first, and
+    refused (``OutDirError``, before anything runs) if it holds anything else (``twin.outdir``)."""
+    import json
 
-    from privacy.contract import bundle_json
-    from stacks.config import load_contracts, load_from_cdk_json
-    from twin.outdir import prepare
+    payload = {
+        "count": events,
+        "seed": seed,
+        "consent_ratio": consent_ratio,
+        "consent_noise": consent_noise,
+        "malformed_ratio": malformed_ratio,
+        "subjects": subjects or max(1, events // 5),
+        "start_time": "2026-01-15T09:30:00Z",
+        **(producer_payload_extra or {}),
+    }
+    summary = _command("run", cloud, config, [json.dumps(payload).encode("utf-8")], out_dir, throughput_limits, inspect,
+                       seed=seed)
+    return summary
 
-    config = config or load_from_cdk_json(ROOT / "cdk.json")
-    out = prepare(out_dir) if out_dir is not None else None
-    with tempfile.TemporaryDirectory() as tmp:
-        # The same compiled bundle the CDK app ships in the scrubber's asset.
-        contracts = load_contracts(config.contracts)
-        bundle = Path(tmp) / "contracts.json"
-        bundle.write_text(bundle_json(contracts), encoding="utf-8")
-        env = {
-            "STREAM_NAME": config.stream_name,
-            "CONTRACT_SELECTOR": config.contracts.selector_json(),
-            "CONTRACTS_FILE": str(bundle),
-        }
-        with _twin_environment(env):
-            return _run(config, contracts, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out,
-                        throughput_limits, producer_payload_extra, inspect)
+
+def push_file(path, *, cloud, config=None, out_dir=None, throughput_limits: bool = True, inspect=None,
+              payload_limit: int | None = None):
+    """Send the events of a JSON-lines file (a path, or a ``twin.push.InputFile`` already read)
+    through the producer (``{"events": [...]}``, split into requests within Lambda's limit) and
+    deliver everything pending; see ``twin.push``. Raises OSError if the file cannot be read."""
+    from twin.lambdas import LAMBDA_PAYLOAD_LIMIT
+    from twin.push import InputFile, read_events, split_payloads
+
+    limit = payload_limit or LAMBDA_PAYLOAD_LIMIT
+    out = _prepared(out_dir)
+    given = path if isinstance(path, InputFile) else read_events(path, limit)
+    chunks = split_payloads(given.events, limit)
+    summary = _command("push", cloud, config, [c for _, _, c in chunks], out, throughput_limits, inspect,
+                       lines=[given.line_of[a:b] for a, b, _ in chunks], given=given)
+    return summary
+
+
+def _prepared(out_dir):
+    from twin.outdir import OutDir, prepare
+
+    return out_dir if out_dir is None or isinstance(out_dir, OutDir) else prepare(out_dir)
 
 
 def _contract_set(config, contracts):
@@ -271,89 +110,134 @@ def _contract_set(config, contracts):
                        token=c.redaction_token, keyring=Keyring({"count": b"\0" * 32}, "count"))
 
 
-def _run(config, contracts, events, seed, consent_ratio, consent_noise, malformed_ratio, subjects, out,
-         throughput_limits, producer_payload_extra, inspect) -> Summary:
-    import boto3
-    from moto import mock_aws
+def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect, lines=None, given=None, seed=None):
+    import tempfile
+
+    from privacy.contract import bundle_json
+    from stacks.config import load_contracts, load_from_cdk_json
+    from twin.lambdas import twin_environment
+
+    config = config or load_from_cdk_json(ROOT / "cdk.json")
+    out = _prepared(out_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        # The same compiled bundle the CDK app ships in the scrubber's asset.
+        contracts = load_contracts(config.contracts)
+        bundle = Path(tmp) / "contracts.json"
+        bundle.write_text(bundle_json(contracts), encoding="utf-8")
+        env = {
+            "STREAM_NAME": config.stream_name,
+            "CONTRACT_SELECTOR": config.contracts.selector_json(),
+            "CONTRACTS_FILE": str(bundle),
+        }
+        with twin_environment(cloud.endpoint, env):
+            return _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed)
+
+
+def _produce(config, cloud, requests, throughput_limits, lines):
+    """Invoke the producer once per request; returns its responses summed, and the limits' stats."""
+    from botocore.config import Config
+
+    from producer import handler as producer_handler
+    from twin.kinesis_limits import KinesisLimits
+    from twin.lambdas import FakeLambdaContext, invoke
+
+    producer_client = cloud.client("kinesis", config=producer_handler.BOTO_CONFIG.merge(Config()))
+    limits = KinesisLimits(producer_client.list_shards(StreamName=config.stream_name)["Shards"], throughput=throughput_limits)
+    limits.install(producer_client)
+    producer_handler._client = producer_client
+    total = {k: 0 for k in ("produced", "sent", "failed", "batches", "retried", "malformed", "nonconforming")}
+    total.update(refused={}, refused_lines=[], invocations=0, max_request=0)
+    try:
+        for i, request in enumerate(requests):
+            ctx = FakeLambdaContext(config.producer_function_name, config.producer.timeout_seconds, config.producer.memory_mb)
+            prod = invoke(producer_handler.lambda_handler, request, ctx)
+            if "error" in prod:
+                raise ProducerError(f"the producer refused its payload: {prod['error']}")
+            total["invocations"] += 1
+            total["max_request"] = max(total["max_request"], len(request))
+            for k in ("produced", "sent", "failed", "batches", "retried", "malformed", "nonconforming"):
+                total[k] += prod[k]
+            for reason, n in prod.get("refused", {}).items():
+                total["refused"][reason] = total["refused"].get(reason, 0) + n
+            if lines is not None:
+                total["refused_lines"] += [[lines[i][index], reason] for index, reason in prod.get("refused_at", [])]
+    finally:
+        producer_handler._client = None
+    return total, limits.stats
+
+
+def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed):
+    import importlib
+    import os
+
+    from aws_lambda_powertools.utilities import parameters
 
     from twin.counts import count_delivered
     from twin.firehose import FirehoseEmulator
-    from twin.kinesis_limits import KinesisLimits
+    from twin.lambdas import FakeLambdaContext
+    from twin.resources import ensure_resources
+    from twin.summary import Summary
 
     started = time.perf_counter()
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        res = create_resources(config, session)
-        kinesis, s3 = res["kinesis"], res["s3"]
+    res = ensure_resources(config, cloud)
+    kinesis, s3 = cloud.client("kinesis"), cloud.client("s3")
 
-        limits = KinesisLimits(kinesis.list_shards(StreamName=config.stream_name)["Shards"], throughput=throughput_limits)
-        from producer import handler as producer_handler
-        from botocore.config import Config
+    os.environ["PSEUDONYM_SECRET_ARN"] = res.secret_arn
+    parameters.clear_caches()
+    import scrubber.handler as scrubber_handler
 
-        producer_client = session.client("kinesis", config=producer_handler.BOTO_CONFIG.merge(Config()))
-        limits.install(producer_client)
-        producer_handler._client = producer_client
-        payload = {
-            "count": events,
-            "seed": seed,
-            "consent_ratio": consent_ratio,
-            "consent_noise": consent_noise,
-            "malformed_ratio": malformed_ratio,
-            "subjects": subjects or max(1, events // 5),
-            "start_time": "2026-01-15T09:30:00Z",
-        }
-        payload.update(producer_payload_extra or {})
-        prod = producer_handler.lambda_handler(
-            payload, FakeLambdaContext(config.producer_function_name, config.producer.timeout_seconds, config.producer.memory_mb)
-        )
-        if "error" in prod:
-            raise ValueError(prod["error"])
-        producer_handler._client = None
+    scrubber_handler = importlib.reload(scrubber_handler)  # a cold start: settings read from this environment
+    emulator = FirehoseEmulator(
+        kinesis=kinesis,
+        s3=s3,
+        config=config,
+        handler=scrubber_handler.lambda_handler,
+        context_factory=lambda: FakeLambdaContext(
+            config.scrubber_function_name, config.scrubber.timeout_seconds, config.scrubber.memory_mb
+        ),
+        bucket=res.bucket,
+        kms_key_arn=res.keys["lake"],
+        region=REGION,
+        account=ACCOUNT,
+        lambda_arn=res.scrubber_arn,
+        positions=cloud.delivered(config.delivery_stream_name),
+    )
+    pending_before = emulator.source.count_pending()
+    prod, limit_stats = _produce(config, cloud, requests, throughput_limits, lines)
+    stats = emulator.run()
+    cloud.save_delivered(config.delivery_stream_name, emulator.checkpoint)
 
-        import importlib
-
-        os.environ["PSEUDONYM_SECRET_ARN"] = res["secret_arn"]
-        from aws_lambda_powertools.utilities import parameters
-
-        parameters.clear_caches()
-        import scrubber.handler as scrubber_handler
-
-        scrubber_handler = importlib.reload(scrubber_handler)  # picks up SCRUB_POLICY
-        emulator = FirehoseEmulator(
-            kinesis=kinesis,
-            s3=s3,
-            config=config,
-            handler=scrubber_handler.lambda_handler,
-            context_factory=lambda: FakeLambdaContext(
-                config.scrubber_function_name, config.scrubber.timeout_seconds, config.scrubber.memory_mb
-            ),
-            bucket=res["bucket"],
-            kms_key_arn=res["keys"]["lake"],
-            region=REGION,
-            account=ACCOUNT,
-            lambda_arn=res["scrubber_arn"],
-        )
-        stats = emulator.run()
-
-        # Count from what actually landed in S3, not from what the emulator believes it wrote.
-        data = read_objects(s3, res["bucket"], config.delivery.data_root)
-        quarantine = read_objects(s3, res["bucket"], config.delivery.quarantine_root)
-        counts = count_delivered(data.values(), _contract_set(config, contracts))
-        quarantined = sum(len(b.splitlines()) for b in quarantine.values())
-        if out is not None:
-            out.write_objects(res["bucket"], data, quarantine=False)
-            out.write_objects(res["bucket"], quarantine, quarantine=True)
-        if inspect is not None:
-            inspect(s3, res["bucket"])
+    # Count from what actually landed in S3, not from what the emulator believes it wrote.
+    data = read_objects(s3, res.bucket, "", stats.data_objects)
+    quarantine = read_objects(s3, res.bucket, "", stats.error_objects)
+    counts = count_delivered(data.values(), _contract_set(config, contracts))
+    lake_data = read_objects(s3, res.bucket, config.delivery.data_root)
+    lake_quarantine = read_objects(s3, res.bucket, config.delivery.quarantine_root)
+    if out is not None:
+        out.write_objects(res.bucket, lake_data, quarantine=False)
+        out.write_objects(res.bucket, lake_quarantine, quarantine=True)
+    if inspect is not None:
+        inspect(s3, res.bucket)
 
     summary = Summary(
+        command=kind,
+        seed=seed,
+        endpoint=cloud.endpoint,
+        server_pid=cloud.pid,
+        server_started=cloud.started_now,
+        resources_created=res.created,
         produced=prod["produced"],
         sent=prod["sent"],
         producer_failed=prod["failed"],
         producer_batches=prod["batches"],
         producer_retried=prod["retried"],
-        throttled_entries=limits.stats.throttled_entries,
+        producer_invocations=prod["invocations"],
+        max_producer_request_bytes=prod["max_request"],
+        nonconforming=prod["nonconforming"],
+        refused=prod["refused"],
+        throttled_entries=limit_stats.throttled_entries,
         malformed_injected=prod["malformed"],
+        pending_before=pending_before,
         read=stats.records_read,
         invocations=stats.invocations,
         delivered=counts.delivered,
@@ -361,21 +245,29 @@ def _run(config, contracts, events, seed, consent_ratio, consent_noise, malforme
         consented=counts.consented,
         unreadable_delivered=counts.unreadable,
         dropped=stats.dropped,
-        quarantined=quarantined,
+        quarantined=sum(len(b.splitlines()) for b in quarantine.values()),
         objects_written=len(data),
         quarantine_objects=len(quarantine),
         max_lambda_request_bytes=stats.max_request_bytes,
         max_lambda_response_bytes=stats.max_response_bytes,
         elapsed_seconds=round(time.perf_counter() - started, 2),
+        lake={
+            "bucket": res.bucket,
+            "data_objects": len(lake_data),
+            "quarantine_objects": len(lake_quarantine),
+            "events": sum(len(b.splitlines()) for b in lake_data.values()),
+            "quarantined": sum(len(b.splitlines()) for b in lake_quarantine.values()),
+        },
         out_dir=str(out.path) if out else None,
         out_holds=out.holds() if out else None,
         data_keys=sorted(data),
         quarantine_keys=sorted(quarantine),
+        input=None if given is None else {
+            "file": str(given.path), "lines": given.lines, "events": len(given.events), "blank": given.blank,
+            "refused_lines": [list(r) for r in given.refused], "producer_refused_lines": prod["refused_lines"],
+        },
     )
-    summary.counts_add_up = (
-        summary.sent == summary.read == summary.delivered + summary.dropped + summary.quarantined
-        and summary.produced == summary.sent + summary.producer_failed
-    )
+    summary.check()
     if out is not None:
         out.write_summary({**asdict(summary), "complete": True})
     return summary

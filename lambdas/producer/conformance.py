@@ -3,7 +3,8 @@
 The producer generates events from the contracts (``events.py``). At cold start it loads them
 (the same compiled bundle ships with the scrubber), and each generated event is then validated
 against its contract before it is sent: an event that does not conform (a generator hint at odds
-with the field's own validations) is counted as failed, never sent.
+with the field's own validations) is counted as failed, never sent. Events given to the producer
+(an ``events`` payload) are checked the same way, against any contract the scrubber knows.
 """
 
 from __future__ import annotations
@@ -34,16 +35,18 @@ def load_contracts() -> list[Contract]:
 
 
 class Conformance:
-    def __init__(self, contracts: list[Contract]):
-        wanted = [c for c in contracts if c.producible]
+    def __init__(self, contracts: list[Contract], *, every_contract: bool = False):
+        """``every_contract``: check events of every contract (events given to the producer), not
+        only of those the producer generates."""
+        wanted = list(contracts) if every_contract else [c for c in contracts if c.producible]
         if not wanted:
             raise RuntimeError("no contract says how to generate its events (generate: hints)")
         # Validation only: the keyring is a throwaway (nothing is pseudonymised here).
         keyring = Keyring({"check": os.urandom(32)}, "check")
         self.compiled = {(c.type, c.version): CompiledContract(c, keyring=keyring) for c in wanted}
 
-    def check(self, event: dict) -> None:
-        """Raise NonConformingEvent unless ``event`` matches its contract exactly."""
+    def check(self, event: dict) -> Contract:
+        """Raise NonConformingEvent unless ``event`` matches its contract exactly; return the contract."""
         try:
             compiled = self.compiled[(event["event_type"], event["schema_version"])]
         except (KeyError, TypeError):
@@ -54,6 +57,7 @@ class Conformance:
             raise NonConformingEvent(exc.reason) from None
         if applied:  # the validator had to drop fields the contract does not declare
             raise NonConformingEvent("undeclared_field")
+        return compiled.contract
 
 
 def offending_field(contract: Contract, event: dict) -> str | None:

@@ -1,6 +1,6 @@
 """Producer Lambda: pushes realistic, reproducible events about people onto the Kinesis stream.
 
-Payload (all optional):
+Payload: either generation keys (all optional), to generate events:
     {"count": 1000}            how many events (default 1000), or
     {"duration_seconds": 60}   produce until this much time has passed (bounded by the timeout)
     "consent_ratio": 0.5       share of subjects who consented
@@ -11,12 +11,20 @@ Payload (all optional):
     "event_types": [...]       event types ("order_placed") or contracts ("order_placed/2") to
                                produce; default: every contract that says how to generate events
     "start_time": ISO-8601     time of the first event (default: now)
+or, to send events of your own (with none of the generation keys):
+    {"events": [{...}, ...]}   at most one Lambda request (6 MB) of JSON objects
 
 Events are generated from the data contracts (``events.py``: each field's ``generate:`` hint),
-and every event is validated against its contract before it is sent (``conformance.py``); one
-that does not conform is counted in ``failed`` (and ``nonconforming``) and never sent.
+and every event, generated or given, is validated against its contract before it is sent
+(``conformance.py``); one that does not conform is refused: counted in ``failed`` and
+``nonconforming``, with its reason code in ``refused``, and never sent. A given event is checked
+as it will be sent (its JSON encoding, read back), against any contract the scrubber knows; its
+partition key is its subject (the contract's ``subject`` field), as for generated events.
 
-Returns ``{sent, failed, batches, retried, produced, malformed, nonconforming, seed}``.
+Returns ``{sent, failed, batches, retried, produced, malformed, nonconforming, refused, seed}``;
+``refused`` counts the refused events by reason code. For ``events``, ``produced`` counts the
+events received, and ``refused_at`` lists ``[index, reason]`` of the first refused ones (indexes
+into ``events``), so the sender can name them; no value of an event is ever returned or logged.
 
 ``make_handler`` takes the handler's dependencies (Kinesis client, contracts, stream, logger,
 metrics); the ones left out are the deployed defaults, resolved at the first invocation.
@@ -32,11 +40,12 @@ from datetime import datetime
 from typing import Any
 
 import boto3
+import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from streams.kinesis_sink import KinesisSink, SendResult
+from streams.kinesis_sink import MAX_PARTITION_KEY_CHARS, MAX_RECORD_BYTES, KinesisSink, SendResult
 
 from .conformance import Conformance, NonConformingEvent, load_contracts
 from .events import MALFORMED_SAMPLES, EventFactory, encode, producible
@@ -46,6 +55,9 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("METRICS_NAMESPACE", "PiiScrubbing"), service=SERVICE)
 
 MAX_COUNT = 1_000_000
+GENERATION_KEYS = ("count", "duration_seconds", "consent_ratio", "seed", "subjects", "consent_noise",
+                   "malformed_ratio", "event_types", "start_time")
+MAX_REFUSED_AT = 100  # refused events named by index in the response (the counts are complete)
 CHUNK = 2000  # events generated and sent per round in duration mode
 _SAFETY_MS = 10_000
 
@@ -63,9 +75,11 @@ def contracts() -> list:
 
 
 def conformance() -> Conformance:
+    """Checks events of every contract: generated events come from the producible ones only, and
+    given events may be of any contract the scrubber knows."""
     global _conformance
     if _conformance is None:
-        _conformance = Conformance(contracts())
+        _conformance = Conformance(contracts(), every_contract=True)
     return _conformance
 
 
@@ -93,11 +107,20 @@ def parse_payload(payload: dict | None, contract_list: list | None = None) -> di
     payload = payload or {}
     if not isinstance(payload, dict):
         raise PayloadError("payload must be a JSON object")
-    known = {"count", "duration_seconds", "consent_ratio", "seed", "subjects", "consent_noise",
-             "malformed_ratio", "event_types", "start_time"}
-    unknown = sorted(set(payload) - known)
+    unknown = sorted(set(payload) - {*GENERATION_KEYS, "events"})
     if unknown:
         raise PayloadError(f"unknown payload key(s): {', '.join(unknown)}")
+    if "events" in payload:
+        mixed = [k for k in GENERATION_KEYS if k in payload]
+        if mixed:
+            raise PayloadError(f"events cannot be combined with generation keys ({', '.join(mixed)}): "
+                               "give events to send them, or generation keys to generate events")
+        events = payload["events"]
+        if not isinstance(events, list):
+            raise PayloadError("events must be a list of event objects")
+        if len(events) > MAX_COUNT:
+            raise PayloadError(f"events must hold at most {MAX_COUNT} events")
+        return {"events": events}
     if "count" in payload and "duration_seconds" in payload:
         raise PayloadError("give count or duration_seconds, not both")
     opts: dict[str, Any] = {
@@ -135,6 +158,7 @@ class Production:
     def __init__(self, opts: dict[str, Any], check=None, contract_list: list | None = None):
         self.check = check
         self.nonconforming = 0
+        self.refused: dict[str, int] = {}
         self.factory = EventFactory(
             seed=opts["seed"],
             consent_ratio=opts["consent_ratio"],
@@ -160,10 +184,71 @@ class Production:
                 if self.check is not None:
                     try:
                         self.check(ev)
-                    except NonConformingEvent:
+                    except NonConformingEvent as exc:
                         self.nonconforming += 1  # never sent: the contract is the source of truth
+                        self.refused[exc.reason] = self.refused.get(exc.reason, 0) + 1
                         continue
                 yield ev["subject_id"], encode(ev)
+
+
+class GivenEvents:
+    """The records of an ``events`` payload. Each event is encoded, read back, and checked against
+    its contract as it will be sent; one that cannot be sent is refused with a reason code."""
+
+    def __init__(self, events: list, check):
+        self.events = events
+        self.check = check
+        self.produced = 0
+        self.refused: dict[str, int] = {}
+        self.refused_at: list[list] = []
+
+    def _refuse(self, index: int, reason: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        if len(self.refused_at) < MAX_REFUSED_AT:
+            self.refused_at.append([index, reason])
+
+    def records(self) -> Iterator[tuple[str, bytes]]:
+        for i, event in enumerate(self.events):
+            self.produced += 1
+            if type(event) is not dict:
+                self._refuse(i, "not_an_object")
+                continue
+            try:
+                data = encode(event)
+                sent = orjson.loads(data)  # what the stream will carry (a NaN, for one, becomes null)
+            except (orjson.JSONEncodeError, orjson.JSONDecodeError):
+                self._refuse(i, "not_encodable")  # e.g. an integer beyond 64 bits
+                continue
+            try:
+                contract = self.check(sent)
+            except NonConformingEvent as exc:
+                self._refuse(i, exc.reason)
+                continue
+            subject = _subject(sent, contract.subject)
+            if not 1 <= len(subject) <= MAX_PARTITION_KEY_CHARS:
+                self._refuse(i, "subject_length")  # the partition key: 1 to 256 characters
+            elif len(data) + len(subject.encode("utf-8")) > MAX_RECORD_BYTES:
+                self._refuse(i, "too_large")  # a Kinesis record holds at most 1 MiB
+            else:
+                yield subject, data
+
+
+def _subject(event: dict, path: str) -> str:
+    """The value of the contract's subject field (a required scalar), as a partition key."""
+    v: Any = event
+    for part in path.split("."):
+        v = v[part]
+    return v if type(v) is str else orjson.dumps(v).decode("utf-8")
+
+
+def send_given(events: list, sink: KinesisSink, check) -> dict[str, Any]:
+    given = GivenEvents(events, check)
+    out = sink.send(given.records()).as_dict()
+    refused = sum(given.refused.values())
+    out["failed"] += refused
+    out.update(produced=given.produced, malformed=0, nonconforming=refused, refused=given.refused,
+               refused_at=given.refused_at, seed=None)
+    return out
 
 
 def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_000, check=None,
@@ -178,7 +263,8 @@ def produce(opts: dict[str, Any], sink: KinesisSink, remaining_ms=lambda: 900_00
             total.add(sink.send(prod.records(CHUNK)))
     out = total.as_dict()
     out["failed"] += prod.nonconforming
-    out.update(produced=prod.produced, malformed=prod.malformed, nonconforming=prod.nonconforming, seed=opts["seed"])
+    out.update(produced=prod.produced, malformed=prod.malformed, nonconforming=prod.nonconforming,
+               refused=prod.refused, seed=opts["seed"])
     return out
 
 
@@ -186,7 +272,7 @@ def make_handler(*, client=None, contract_list: list | None = None, stream_name:
                  logger: Logger = logger, metrics: Metrics = metrics) -> Callable[[dict, Any], dict]:
     """The handler, sending with ``client`` to ``stream_name`` events of ``contract_list``; left out,
     they are the deployed ones: ``kinesis_client()``, ``STREAM_NAME``, the ``CONTRACTS_FILE`` bundle."""
-    checker = Conformance(contract_list) if contract_list is not None else None
+    checker = Conformance(contract_list, every_contract=True) if contract_list is not None else None
 
     @metrics.log_metrics
     @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -199,8 +285,12 @@ def make_handler(*, client=None, contract_list: list | None = None, stream_name:
             return {"error": str(exc)}
         sink = KinesisSink(kinesis_client() if client is None else client,
                            os.environ["STREAM_NAME"] if stream_name is None else stream_name)
-        remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
-        out = produce(opts, sink, remaining, (conformance() if checker is None else checker).check, contract_list)
+        check = (conformance() if checker is None else checker).check
+        if "events" in opts:  # events of the sender's own: each checked against its contract
+            out = send_given(opts["events"], sink, check)
+        else:
+            remaining = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
+            out = produce(opts, sink, remaining, check, contract_list)
         for key in ("sent", "failed", "retried", "batches"):
             metrics.add_metric(name=f"Producer{key.capitalize()}", unit=MetricUnit.Count, value=out[key])
         logger.info("production finished", extra=out)

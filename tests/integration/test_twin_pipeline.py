@@ -1,4 +1,5 @@
-"""The whole pipeline offline on moto: what lands in S3 for consenting and non-consenting subjects."""
+"""The whole pipeline offline on the local cloud: what lands in S3 for consenting and non-consenting
+subjects."""
 
 from __future__ import annotations
 
@@ -6,16 +7,14 @@ import base64
 import gzip
 import json
 import re
-import subprocess
-import sys
 
 import orjson
 import pytest
 
 from producer.handler import Production, parse_payload
-from stacks.config import load_config
 from tests.conftest import string_values
-from twin.pipeline import ROOT, run_pipeline
+from tests.integration.conftest import fresh_config
+from twin.pipeline import run_pipeline
 
 SENSITIVE = ("name", "dob", "ssn", "email", "phone", "note")
 UNCHANGED_WITH_CONSENT = ("event_id", "event_type", "schema_version", "event_time", "name", "dob", "gender", "ssn",
@@ -54,8 +53,9 @@ def _expected_records():
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, local_cloud):
     captured = {}
+    config = fresh_config()
 
     def inspect(s3, bucket):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -64,6 +64,8 @@ def run(tmp_path_factory):
                 captured[o["Key"]] = (obj["Body"].read(), obj.get("ServerSideEncryption"))
 
     summary = run_pipeline(
+        cloud=local_cloud,
+        config=config,
         events=PAYLOAD["count"],
         seed=PAYLOAD["seed"],
         consent_ratio=PAYLOAD["consent_ratio"],
@@ -75,12 +77,13 @@ def run(tmp_path_factory):
     )
     data = {k: v for k, v in captured.items() if k.startswith("data/")}
     quarantine = {k: v for k, v in captured.items() if k.startswith("quarantine/")}
-    return summary, data, quarantine
+    return summary, data, quarantine, config
 
 
 def test_counts_add_up(run):
-    summary, data, quarantine = run
+    summary, data, quarantine, _ = run
     assert summary.produced == PAYLOAD["count"] == summary.sent
+    assert summary.pending_before == 0 and summary.read == summary.sent
     assert summary.produced == summary.delivered + summary.quarantined + summary.dropped
     assert summary.counts_add_up
     assert summary.quarantined == summary.malformed_injected > 0
@@ -88,7 +91,7 @@ def test_counts_add_up(run):
 
 
 def test_with_consent_counts_the_events_consenting_to_every_purpose_under_both_models(run):
-    summary, _, _ = run
+    summary, _, _, _ = run
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
     full = [ev for ev in sent if consented_purposes(ev) == set(PURPOSES)]
     assert summary.consented == len(full)
@@ -97,15 +100,16 @@ def test_with_consent_counts_the_events_consenting_to_every_purpose_under_both_m
 
 
 def test_objects_are_gzip_kms_encrypted_under_the_configured_prefixes(run):
-    _, data, quarantine = run
+    _, data, quarantine, config = run
     assert data and quarantine
     for key, (body, sse) in {**data, **quarantine}.items():
         assert body[:2] == b"\x1f\x8b", key
         assert sse == "aws:kms"
     # Firehose renders !{timestamp:...} from arrival time, and names objects stream-version-time-uuid.
-    data_key = re.compile(r"^data/year=\d{4}/month=\d\d/day=\d\d/hour=\d\d/pii-scrub-delivery-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.gz$")
-    q_key = re.compile(r"^quarantine/processing-failed/year=\d{4}/month=\d\d/day=\d\d/"
-                       r"pii-scrub-delivery-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.gz$")
+    stream = re.escape(config.delivery_stream_name)
+    data_key = re.compile(rf"^data/year=\d{{4}}/month=\d\d/day=\d\d/hour=\d\d/{stream}-1-\d{{4}}(-\d\d){{5}}-[0-9a-f-]{{36}}\.gz$")
+    q_key = re.compile(rf"^quarantine/processing-failed/year=\d{{4}}/month=\d\d/day=\d\d/"
+                       rf"{stream}-1-\d{{4}}(-\d\d){{5}}-[0-9a-f-]{{36}}\.gz$")
     assert all(data_key.match(k) for k in data), list(data)
     assert all(q_key.match(k) for k in quarantine), list(quarantine)
 
@@ -124,7 +128,7 @@ def _delivered(data):
 
 
 def test_each_field_is_kept_or_transformed_by_its_purposes_under_both_consent_models(run):
-    _, data, _ = run
+    _, data, _, _ = run
     delivered, _ = _delivered(data)
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
     assert len(delivered) == len(sent)
@@ -170,7 +174,7 @@ def test_each_field_is_kept_or_transformed_by_its_purposes_under_both_consent_mo
 
 
 def test_non_consenting_values_appear_nowhere_in_the_lake(run):
-    _, data, _ = run
+    _, data, _, _ = run
     delivered, text = _delivered(data)
     values = set()  # every string value anywhere in the lake
     for ev in delivered.values():
@@ -250,7 +254,7 @@ def test_no_raw_personal_data_of_any_subject_is_left_in_free_text(run):
     (digits read across the whole text, separators and masks' last-four aside)."""
     from producer.conformance import load_contracts
 
-    _, data, _ = run
+    _, data, _, _ = run
     delivered, _ = _delivered(data)
     scanned = {f"{c.type}/{c.version}": [f.path for f in c.fields if f.scan] for c in load_contracts() if c.producible}
     assert all(scanned.values())  # every contract the producer emits has free text
@@ -286,32 +290,18 @@ def test_no_raw_personal_data_of_any_subject_is_left_in_free_text(run):
 
 
 def test_malformed_records_are_in_quarantine_raw_and_nowhere_else(run):
-    _, data, quarantine = run
+    _, data, quarantine, config = run
     expected = sorted(d for pk, d in _expected_records() if pk.startswith("malformed-"))
     errors = [json.loads(line) for body, _ in quarantine.values() for line in gzip.decompress(body).splitlines()]
     assert sorted(base64.b64decode(e["rawData"]) for e in errors) == expected
     assert {e["errorCode"] for e in errors} == {"Lambda.ProcessingFailedStatus"}
-    assert all(e["lambdaArn"].endswith(":function:pii-scrub-scrubber") for e in errors)
+    assert all(e["lambdaArn"].endswith(f":function:{config.scrubber_function_name}") for e in errors)
     _, text = _delivered(data)
     assert "no_such_type" not in text
 
 
-def test_shard_throttling_is_retried_and_nothing_is_lost():
-    cfg = load_config({"stream": {"mode": "PROVISIONED", "shard_count": 1}})
-    s = run_pipeline(config=cfg, events=2500, seed=4, malformed_ratio=0.0, consent_noise=0.0)
+def test_shard_throttling_is_retried_and_nothing_is_lost(local_cloud):
+    cfg = fresh_config(stream={"mode": "PROVISIONED", "shard_count": 1})
+    s = run_pipeline(cloud=local_cloud, config=cfg, events=2500, seed=4, malformed_ratio=0.0, consent_noise=0.0)
     assert s.throttled_entries > 0 and s.producer_retried >= s.throttled_entries
     assert s.sent == s.delivered == 2500 and s.counts_add_up
-
-
-def test_command_line_prints_the_summary(tmp_path):
-    r = subprocess.run(
-        [sys.executable, "-m", "twin", "--events", "300", "--out", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    for word in ("produced", "delivered", "redacted", "quarantined", "objects written", "elapsed", "counts add up       yes",
-                 f"{tmp_path / 'out'} holds this run only: 1 data object, "):
-        assert word in r.stdout
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["produced"] == 300
-    assert list((tmp_path / "out").rglob("*.gz"))

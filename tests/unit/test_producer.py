@@ -287,3 +287,118 @@ def test_free_texts_quote_every_kind_of_personal_data_and_the_scan_leaves_none_o
             assert not [k for k, v in forms.items() if v in masked]
             assert not re.search(r"[0-9]{5}", re.sub(r"\[CARD \*{4}[0-9]{4}\]", "", masked))
     assert all(n >= 10 for n in seen.values()), seen
+
+
+# -- events of your own: {"events": [...]} ---------------------------------------------------------
+
+def _send(events, stub=None):
+    from producer.handler import conformance, send_given
+
+    stub = stub or StubKinesis()
+    opts = parse_payload({"events": events})
+    return send_given(opts["events"], KinesisSink(stub, "s", sleep=lambda s: None), conformance().check), stub
+
+
+def _own_events(n=30, seed=8):
+    """Events of both consent models: a flag (customer_signed_up/1) and a purposes list (order_placed/2)."""
+    events = list(EventFactory(seed=seed, subjects=10, start_time=_T0,
+                               event_types=("customer_signed_up", "order_placed/2")).events(n))
+    assert {e["schema_version"] for e in events} == {"1", "2"}
+    return events
+
+
+def test_given_events_that_conform_are_sent_as_they_are_keyed_by_their_subject():
+    events = _own_events()
+    out, stub = _send(events)
+    assert out["sent"] == out["produced"] == len(events) and out["failed"] == out["nonconforming"] == 0
+    assert out["refused"] == {} and out["refused_at"] == [] and out["malformed"] == 0
+    assert [orjson.loads(d) for d in stub.accepted] == events  # unchanged, in order
+    keys = [r["PartitionKey"] for call in stub.calls for r in call]
+    assert keys == [e["subject_id"] for e in events]
+
+
+def test_given_events_that_break_their_contract_are_refused_by_index_and_reason_never_value():
+    events = _own_events(10)
+    secret = "555-12-3456 refused value"
+    broken = [
+        {**events[0], "gender": secret},  # not in the enum
+        {**events[1], "surprise": secret},  # undeclared
+        {k: v for k, v in events[2].items() if k != "event_id"},  # a required field missing
+        {**events[3], "schema_version": "9"},  # no such contract
+        [secret],  # not an object
+        {**events[4], "subject_id": ""},  # conforms, but a partition key has 1 to 256 characters
+    ]
+    mixed = [events[5], *broken, events[6]]
+    out, stub = _send(mixed)
+    assert out["sent"] == 2 and out["nonconforming"] == len(broken) and out["failed"] == len(broken)
+    assert out["produced"] == len(mixed)
+    assert [i for i, _ in out["refused_at"]] == [1, 2, 3, 4, 5, 6]
+    assert out["refused_at"][3:] == [[4, "unknown_contract"], [5, "not_an_object"], [6, "subject_length"]]
+    assert sum(out["refused"].values()) == len(broken) and out["refused"]["unknown_contract"] == 1
+    assert [orjson.loads(d) for d in stub.accepted] == [events[5], events[6]]
+    assert secret not in orjson.dumps(out).decode() and "555" not in orjson.dumps(out).decode()
+
+
+def test_a_given_event_is_checked_as_it_will_be_sent():
+    """A value that JSON cannot carry as it is (NaN becomes null, an integer beyond 64 bits cannot
+    be encoded) is judged on what the stream would hold."""
+    ev = next(e for e in _own_events() if e["event_type"] == "order_placed")
+    nan = copy.deepcopy(ev)
+    nan["order"]["total"] = float("nan")
+    huge = copy.deepcopy(ev)
+    huge["order"]["items"][0]["qty"] = 2**70
+    out, stub = _send([nan, huge])
+    assert out["sent"] == 0 and stub.accepted == []
+    assert out["refused_at"][1] == [1, "not_encodable"] and out["refused_at"][0][0] == 0
+
+
+def test_an_oversized_given_event_is_refused():
+    from producer.handler import GivenEvents
+
+    ev = next(e for e in _own_events() if e["event_type"] == "customer_signed_up")
+    out, _ = _send([{**ev, "note": "x" * 4001}])  # the contract's max_length is 4,000
+    assert out["sent"] == 0 and out["refused_at"] == [[0, "validation_failed"]]
+    # a record Kinesis cannot hold (over 1 MiB with its partition key) is refused as too large,
+    # whatever the contract allows
+    contract = next(c for c in _CONTRACTS if c.ref == "customer_signed_up/1")
+    room = MAX_RECORD_BYTES - len(orjson.dumps({**ev, "note": ""})) - len(ev["subject_id"])
+    g = GivenEvents([{**ev, "note": "x" * (room + 1)}, {**ev, "note": "x" * room}], lambda e: contract)
+    sent = list(g.records())
+    assert g.refused_at == [[0, "too_large"]] and len(sent) == 1
+    assert len(sent[0][1]) + len(sent[0][0]) == MAX_RECORD_BYTES  # the largest record that fits
+
+
+def test_refused_events_are_named_up_to_a_bound_and_counted_in_full():
+    from producer.handler import MAX_REFUSED_AT
+
+    out, _ = _send([1] * (MAX_REFUSED_AT + 50))
+    assert len(out["refused_at"]) == MAX_REFUSED_AT and out["refused"] == {"not_an_object": MAX_REFUSED_AT + 50}
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"events": [], "count": 5}, r"events cannot be combined with generation keys \(count\)"),
+    ({"events": [], "seed": 1, "event_types": ["order_placed"]}, r"generation keys \(seed, event_types\)"),
+    ({"events": {"event_type": "x"}}, "events must be a list of event objects"),
+    ({"events": [], "nope": 1}, "unknown payload key"),
+])
+def test_events_cannot_be_mixed_with_generation_keys(payload, message):
+    with pytest.raises(PayloadError, match=message):
+        parse_payload(payload)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # the refused payload sends none
+def test_the_handler_takes_events_and_reports_refusals_without_values(monkeypatch, lambda_context):
+    from producer import handler
+
+    stub = StubKinesis()
+    monkeypatch.setenv("STREAM_NAME", "s")
+    monkeypatch.setattr(handler, "_client", stub)
+    events = _own_events(5)
+    out = handler.lambda_handler({"events": [*events, {**events[0], "gender": "x-secret"}]}, lambda_context)
+    assert out["sent"] == 5 and out["refused"] == {"validation_failed": 1} and out["refused_at"] == [[5, "validation_failed"]]
+    assert "x-secret" not in orjson.dumps(out).decode()
+    assert handler.lambda_handler({"events": [], "count": 1}, lambda_context) == {
+        "error": "events cannot be combined with generation keys (count): give events to send them, or generation keys "
+                 "to generate events"}
+    generated = handler.lambda_handler({"count": 3, "seed": 1}, lambda_context)
+    assert generated["sent"] == 3 and generated["refused"] == {}

@@ -1,13 +1,13 @@
 """The twin's command line: options checked with messages naming the flag, cdk-style overrides
-merged over cdk.json, and an output folder that holds the latest run only."""
+merged over cdk.json, and bad input refused before the local cloud is touched. (Runs on the local
+cloud: tests/integration.)"""
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
-from pathlib import Path
+from contextlib import nullcontext
 
 import pytest
 
@@ -43,8 +43,36 @@ def test_bad_options_are_refused_naming_the_flag(argv, flag, capsys):
 def test_good_options_parse():
     a = twin_main.parse_args(["--events", "0", "--seed", "3", "--consent-ratio", "1", "--malformed-ratio", "0",
                               "-c", 'pipeline={"a": 1}', "--context", "other=x=y"])
-    assert (a.events, a.seed, a.consent_ratio, a.malformed_ratio) == (0, 3, 1.0, 0.0)
+    assert (a.command, a.events, a.seed, a.consent_ratio, a.malformed_ratio) == ("run", 0, 3, 1.0, 0.0)
     assert a.context == [("pipeline", '{"a": 1}'), ("other", "x=y")]
+    assert a.state_dir == str(ROOT / ".twin") and a.port is None and a.out == "out"
+    a = twin_main.parse_args(["run", "--port", "4600", "--state-dir", "s"])
+    assert (a.command, a.port, a.state_dir, a.events) == ("run", 4600, "s", 10_000)
+    a = twin_main.parse_args(["push", "--out", "o", "-c", "pipeline={}", "--", "-events.jsonl"])
+    assert (a.command, a.file, a.out, a.context) == ("push", "-events.jsonl", "o", [("pipeline", "{}")])
+    assert twin_main.parse_args(["down"]).command == "down"
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["push"], "the following arguments are required: file"),
+    (["push", "f", "--events", "3"], "unrecognized arguments: --events 3"),
+    (["down", "--out", "x"], "unrecognized arguments: --out x"),
+    (["run", "--port", "70000"], "argument --port: must be between 1 and 65,535, got 70,000"),
+])
+def test_each_command_takes_its_own_options(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        twin_main.parse_args(argv)
+    assert exc.value.code == 2 and flag in capsys.readouterr().err
+
+
+def test_a_bad_twin_port_is_named(monkeypatch):
+    from twin.server import ServerError, port_from_env
+
+    monkeypatch.setenv("TWIN_PORT", "http")
+    with pytest.raises(ServerError, match="TWIN_PORT must be a port number"):
+        port_from_env()
+    monkeypatch.setenv("TWIN_PORT", "4600")
+    assert port_from_env() == 4600
 
 
 def _twin(*argv: str) -> subprocess.CompletedProcess:
@@ -52,6 +80,7 @@ def _twin(*argv: str) -> subprocess.CompletedProcess:
 
 
 def test_the_command_line_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
+    """Refused before the local cloud is touched: no server started, no state folder made."""
     (tmp_path / "file").write_text("x")
     r = _twin("--events", "-5")
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
@@ -60,6 +89,12 @@ def test_the_command_line_reports_bad_input_in_one_line_without_a_traceback(tmp_
     assert (r.returncode, r.stdout, r.stderr) == (2, "", f"error: --out {tmp_path / 'file'}: exists and is not a folder\n")
     r = _twin("-c", 'pipeline={"typo": 1}')
     assert (r.returncode, r.stdout, r.stderr) == (1, "", "Invalid configuration: pipeline has unknown key(s): typo\n")
+    r = _twin("push", str(tmp_path / "events.jsonl"), "--out", str(tmp_path / "file"), "--state-dir", str(tmp_path / "s"))
+    assert r.returncode == 2 and "cannot be read" in r.stderr and not (tmp_path / "s").exists()
+    (tmp_path / "events.jsonl").write_text("{}\n")
+    r = _twin("push", str(tmp_path / "events.jsonl"), "--out", str(tmp_path / "file"), "--state-dir", str(tmp_path / "s"))
+    assert (r.returncode, r.stderr) == (2, f"error: --out {tmp_path / 'file'}: exists and is not a folder\n")
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.fixture
@@ -80,11 +115,19 @@ def captured_config(monkeypatch, tmp_path):
         raise Stop
 
     monkeypatch.setattr(twin_main, "run_pipeline", fake_run)
+    class Cloud:
+        def runs(self):
+            return 0
+
+    cloud = Cloud()
+    monkeypatch.setattr(twin_main, "ensure_running", lambda state_dir, port: cloud)
+    monkeypatch.setattr(twin_main, "command_lock", lambda state_dir: nullcontext())
 
     def run(*argv):
         seen.clear()
         with pytest.raises(Stop):
-            twin_main.main(list(argv))
+            twin_main.main([*argv, "--out", str(tmp_path / "out")])
+        assert seen["cloud"] is cloud and seen["seed"] == twin_main.DEFAULT_SEED
         return seen["config"]
 
     return run
@@ -111,34 +154,3 @@ def test_an_invalid_override_exits_naming_the_key(value, message, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("Invalid configuration: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
-
-
-def _data_lines(out: Path) -> int:
-    return sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in out.rglob("*.gz") if "/data/" in str(p))
-
-
-def test_zero_events_into_a_new_folder(tmp_path, capsys):
-    out = tmp_path / "new" / "out"
-    assert twin_main.main(["--events", "0", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "counts add up       yes  (sent 0 = delivered 0 + dropped 0 + quarantined 0)" in text
-    assert f"{out} holds this run only: 0 data objects, 0 quarantine objects, summary.json" in text
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["produced"] == summary["delivered"] == 0 and summary["complete"] is True
-    assert [p.name for p in out.iterdir()] == ["summary.json"]
-
-
-def test_the_out_folder_holds_the_latest_run_only(tmp_path, capsys):
-    out = tmp_path / "out"
-    assert twin_main.main(["--events", "60", "--seed", "1", "--malformed-ratio", "0.05", "--out", str(out)]) == 0
-    first = capsys.readouterr().out
-    assert "removed first" not in first
-    assert twin_main.main(["--events", "40", "--seed", "2", "--malformed-ratio", "0", "--out", str(out)]) == 0
-    second = capsys.readouterr().out
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["delivered"] == 40 and summary["quarantined"] == 0
-    assert _data_lines(out) == 40  # not 40 plus the first run's
-    assert not [p for p in out.rglob("*.gz") if "/quarantine/" in str(p)]  # the first run's quarantine is gone
-    assert sorted(str(p.relative_to(out / p.relative_to(out).parts[0])) for p in out.rglob("*.gz")) == summary["data_keys"]
-    assert f"{out} holds this run only: 1 data object, 0 quarantine objects, summary.json  " \
-           "(an earlier run's output was removed first)" in second

@@ -194,3 +194,45 @@ def test_processor_buffer_respects_the_size_hint_and_delivers_gzip_jsonl():
         assert key.startswith("data/year=") and "/pii-scrub-delivery-1-" in key and key.endswith(".gz")
     finally:
         ctx.stop()
+
+
+def test_the_source_reads_each_record_once_from_where_the_last_delivery_stopped(kinesis_one_shard):
+    from twin.source import KinesisSource
+
+    k = kinesis_one_shard
+    shard = "shardId-000000000000"
+    _put(k, 30, prefix="a")
+    first = KinesisSource(k, "pii-scrub-events")
+    assert first.count_pending() == 30 and first.positions == {}  # counting moves nothing
+    got = first.read_all()
+    assert len(got) == 30 and first.positions == {shard: got[-1].sequence_number}
+    _put(k, 12, prefix="b")
+    second = KinesisSource(k, "pii-scrub-events", first.positions)
+    assert second.count_pending() == 12
+    later = second.read_all()
+    assert [r.partition_key for r in later] == [f"b{i}" for i in range(12)]
+    assert KinesisSource(k, "pii-scrub-events", second.positions).read_all() == []
+
+
+def test_a_delivery_from_the_same_positions_names_its_objects_the_same():
+    def echo(event, ctx):
+        return {"records": [{"recordId": r["recordId"], "result": "Ok",
+                             "data": base64.b64encode(base64.b64decode(r["data"]) + b"\n").decode()}
+                            for r in event["records"]]}
+
+    ctx, k, s3, em = _emulator_with(echo)
+    try:
+        k.put_records(StreamName="pii-scrub-events", Records=[{"Data": b'{"n": %d}' % i, "PartitionKey": str(i)} for i in range(50)])
+        keys = em.run().data_objects
+        again = FirehoseEmulator(kinesis=k, s3=s3, config=em.config, handler=echo, context_factory=lambda: None, bucket=BUCKET,
+                                 kms_key_arn=em.kms_key_arn, region="us-east-1", account="123456789012", lambda_arn=em.lambda_arn)
+        assert again.run().data_objects == keys  # redone from the start: the same keys, overwritten
+        later = FirehoseEmulator(kinesis=k, s3=s3, config=em.config, handler=echo, context_factory=lambda: None, bucket=BUCKET,
+                                 kms_key_arn=em.kms_key_arn, region="us-east-1", account="123456789012", lambda_arn=em.lambda_arn,
+                                 positions=em.checkpoint)
+        k.put_record(StreamName="pii-scrub-events", Data=b'{"n": 50}', PartitionKey="50")
+        stats = later.run()
+        assert stats.records_read == 1 and stats.data_objects[0] not in keys
+        assert len(_objects(s3, "data/")) == 51
+    finally:
+        ctx.stop()

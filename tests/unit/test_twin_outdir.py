@@ -1,4 +1,4 @@
-"""The twin's output folder: emptied of an earlier twin run's output, never of anything else."""
+"""The twin's output folder (a copy of the local lake): emptied of an earlier twin command's output, never of anything else."""
 
 from __future__ import annotations
 
@@ -93,6 +93,6 @@ def test_what_the_folder_holds_is_said(tmp_path):
     out.write_objects("b", {"data/x.gz": b"1\n", "data/y.gz": b"2\n"}, quarantine=False)
     out.write_objects("b", {"quarantine/z.gz": b"3\n"}, quarantine=True)
     out.write_summary({"complete": True})
-    assert out.holds() == "this run only: 2 data objects, 1 quarantine object, summary.json"
+    assert out.holds() == "a copy of the local lake s3://b/ (data and quarantine): 2 data objects, 1 quarantine object, summary.json"
     assert _marker(tmp_path) == {"written_by": "python -m twin", "complete": True}
     assert sorted(p.name for p in tmp_path.rglob("*.gz")) == ["x.gz", "y.gz", "z.gz"]

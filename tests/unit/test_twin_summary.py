@@ -1,0 +1,64 @@
+"""The twin's summary: counts add up only when every record read was delivered, dropped or
+quarantined, and every record read was sent by this command or left pending by an earlier one."""
+
+from __future__ import annotations
+
+import pytest
+
+from twin.summary import Summary
+
+
+def _summary(**over) -> Summary:
+    base = dict(
+        command="run", endpoint="http://127.0.0.1:1", server_pid=1, server_started=False, resources_created=[],
+        produced=10, sent=10, producer_failed=0, producer_batches=1, producer_retried=0, producer_invocations=1,
+        max_producer_request_bytes=100, nonconforming=0, refused={}, throttled_entries=0, malformed_injected=1,
+        pending_before=0, read=10, invocations=1, delivered=8, redacted=4, consented=3, dropped=1, quarantined=1,
+        objects_written=1, quarantine_objects=1, max_lambda_request_bytes=1, max_lambda_response_bytes=1,
+        elapsed_seconds=0.1, lake={"bucket": "b", "data_objects": 1, "quarantine_objects": 1, "events": 8, "quarantined": 1},
+    )
+    s = Summary(**{**base, **over})
+    s.check()
+    return s
+
+
+@pytest.mark.parametrize("over, adds_up", [
+    ({}, True),
+    ({"pending_before": 3, "read": 13, "delivered": 11}, True),  # an earlier command's records, delivered now
+    ({"read": 9, "delivered": 7}, False),  # a record sent and never read
+    ({"read": 11, "delivered": 9}, False),  # a record read that nobody sent: delivered twice?
+    ({"delivered": 7}, False),  # a record read and neither delivered, dropped nor quarantined
+    ({"produced": 12, "producer_failed": 1}, False),  # an event neither sent nor refused
+    ({"produced": 12, "producer_failed": 2, "nonconforming": 2, "refused": {"validation_failed": 2}}, True),
+])
+def test_counts_add_up_only_when_every_record_is_accounted_for(over, adds_up):
+    s = _summary(**over)
+    assert s.counts_add_up is adds_up
+    assert ("counts add up       yes" in s.report()) is adds_up
+
+
+def test_the_report_says_what_was_pending_refused_and_what_the_lake_holds():
+    s = _summary(pending_before=3, read=13, delivered=11, produced=12, producer_failed=2, nonconforming=2,
+                 refused={"validation_failed": 1, "unknown_contract": 1}, command="push",
+                 input={"file": "e.jsonl", "lines": 15, "events": 12, "blank": 1,
+                        "refused_lines": [[2, "not JSON (column 1)"], [5, "not a JSON object (it is an array)"]],
+                        "producer_refused_lines": [[7, "validation_failed"], [9, "unknown_contract"]]})
+    text = s.report()
+    assert text.startswith("Events pushed through the offline pipeline (local cloud http://127.0.0.1:1, moto server pid 1, "
+                           "already running)")
+    for line in ("  input                       15  lines of e.jsonl: 12 events, 2 refused, 1 blank",
+                 "                      line 2: not JSON (column 1)",
+                 "  refused                      2  by the producer, not sent: unknown_contract 1, validation_failed 1",
+                 "                      line 9: unknown_contract",
+                 "3 left pending by an earlier command",
+                 "counts add up       yes  (sent 10 + pending 3 = read 13 = delivered 11 + dropped 1 + quarantined 1)",
+                 "  local lake          s3://b/ holds 1 data object (8 events) and 1 quarantine object (1 record)"):
+        assert line in text, line
+
+
+def test_a_long_list_of_refused_lines_is_cut_in_the_report():
+    refused = [[n, "not JSON (column 1)"] for n in range(1, 31)]
+    s = _summary(input={"file": "e", "lines": 30, "events": 0, "blank": 0, "refused_lines": refused,
+                        "producer_refused_lines": []})
+    text = s.report()
+    assert "line 20: not JSON" in text and "line 21:" not in text and "... and 10 more (summary.json lists them)" in text

@@ -1,0 +1,85 @@
+"""``python -m twin push FILE``: a JSON-lines file of your own events, as producer payloads.
+
+Each line is one event: a JSON object. A line that is not (not UTF-8, not JSON, a JSON value that
+is not an object) is refused with its line number and the reason, and nothing of its content is
+ever printed; blank lines are skipped. The events are sent as ``{"events": [...]}`` payloads of the
+producer Lambda, split so that no request exceeds Lambda's 6 MB synchronous limit (the size
+measured is that of the JSON sent); an event too large for a request on its own is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from twin.lambdas import LAMBDA_PAYLOAD_LIMIT
+
+_OPEN, _SEP, _CLOSE = b'{"events":[', b",", b"]}"
+MAX_EVENTS = 1_000_000  # the producer's limit on the events of one request (producer.handler.MAX_COUNT)
+ENVELOPE_BYTES = len(_OPEN) + len(_CLOSE)
+_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+
+
+@dataclass
+class InputFile:
+    path: Path
+    lines: int = 0
+    blank: int = 0
+    events: list[bytes] = field(default_factory=list)  # each event's JSON, as sent
+    line_of: list[int] = field(default_factory=list)  # the line number of each event
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+
+def read_events(path: str | Path, limit: int = LAMBDA_PAYLOAD_LIMIT) -> InputFile:
+    """Read ``path``; raises OSError if it cannot be read (the message names the file only)."""
+    out = InputFile(Path(path))
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            out.lines = n
+            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]  # a UTF-8 byte order mark
+            if not line.strip():
+                out.blank += 1
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                out.refused.append((n, "not UTF-8 text"))
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                column = min(exc.pos, len(text.rstrip("\r\n"))) + 1  # pos: characters
+                out.refused.append((n, f"not JSON (column {column})"))
+                continue
+            if type(value) is not dict:
+                out.refused.append((n, f"not a JSON object (it is {_KINDS.get(type(value), 'another value')})"))
+                continue
+            data = orjson.dumps(value)
+            if ENVELOPE_BYTES + len(data) > limit:
+                out.refused.append((n, f"larger than one Lambda request ({limit / 1024 / 1024:.0f} MB) on its own"))
+                continue
+            out.events.append(data)
+            out.line_of.append(n)
+    return out
+
+
+def split_payloads(events: list[bytes], limit: int = LAMBDA_PAYLOAD_LIMIT,
+                   max_events: int = MAX_EVENTS) -> list[tuple[int, int, bytes]]:
+    """``{"events": [...]}`` requests of at most ``limit`` bytes and ``max_events`` events each,
+    in order: (first index, end index, the request's JSON). Every event must fit in a request on
+    its own."""
+    out: list[tuple[int, int, bytes]] = []
+    start, size = 0, ENVELOPE_BYTES
+    for i, e in enumerate(events):
+        if ENVELOPE_BYTES + len(e) > limit:
+            raise ValueError(f"event {i} does not fit in one request")
+        if i > start and (size + len(_SEP) + len(e) > limit or i - start == max_events):
+            out.append((start, i, _OPEN + _SEP.join(events[start:i]) + _CLOSE))
+            start, size = i, ENVELOPE_BYTES
+        size += len(e) + (len(_SEP) if i > start else 0)
+    if start < len(events):
+        out.append((start, len(events), _OPEN + _SEP.join(events[start:]) + _CLOSE))
+    return out

@@ -1,0 +1,206 @@
+"""What the CDK app creates on AWS, created on the local cloud under the same names, or found there.
+
+Idempotent: each command finds what an earlier one created and reuses it (the keys, the keyring
+and the lake above all: pseudonyms stay stable and the lake accumulates), and puts again the
+settings that a PUT replaces (bucket encryption, versioning, lifecycle, the delivery stream's
+destination), so a changed configuration applies. What cannot be changed in place (a stream's shard
+count) is refused with a message; ``python -m twin down`` then starts afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+ON_DEMAND_INITIAL_SHARDS = 4  # an on-demand stream starts with 4 shards (4 MB/s, 4,000 records/s in)
+
+
+class ResourceMismatch(Exception):
+    """A resource exists with settings that cannot be changed in place. The message says which."""
+
+
+@dataclass
+class Resources:
+    keys: dict
+    bucket: str
+    stream_arn: str
+    scrubber_arn: str
+    secret_arn: str
+    created: list[str] = field(default_factory=list)  # what this call created (the rest was found)
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _key(kms, alias: str, description: str, created: list[str]) -> str:
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except ClientError as exc:
+        if _code(exc) != "NotFoundException":
+            raise
+    k = kms.create_key(Description=description)["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=k["KeyId"])
+    kms.create_alias(AliasName=alias, TargetKeyId=k["KeyId"])
+    created.append(alias)
+    return k["Arn"]
+
+
+def _stream(kinesis, config, key_arn: str, created: list[str]) -> str:
+    name = config.stream_name
+    shards = config.stream.shard_count if config.stream.mode == "PROVISIONED" else ON_DEMAND_INITIAL_SHARDS
+    try:
+        summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+        kinesis.create_stream(StreamName=name, ShardCount=shards)
+        created.append(name)
+        summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    if summary["OpenShardCount"] != shards:
+        raise ResourceMismatch(
+            f"the local stream {name} has {summary['OpenShardCount']} shards and the configuration asks for {shards}; "
+            "`make down` stops the local cloud (its lake too), and the next run starts afresh")
+    hours = config.stream.retention_hours
+    if summary["RetentionPeriodHours"] < hours:
+        kinesis.increase_stream_retention_period(StreamName=name, RetentionPeriodHours=hours)
+    elif summary["RetentionPeriodHours"] > hours:
+        kinesis.decrease_stream_retention_period(StreamName=name, RetentionPeriodHours=hours)
+    if summary.get("EncryptionType") != "KMS":
+        kinesis.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key_arn)
+    return summary["StreamARN"]
+
+
+def _bucket(s3, config, key_arn: str, created: list[str]) -> str:
+    bucket = config.data_bucket_name(ACCOUNT, REGION)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket"):
+            raise
+        s3.create_bucket(Bucket=bucket)
+        created.append(bucket)
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "quarantine-expiry",
+                    "Filter": {"Prefix": config.delivery.quarantine_root},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": config.storage.quarantine_expiration_days},
+                }
+            ]
+        },
+    )
+    return bucket
+
+
+def _keyring(sm, config, key_arn: str, created: list[str]) -> str:
+    """The pseudonymisation keyring, as Secrets Manager generates it in the CDK app: one random
+    64-character key under id v1. Found, it is kept: pseudonyms stay the same between commands."""
+    try:
+        return sm.describe_secret(SecretId=config.pseudonym_secret_name)["ARN"]
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+    secret_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(64))
+    created.append(config.pseudonym_secret_name)
+    return sm.create_secret(
+        Name=config.pseudonym_secret_name,
+        KmsKeyId=key_arn,
+        SecretString=json.dumps({"current": "v1", "v1": secret_key}),
+    )["ARN"]
+
+
+def _destination(config, bucket: str, role_arn: str, lake_key: str, scrubber_arn: str) -> dict:
+    d = config.delivery
+    return {
+        "RoleARN": role_arn,
+        "BucketARN": f"arn:aws:s3:::{bucket}",
+        "Prefix": d.data_prefix,
+        "ErrorOutputPrefix": d.quarantine_prefix,
+        "CompressionFormat": "GZIP",
+        "BufferingHints": {"SizeInMBs": d.buffering_size_mib, "IntervalInSeconds": d.buffering_interval_seconds},
+        "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": lake_key}},
+        "ProcessingConfiguration": {
+            "Enabled": True,
+            "Processors": [
+                {
+                    "Type": "Lambda",
+                    "Parameters": [
+                        {"ParameterName": "LambdaArn", "ParameterValue": scrubber_arn},
+                        {"ParameterName": "BufferSizeInMBs", "ParameterValue": str(d.processor_buffer_size_mib)},
+                        {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": str(d.processor_buffer_interval_seconds)},
+                        {"ParameterName": "NumberOfRetries", "ParameterValue": str(d.processor_retries)},
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def _delivery_stream(firehose, config, stream_arn: str, destination: dict, created: list[str]) -> None:
+    name = config.delivery_stream_name
+    try:
+        desc = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+        firehose.create_delivery_stream(
+            DeliveryStreamName=name,
+            DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": destination["RoleARN"]},
+            ExtendedS3DestinationConfiguration=destination,
+        )
+        created.append(name)
+        return
+    firehose.update_destination(
+        DeliveryStreamName=name,
+        CurrentDeliveryStreamVersionId=desc["VersionId"],
+        DestinationId=desc["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate=destination,
+    )
+
+
+def ensure_resources(config, cloud) -> Resources:
+    """Create what is missing on ``cloud`` (a ``twin.server.LocalCloud``), update what is there."""
+    created: list[str] = []
+    kms = cloud.client("kms")
+    keys = {name: _key(kms, f"alias/{config.name_prefix}/{name}", desc, created)
+            for name, desc in (("stream", "raw event stream"), ("lake", "data lake"))}
+    stream_arn = _stream(cloud.client("kinesis"), config, keys["stream"], created)
+    bucket = _bucket(cloud.client("s3"), config, keys["lake"], created)
+    logs = cloud.client("logs")
+    try:
+        logs.create_log_group(logGroupName=config.firehose_log_group_name)
+        created.append(config.firehose_log_group_name)
+    except ClientError as exc:
+        if _code(exc) != "ResourceAlreadyExistsException":
+            raise
+    secret_arn = _keyring(cloud.client("secretsmanager"), config, keys["stream"], created)
+    scrubber_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{config.scrubber_function_name}"
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{config.name_prefix}-firehose"
+    destination = _destination(config, bucket, role_arn, keys["lake"], scrubber_arn)
+    _delivery_stream(cloud.client("firehose"), config, stream_arn, destination, created)
+    return Resources(keys=keys, bucket=bucket, stream_arn=stream_arn, scrubber_arn=scrubber_arn, secret_arn=secret_arn,
+                     created=created)
