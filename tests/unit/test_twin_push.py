@@ -63,7 +63,7 @@ def test_requests_hold_every_event_once_in_order_within_the_limit(sizes, limit):
     chunks = split_payloads(events, limit)
     assert all(len(body) <= limit for _, _, body in chunks)
     assert [e for _, _, body in chunks for e in map(orjson.dumps, json.loads(body)["events"])] == events
-    assert [(a, b) for a, b, _ in chunks] == list(zip([0] + [b for _, b, _ in chunks][:-1], [b for _, b, _ in chunks], strict=True))
+    assert [(a, b) for a, b, _ in chunks] == list(zip([0] + [b for _, b, _ in chunks][:-1], [b for _, b, _ in chunks], strict=False))
     # as few requests as fit: no two neighbours could have been one
     for (_, _, x), (_, _, y) in zip(chunks, chunks[1:], strict=False):
         assert len(x) + len(y) - ENVELOPE_BYTES + 1 > limit
