@@ -327,10 +327,17 @@ class FirehoseEmulator:
         self.stats.error_objects.append(key)
         self._errors, self._errors_first_ms = [], None
 
-    def run(self) -> DeliveryStats:
+    def run(self, max_rounds: int = 20) -> DeliveryStats:
+        """Deliver everything pending, and what the scrubber puts back on the stream meanwhile (the
+        records its response had no room for, answered Dropped): Firehose reads them again."""
         records = self.read_all()
-        for batch in self.processor_batches(records):
-            self.process_batch(batch)
+        for _round in range(max_rounds):
+            dropped = self.stats.dropped
+            for batch in self.processor_batches(records):
+                self.process_batch(batch)
+            if self.stats.dropped == dropped:
+                break
+            records = self.read_all()
         self._flush_data()
         self._flush_errors()
         return self.stats

@@ -61,7 +61,9 @@ class Summary:
 
     def check(self) -> None:
         self.counts_add_up = (
-            self.sent + self.pending_before == self.read == self.delivered + self.dropped + self.quarantined
+            # the scrubber answers Dropped only for a record it put back on the stream (no room in
+            # its response), which Firehose then reads again: each is read twice, delivered once
+            self.sent + self.pending_before + self.dropped == self.read == self.delivered + self.dropped + self.quarantined
             and self.produced == self.sent + self.producer_failed
         )
 
@@ -109,12 +111,16 @@ class Summary:
             f"{self.redacted:,} redacted for lack of consent or for personal data in free text)",
             *([f"  UNREADABLE          {self.unreadable_delivered:>10,}  delivered lines that are not JSON objects "
                "with provenance naming a loaded contract"] if self.unreadable_delivered else []),
-            f"  dropped             {self.dropped:>10,}",
+            f"  dropped             {self.dropped:>10,}"
+            + ("  (put back on the stream by the scrubber, its response having no room for them; read again)"
+               if self.dropped else ""),
             f"  quarantined         {self.quarantined:>10,}  ({self.malformed_injected:,} malformed records injected)",
             f"  objects written     {self.objects_written:>10,}  data + {self.quarantine_objects:,} quarantine",
             f"  elapsed             {self.elapsed_seconds:>10.2f} s",
             f"  counts add up       {'yes' if self.counts_add_up else 'NO'}  (sent {self.sent:,}"
-            + (f" + pending {self.pending_before:,} = read {self.read:,}" if self.pending_before else "")
+            + (f" + pending {self.pending_before:,}" if self.pending_before else "")
+            + (f" + put back {self.dropped:,} = read {self.read:,}" if self.dropped else
+               (f" = read {self.read:,}" if self.pending_before else ""))
             + f" = delivered {self.delivered:,} + dropped {self.dropped:,} + quarantined {self.quarantined:,})",
             f"  local lake          s3://{lake['bucket']}/ holds {_n(lake['data_objects'], 'data object')} "
             f"({_n(lake['events'], 'event')}) and {_n(lake['quarantine_objects'], 'quarantine object')} "

@@ -167,3 +167,21 @@ def test_push_names_a_file_it_cannot_read_and_touches_nothing(name, tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith(f"error: push: {tmp_path / name}: cannot be read (") and err.count("\n") == 1
     assert not state.exists() and not (tmp_path / "out").exists()
+
+
+def test_at_the_largest_buffer_what_outgrows_the_response_comes_round_again(local_cloud, tmp_path):
+    """Minimal orders with every personal field and no consent, at the 3 MB processor buffer: the
+    scrubber's response has no room for hundreds of them; they go back on the stream, are read
+    again, and every event is delivered once."""
+    from tests.unit.test_redrive import minimal_orders
+
+    config = fresh_config(delivery={"processor_buffer_size_mib": 3})
+    source = minimal_orders()
+    path = tmp_path / "minimal.jsonl"
+    path.write_bytes(b"".join(next(source) + b"\n" for _ in range(9000)))
+    pushed = push_file(path, cloud=local_cloud, config=config, out_dir=tmp_path / "out")
+    assert pushed.dropped > 100, "the batch should have outgrown the response"
+    assert pushed.counts_add_up and pushed.quarantined == 0
+    assert (pushed.sent, pushed.delivered, pushed.read) == (9000, 9000, 9000 + pushed.dropped)
+    ids = [e["event_id"] for e in _lake(local_cloud, config)]
+    assert len(ids) == len(set(ids)) == 9000
