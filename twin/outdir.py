@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,14 @@ MARKER = "summary.json"
 WRITTEN_BY = "python -m twin"
 # what a summary.json of an earlier twin version holds, before it carried WRITTEN_BY
 _LEGACY_KEYS = frozenset({"produced", "delivered", "quarantined", "counts_add_up", "data_keys", "quarantine_keys"})
+
+
+def _write_private(p: Path, data: bytes) -> None:
+    """Write ``p`` owner-only (0600), whatever the umask, also over an existing file."""
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fd, 0o600)
+        fh.write(data)
 
 
 class OutDirError(Exception):
@@ -52,8 +61,11 @@ class OutDir:
         try:
             for key, body in objects.items():
                 p = self.path / bucket / key
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(gzip.compress(body, mtime=0))
+                folder = self.path
+                for part in p.parent.relative_to(self.path).parts:  # each level owner-only (mkdir's
+                    folder = folder / part                          # parents=True would not be)
+                    folder.mkdir(mode=0o700, exist_ok=True)
+                _write_private(p, gzip.compress(body, mtime=0))
         except OSError as exc:
             raise OutDirError(f"--out {self.path}: cannot write the delivered objects ({exc.strerror or exc})") from None
         if quarantine:
@@ -63,7 +75,7 @@ class OutDir:
 
     def write_summary(self, summary: dict) -> None:
         try:
-            (self.path / MARKER).write_text(json.dumps({"written_by": WRITTEN_BY, **summary}, indent=2), encoding="utf-8")
+            _write_private(self.path / MARKER, json.dumps({"written_by": WRITTEN_BY, **summary}, indent=2).encode())
         except OSError as exc:
             raise OutDirError(f"--out {self.path}: cannot write {MARKER} ({exc.strerror or exc})") from None
 
@@ -117,8 +129,9 @@ def prepare(out_dir: str | Path) -> OutDir:
             for entry in path.iterdir():
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             replaced = True
-        path.mkdir(parents=True, exist_ok=True)
-        (path / MARKER).write_text(json.dumps({"written_by": WRITTEN_BY, "complete": False}), encoding="utf-8")
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # the copy of the lake holds the quarantine's raw records: owner only
+        _write_private(path / MARKER, json.dumps({"written_by": WRITTEN_BY, "complete": False}).encode())
     except OSError as exc:
         raise OutDirError(f"--out {path}: cannot use it as the output folder ({exc.strerror or exc})") from None
     return OutDir(path, replaced_earlier_run=replaced)

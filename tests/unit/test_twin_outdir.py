@@ -96,3 +96,26 @@ def test_what_the_folder_holds_is_said(tmp_path):
     assert out.holds() == "a copy of the local lake s3://b/ (data and quarantine): 2 data objects, 1 quarantine object, summary.json"
     assert _marker(tmp_path) == {"written_by": "python -m twin", "complete": True}
     assert sorted(p.name for p in tmp_path.rglob("*.gz")) == ["x.gz", "y.gz", "z.gz"]
+
+
+def test_the_copy_of_the_lake_is_owner_only(tmp_path):
+    """It holds the quarantine's raw records: the folder is 0700 and every file 0600, whatever the
+    umask."""
+    import os
+    import stat
+
+    from twin.outdir import prepare
+
+    old = os.umask(0)
+    try:
+        out = prepare(tmp_path / "out")
+        out.write_objects("b", {"data/x.gz": b"{}\n"}, quarantine=False)
+        out.write_objects("b", {"quarantine/y.gz": b"raw\n"}, quarantine=True)
+        out.write_summary({"complete": True})
+    finally:
+        os.umask(old)
+    root = tmp_path / "out"
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert len(files) == 3 and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in root.rglob("*") if p.is_dir())
