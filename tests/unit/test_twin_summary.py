@@ -1,5 +1,6 @@
 """The twin's summary: counts add up only when every record read was delivered, dropped or
-quarantined, and every record read was sent by this command or left pending by an earlier one."""
+quarantined, and every record read was sent by this command, left pending by an earlier one, or
+put back on the stream by the scrubber (answered Dropped, read again)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def _summary(**over) -> Summary:
         command="run", endpoint="http://127.0.0.1:1", server_pid=1, server_started=False, resources_created=[],
         produced=10, sent=10, producer_failed=0, producer_batches=1, producer_retried=0, producer_invocations=1,
         max_producer_request_bytes=100, nonconforming=0, refused={}, throttled_entries=0, malformed_injected=1,
-        pending_before=0, read=10, invocations=1, delivered=8, redacted=4, consented=3, dropped=1, quarantined=1,
+        pending_before=0, read=11, invocations=1, delivered=9, redacted=4, consented=3, dropped=1, quarantined=1,
         objects_written=1, quarantine_objects=1, max_lambda_request_bytes=1, max_lambda_response_bytes=1,
         elapsed_seconds=0.1, lake={"bucket": "b", "data_objects": 1, "quarantine_objects": 1, "events": 8, "quarantined": 1},
     )
@@ -24,10 +25,11 @@ def _summary(**over) -> Summary:
 
 @pytest.mark.parametrize("over, adds_up", [
     ({}, True),
-    ({"pending_before": 3, "read": 13, "delivered": 11}, True),  # an earlier command's records, delivered now
-    ({"read": 9, "delivered": 7}, False),  # a record sent and never read
-    ({"read": 11, "delivered": 9}, False),  # a record read that nobody sent: delivered twice?
-    ({"delivered": 7}, False),  # a record read and neither delivered, dropped nor quarantined
+    ({"pending_before": 3, "read": 14, "delivered": 12}, True),  # an earlier command's records, delivered now
+    ({"read": 10, "delivered": 8}, False),  # a record sent and never read
+    ({"read": 12, "delivered": 10}, False),  # a record read that nobody sent: delivered twice?
+    ({"delivered": 8}, False),  # a record read and neither delivered, dropped nor quarantined
+    ({"read": 10, "delivered": 8, "dropped": 1}, False),  # put back and never read again: lost
     ({"produced": 12, "producer_failed": 1}, False),  # an event neither sent nor refused
     ({"produced": 12, "producer_failed": 2, "nonconforming": 2, "refused": {"validation_failed": 2}}, True),
 ])
@@ -38,7 +40,7 @@ def test_counts_add_up_only_when_every_record_is_accounted_for(over, adds_up):
 
 
 def test_the_report_says_what_was_pending_refused_and_what_the_lake_holds():
-    s = _summary(pending_before=3, read=13, delivered=11, produced=12, producer_failed=2, nonconforming=2,
+    s = _summary(pending_before=3, read=14, delivered=12, produced=12, producer_failed=2, nonconforming=2,
                  refused={"validation_failed": 1, "unknown_contract": 1}, command="push",
                  input={"file": "e.jsonl", "lines": 15, "events": 12, "blank": 1,
                         "refused_lines": [[2, "not JSON (column 1)"], [5, "not a JSON object (it is an array)"]],
@@ -51,7 +53,8 @@ def test_the_report_says_what_was_pending_refused_and_what_the_lake_holds():
                  "  refused                      2  by the producer, not sent: unknown_contract 1, validation_failed 1",
                  "                      line 9: unknown_contract",
                  "3 left pending by an earlier command",
-                 "counts add up       yes  (sent 10 + pending 3 = read 13 = delivered 11 + dropped 1 + quarantined 1)",
+                 "counts add up       yes  (sent 10 + pending 3 + put back 1 = read 14 = delivered 12 + dropped 1 + quarantined 1)",
+                 "put back on the stream by the scrubber",
                  "  local lake          s3://b/ holds 1 data object (8 events) and 1 quarantine object (1 record)"):
         assert line in text, line
 
