@@ -29,9 +29,9 @@ import random
 import string
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from twin.source import KinesisSource, SourceRecord
 
@@ -219,7 +219,7 @@ class FirehoseEmulator:
             if r["result"] == "Ok":
                 try:
                     base64.b64decode(r.get("data", ""), validate=True)
-                except Exception:
+                except (ValueError, TypeError):  # binascii.Error is a ValueError
                     raise ContractViolation("Lambda.JsonProcessingException", "A record's data is not base64") from None
         if len(seen) != len(expected):
             raise ContractViolation("Lambda.MissingRecordId", "One or more record ids were not returned")
@@ -239,14 +239,14 @@ class FirehoseEmulator:
         attempts = 0
         last: ContractViolation | None = None
         records = None
-        for attempts in range(1, self.config.delivery.processor_retries + 2):
+        for attempts in range(1, self.config.delivery.processor_retries + 2):  # noqa: B007 - read after the loop
             self.stats.invocations += 1
             try:
                 records = self.validate_response(self._invoke(event_json), ids)
                 break
             except ContractViolation as exc:
                 last = exc
-            except Exception as exc:  # the function raised: Lambda reports a function error
+            except Exception as exc:  # noqa: BLE001 - the function raised, whatever it was: Lambda reports a function error
                 last = ContractViolation("Lambda.FunctionError", f"The Lambda function failed ({type(exc).__name__})")
             self.stats.invocation_retries += 1
         now_ms = int(time.time() * 1000)
@@ -294,7 +294,7 @@ class FirehoseEmulator:
         self._errors.append(json.dumps(rec, separators=(",", ":")).encode() + b"\n")
 
     def _object_key(self, prefix: str, first_ms: int, error_type: str | None = None) -> str:
-        when = datetime.fromtimestamp(first_ms / 1000, tz=timezone.utc)
+        when = datetime.fromtimestamp(first_ms / 1000, tz=UTC)
         rendered = render_prefix(prefix, when, error_type, self.rng)
         stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
         return f"{rendered}{self.config.delivery_stream_name}-1-{stamp}-{uuid.UUID(int=self.rng.getrandbits(128), version=4)}.gz"

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError

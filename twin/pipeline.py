@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from twin.resources import ACCOUNT, REGION, ON_DEMAND_INITIAL_SHARDS  # noqa: E402, F401  (the twin's account and region)
+from twin.resources import ACCOUNT, ON_DEMAND_INITIAL_SHARDS, REGION  # noqa: E402, F401  (the twin's account and region)
 
 
 class ProducerError(ValueError):

@@ -96,7 +96,8 @@ def _bucket(s3, config, key_arn: str, created: list[str]) -> str:
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}, "BucketKeyEnabled": True}]
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                       "BucketKeyEnabled": True}]
         },
     )
     s3.put_bucket_lifecycle_configuration(
