@@ -67,6 +67,8 @@ def _read_small_text(path: str, what: str) -> str:
     try:
         if p.is_dir():
             raise InputError(f"{what} {path}: is a folder, not a file")
+        if p.exists() and not p.is_file():  # a FIFO or a device would block, or never end
+            raise InputError(f"{what} {path}: is not a regular file")
         with p.open("rb") as fh:
             data = fh.read(_MAX_KEYRING_BYTES + 1)
     except FileNotFoundError:
@@ -94,6 +96,8 @@ def open_input(path: str) -> BinaryIO:
     try:
         if p.is_dir():
             raise InputError(f"input {path}: is a folder, not a file")
+        if p.exists() and not p.is_file():  # a FIFO or a device would block, or never end
+            raise InputError(f"input {path}: is not a regular file")
         return p.open("rb")
     except FileNotFoundError:
         raise InputError(f"input {path}: no such file") from None

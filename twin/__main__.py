@@ -17,6 +17,8 @@ import math
 import sys
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
 from twin.outdir import OutDirError, prepare
 from twin.pipeline import ROOT, ProducerError, push_file, run_pipeline
@@ -144,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                 cloud.count_run()
     except (OutDirError, ServerError, ResourceMismatch, ProducerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:  # the local server went away (or refused) mid-command
+        print(f"error: the local cloud stopped answering ({type(exc).__name__}); `make run` starts a new one, "
+              "and the next command delivers what was left pending", file=sys.stderr)
         return 2
     print(summary.report())
     refused = summary.input is not None and (summary.input["refused_lines"] or summary.nonconforming)

@@ -9,6 +9,10 @@ measured is that of the JSON sent); an event too large for a request on its own 
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +39,8 @@ class InputFile:
 def read_events(path: str | Path, limit: int = LAMBDA_PAYLOAD_LIMIT) -> InputFile:
     """Read ``path``; raises OSError if it cannot be read (the message names the file only)."""
     out = InputFile(Path(path))
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block, or never end
+        raise IsADirectoryError(errno.EINVAL, "not a regular file", str(path))
     with open(path, "rb") as f:
         for n, line in enumerate(f, start=1):
             out.lines = n
@@ -57,13 +63,40 @@ def read_events(path: str | Path, limit: int = LAMBDA_PAYLOAD_LIMIT) -> InputFil
             if type(value) is not dict:
                 out.refused.append((n, f"not a JSON object (it is {_KINDS.get(type(value), 'another value')})"))
                 continue
-            data = orjson.dumps(value)
+            if _repeats_a_key(line):
+                # a JSON parser keeps one of the two values (the producer's, and Lambda's own, the
+                # last): the scrubber would never see the ambiguity it refuses as no consent
+                out.refused.append((n, "a key appears twice in one object (which value holds is ambiguous)"))
+                continue
+            try:
+                data = orjson.dumps(value)
+            except orjson.JSONEncodeError:  # orjson writes at most 255 levels of nesting
+                out.refused.append((n, "nested too deep to send (the producer sends at most 255 levels)"))
+                continue
             if ENVELOPE_BYTES + len(data) > limit:
                 out.refused.append((n, f"larger than one Lambda request ({limit / 1024 / 1024:.0f} MB) on its own"))
                 continue
             out.events.append(data)
             out.line_of.append(n)
     return out
+
+
+def _repeats_a_key(line: bytes) -> bool:
+    """Does any object in the line hold a key twice (exact: the stdlib parser's pairs)?"""
+    repeated = False
+
+    def pairs(items):
+        nonlocal repeated
+        if not repeated:
+            keys = [k for k, _ in items]
+            repeated = len(keys) != len(set(keys))
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return True  # orjson read it, the stdlib cannot: cannot prove it unambiguous
+    return repeated
 
 
 def split_payloads(events: list[bytes], limit: int = LAMBDA_PAYLOAD_LIMIT,

@@ -132,14 +132,23 @@ def _read_state(state_dir: Path) -> dict:
 
 def _write_state(state_dir: Path, state: dict) -> None:
     tmp = state_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the server's token
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, 0o600)
+        fh.write(json.dumps(state, indent=2))
     os.replace(tmp, state_dir / STATE_FILE)
+
+
+def _private_dir(state_dir: Path) -> None:
+    """The state folder, owner-only: the state file holds the server's token, the log its requests."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
 
 
 @contextmanager
 def command_lock(state_dir: Path):
     """One twin command at a time per state folder (created if missing)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(state_dir)
     with open(state_dir / "lock", "a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -248,7 +257,7 @@ def ensure_running(state_dir: str | Path, port: int | None = None) -> LocalCloud
     new one on ``port`` (default ``TWIN_PORT``, else the port of a stale state file, else
     ``DEFAULT_PORT``). Raises ServerError rather than use anything that is not ours."""
     state_dir = Path(state_dir).absolute()
-    state_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(state_dir)
     state = _read_state(state_dir)
     if state:
         if _ours(state):
@@ -273,7 +282,8 @@ def _start(state_dir: Path, port: int) -> LocalCloud:
     if port_open(port):
         raise ServerError(f"{_describe_holder(port, state_dir)}; or choose a free port: TWIN_PORT=<port> make run")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-    with open(state_dir / LOG_FILE, "ab") as log:
+    log_fd = os.open(state_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=state_dir,

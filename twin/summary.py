@@ -105,7 +105,8 @@ class Summary:
             f"  producer            {self.producer_invocations:>10,}  invocation{'' if self.producer_invocations == 1 else 's'} "
             f"(largest request {self.max_producer_request_bytes:,} bytes; Lambda takes at most {LAMBDA_PAYLOAD_LIMIT:,})",
             *self._refused_lines(),
-            f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} Lambda invocations{pending} "
+            f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} "
+            f"Lambda invocation{'' if self.invocations == 1 else 's'}{pending} "
             f"(largest request {self.max_lambda_request_bytes / 1e6:.2f} MB, response {self.max_lambda_response_bytes / 1e6:.2f} MB)",
             f"  delivered           {self.delivered:>10,}  ({self.consented:,} with consent to every purpose; "
             f"{self.redacted:,} redacted for lack of consent or for personal data in free text)",

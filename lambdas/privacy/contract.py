@@ -161,7 +161,7 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
         raise doc.err(key, "is not a field path (name, a.b, items[*].note)")
     if path.count(".") >= MAX_PATH_SEGMENTS:
         raise doc.err(key, f"is nested deeper than {MAX_PATH_SEGMENTS} levels")
-    if path.split(".")[0] in RESERVED:
+    if path.split(".")[0].casefold() in RESERVED:  # any spelling: Athena and Glue fold case
         raise doc.err(key, f"is a name the output reserves ({', '.join(sorted(RESERVED))})")
     m = doc.mapping(raw, key)
     doc.only(m, key, {"type", "required", "nullable", "pattern", "enum", "minimum", "maximum", "max_length", "pii", "scan",

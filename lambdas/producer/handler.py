@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -57,6 +58,7 @@ metrics = Metrics(namespace=os.environ.get("METRICS_NAMESPACE", "PiiScrubbing"),
 MAX_COUNT = 1_000_000
 GENERATION_KEYS = ("count", "duration_seconds", "consent_ratio", "seed", "subjects", "consent_noise",
                    "malformed_ratio", "event_types", "start_time")
+_KEY_LIKE = re.compile(r"[a-z][a-z_]{0,31}", re.ASCII)
 MAX_REFUSED_AT = 100  # refused events named by index in the response (the counts are complete)
 CHUNK = 2000  # events generated and sent per round in duration mode
 _SAFETY_MS = 10_000
@@ -109,7 +111,12 @@ def parse_payload(payload: dict | None, contract_list: list | None = None) -> di
         raise PayloadError("payload must be a JSON object")
     unknown = sorted(set(payload) - {*GENERATION_KEYS, "events"})
     if unknown:
-        raise PayloadError(f"unknown payload key(s): {', '.join(unknown)}")
+        # a key is text the caller chose (it could be anything, personal data included): named
+        # only when it looks like a payload key, counted otherwise
+        named = [k for k in unknown if _KEY_LIKE.fullmatch(k)]
+        rest = len(unknown) - len(named)
+        raise PayloadError("unknown payload key(s): " + ", ".join(named + ([f"{rest} other(s), not shown"] if rest else []))
+                           + f" (known: {', '.join((*GENERATION_KEYS, 'events'))})")
     if "events" in payload:
         mixed = [k for k in GENERATION_KEYS if k in payload]
         if mixed:

@@ -402,3 +402,12 @@ def test_the_handler_takes_events_and_reports_refusals_without_values(monkeypatc
                  "to generate events"}
     generated = handler.lambda_handler({"count": 3, "seed": 1}, lambda_context)
     assert generated["sent"] == 3 and generated["refused"] == {}
+
+
+def test_an_unknown_payload_key_is_named_only_when_it_looks_like_one():
+    """A key is text the caller chose: one that could hold personal data is counted, not echoed."""
+    with pytest.raises(PayloadError) as exc:
+        parse_payload({"nope": 1, "078-05-1120 alice@secret.example": 2})
+    text = str(exc.value)
+    assert text.startswith("unknown payload key(s): nope, 1 other(s), not shown (known: count,")
+    assert "alice" not in text and "078" not in text

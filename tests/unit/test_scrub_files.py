@@ -198,3 +198,10 @@ def test_a_fifo_or_a_folder_as_an_output_is_refused_and_left_as_it_was(files, ca
         before = _mode(files / target)
         err = _refused(capsys, files, "events.jsonl", "--keyring", "keys.json", flag, target, message=message)
         assert target in err and _mode(files / target) == before
+
+
+def test_a_fifo_as_input_or_keyring_is_refused_not_waited_on(files, capsys):
+    os.mkfifo(files / "in.pipe")
+    os.mkfifo(files / "keys.pipe")
+    _refused(capsys, files, "in.pipe", "--keyring", "keys.json", message="input in.pipe: is not a regular file")
+    _refused(capsys, files, "events.jsonl", "--keyring", "keys.pipe", message="--keyring keys.pipe: is not a regular file")

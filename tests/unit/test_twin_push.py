@@ -94,3 +94,29 @@ def test_requests_hold_at_most_as_many_events_as_the_producer_takes():
     assert MAX_EVENTS == MAX_COUNT
     chunks = split_payloads([b"{}"] * 7, max_events=3)
     assert [(a, b) for a, b, _ in chunks] == [(0, 3), (3, 6), (6, 7)]
+
+
+def test_lines_the_scrubber_could_not_judge_are_refused_not_collapsed(tmp_path):
+    """A key written twice (consent, say) would reach the producer as one value: a parser keeps the
+    last. Such a line is refused, as is one nested beyond what the producer re-encodes."""
+    good = json.dumps({"event_type": "customer_signed_up", "data_share_consent": False})
+    lines = [good,
+             good[:-1] + ', "data_share_consent": true}',
+             '{"order": {"items": [{"qty": 1, "qty": 2}]}}',
+             '{"x": ' + "[" * 300 + '"a@b.co"' + "]" * 300 + "}"]
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    got = read_events(path)
+    assert got.line_of == [1]
+    assert got.refused == [(2, "a key appears twice in one object (which value holds is ambiguous)"),
+                           (3, "a key appears twice in one object (which value holds is ambiguous)"),
+                           (4, "nested too deep to send (the producer sends at most 255 levels)")]
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        read_events(fifo)

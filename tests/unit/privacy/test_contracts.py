@@ -245,6 +245,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     ({"_privacy": {"type": "any"}}, "fields._privacy: is a name the output reserves"),
     ({"data_redacted": {"type": "boolean"}}, "fields.data_redacted: is a name the output reserves"),
     ({"redacted_at": {"type": "string"}}, "fields.redacted_at: is a name the output reserves"),
+    ({"Data_Redacted": {"type": "boolean"}}, "fields.Data_Redacted: is a name the output reserves"),
     ({".".join(["o"] * 33): {"type": "string"}}, "is nested deeper than 32 levels"),
     ({"age": {"type": "integer", "pii": {"purposes": ["analytics"], "action": "generalise", "generalise": "age_band",
                                           "band": 1}}}, "fields.age.pii.band: must be an integer from 2 to 100, got 1"),
