@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 
 from privacy.detectors import Scanner
-from tools import ordinary_numbers
+from tools import detector_variants, ordinary_numbers
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL")
 FP_THRESHOLD = 0.005  # at most 0.5% of ordinary-number texts changed
@@ -241,6 +241,26 @@ def ips(n: int, _rng: random.Random, fakers: dict) -> Iterator[tuple[str, str]]:
 
 
 DETECTOR_VALUES: dict[str, Callable] = {"phone": phones, "ssn": ssns, "card": cards, "iban": ibans, "email": emails, "ip": ips}
+DISGUISED = " in disguise"  # the recall section of values written to slip past the scanner
+
+
+def disguised(n: int, seed: int) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+    """(detector, family, value, label) of values in disguise (tools/detector_variants.py): drawn
+    from the generators above with their own seed and random stream, so that the other sections'
+    values are the same with or without them."""
+    rng = random.Random(seed * 7919 + 1)
+    fakers = _fakers(seed + 1000)
+    dv = detector_variants
+    families = {
+        "phone": lambda: dv.phones(n, rng, phones(max(n, 100), rng, fakers)),
+        "ssn": lambda: dv.ssns(n, rng, fakers["en_US"]),
+        "card": lambda: dv.cards(n, rng, cards(max(n, 100), rng, fakers)),
+        "iban": lambda: dv.ibans(n, rng, ibans(max(n // 4, 100), rng, fakers)),
+        "email": lambda: dv.emails(n, rng, emails(max(n // 4, 100), rng, fakers)),
+    }
+    for detector, values in families.items():
+        for family, value, *label in values():
+            yield detector, family, value, tuple(label)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,27 +292,41 @@ def run(n: int = 10_000, seed: int = 1) -> Report:
     report = Report()
     for detector, values in DETECTOR_VALUES.items():
         for family, value, *label in values(n, rng, fakers):
-            lead = label[0] if label else rng.choice(_LEADS[detector])
-            before, value, after = _embed(rng, prose, lead, value)
-            masked, _ = scanner.mask(before + value + after)
-            t = report.recall[detector][family]
-            t.n += 1
-            mid = masked[len(before):len(masked) - len(after)]
-            hint = _HINT.fullmatch(mid) if masked.startswith(before) and masked.endswith(after) else None
-            if hint is not None:
-                t.found += 1
-                t.right_kind += _KIND[hint.group(1).split(" ")[0]] == detector
+            _recall(report, scanner, rng, prose, detector, detector, family, value, label[0] if label else None)
+    vrng = random.Random(seed * 7919 + 2)  # embedding values in disguise: the other draws do not move
+    for detector, family, value, label in disguised(n, seed):
+        _recall(report, scanner, vrng, prose, detector + DISGUISED, detector, family, value, label[0] if label else None)
     ordinary = ordinary_numbers.generators(rng)
     names = list(ordinary)
     for i in range(n):
         family = names[i % len(names)]
         _fp(report, scanner, rng, prose, family, ordinary[family]())
+    unicode = detector_variants.ordinary(vrng)  # ordinary texts with Unicode and control whitespace
+    names = list(unicode)
+    for i in range(n // 2):
+        family = names[i % len(names)]
+        _fp(report, scanner, vrng, prose, family, unicode[family]())
     long_ids = "bare ids of 10 to 15 digits (masked by design, not gated)"
     report.informational.add(long_ids)
     for _ in range(max(1, n // 10)):
         _fp(report, scanner, rng, prose, long_ids, ordinary_numbers.long_ids(rng))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _recall(report: Report, scanner: Scanner, rng: random.Random, prose: list[str], section: str, detector: str,
+            family: str, value: str, label: str | None) -> None:
+    """One value embedded in prose (behind its label, if any): is it masked whole, and as its kind?"""
+    lead = label if label is not None else rng.choice(_LEADS[detector])
+    before, value, after = _embed(rng, prose, lead, value)
+    masked, _ = scanner.mask(before + value + after)
+    t = report.recall[section][family]
+    t.n += 1
+    mid = masked[len(before):len(masked) - len(after)]
+    hint = _HINT.fullmatch(mid) if masked.startswith(before) and masked.endswith(after) else None
+    if hint is not None:
+        t.found += 1
+        t.right_kind += _KIND[hint.group(1).split(" ")[0]] == detector
 
 
 def _fp(report: Report, scanner: Scanner, rng: random.Random, prose: list[str], family: str, value: str) -> None:

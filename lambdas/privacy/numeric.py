@@ -2,7 +2,8 @@
 phone number, and which are ordinary numbers (order ids, dates, amounts, versions) to leave alone.
 
 The scanner (``detectors.py``) finds runs of the characters numbers are written with (digits,
-spaces, ``-``, ``.``, ``(``, ``)``, ``+``) and an optional extension (``x123``, ``ext. 123``);
+spaces, ``-``, ``.``, ``(``, ``)``, ``+``; in its view of the text, where look-alike spaces,
+dashes and digits read as these) and an optional extension (``x123``, ``ext. 123``);
 ``run_spans`` decides what each run holds. A run without spaces is one token, classified whole. A
 run with spaces may hold several numbers side by side ("123-45-6789 555-123-4567", a card and its
 CVV) or one number written in groups ("+33 6 12 34 56 78"): its space-separated tokens are cut
@@ -10,10 +11,13 @@ into the segments that cover the most digits with findings, each segment classif
 
 The shapes are the ones numbers are written in, checked where a check exists:
 * SSN: ``123-45-6789`` or ``123 45 6789`` with the SSA's rules (IRS ITINs, same shape: ``[TIN]``),
-  or nine digits with a label before them (``SSN 123456789``, ``ssn#123456789``, ``social
-  security number: 123456789``): without a label nine digits are an order number.
+  or nine digits, or groups with dots or slashes, with a label before them (``SSN 123456789``,
+  ``ssn#123456789``, ``SSN#123.45.6789``, ``ssn=123/45/6789``, ``social security number:
+  123456789``): without a label nine digits are an order number, ``123.45.6789`` a version as
+  often. Glued to a word, only its dashes or a label make it an SSN (``ID123-45-6789``,
+  ``SSN123456789``, ``SSN123 45 6789``): ``AB12345678`` is a product code.
 * card: 12 to 19 digits (Maestro numbers start at 12), bare or in groups of four (Amex and
-  Diners: 4-6-5, 4-6-4), Luhn-checked.
+  Diners: 4-6-5, 4-6-4) apart by spaces, dashes or dots, Luhn-checked.
 * IPv4: four dotted octets.
 * phone: an international prefix (``+44``, ``0044``, ``+44 (0)``, ``(+44)``) and digit groups
   separated by one space or dash (or only by dots), 7 to 15 digits; or, without one, 10 to 15
@@ -98,6 +102,13 @@ _SHAPES = re.compile(
     re.ASCII | re.DOTALL,
 )
 _PHONE = re.compile(PHONE, re.ASCII)
+# shapes with dots or slashes that no shape above fits, tried only then: a card in dotted groups,
+# and an SSN with dots or slashes (only after a label)
+_DOTTED = re.compile(
+    r"(?P<dotted_ssn>\d{3}([./])\d{2}\2\d{4})"
+    r"|(?P<card>\d{4}(?:\.\d{4}){2}(?:\.\d{1,4}(?:\.\d{1,3})?)?|\d{4}\.\d{6}\.\d{4,5})",
+    re.ASCII,
+)
 # a token that is a date (2026-01-15, 15.01.2026, 15.01.26, 15-01-2026): not part of a phone number
 # written without an international prefix ("15.01.2026 10.30" is a date and a time)
 _DATE_TOKEN = re.compile(
@@ -135,6 +146,22 @@ def labelled(text: str, start: int) -> bool:
     return _SSN_LABEL.search(text, w0 + min(k for k in (i, j) if k != -1), start) is not None
 
 
+def may_be_labelled(c: str) -> bool:
+    """Is ``c`` a shape that is an SSN only after a label (nine digits, ``390.30.2473``,
+    ``390/30/2473``)? (Inlined in ``run_spans``.)"""
+    return len(c) == 9 or (len(c) == 11 and c[3] in "./" and c[6] == c[3])
+
+
+def _glued(text: str, a: int, b: int) -> tuple[str, str] | None:
+    """The token ``text[a:b]`` glued to a word: an SSN if its shape says so (``ID390-30-2473``) or
+    a label stands before it (``SSN123456789``, ``SSN390.30.2473``); nothing else (``AB12345678``
+    is a product code)."""
+    c = text[a:b]
+    if len(c) == 11 and c[3] == "-" == c[6]:
+        return classify(c, phone=False)
+    return classify(c, label=True, phone=False) if may_be_labelled(c) and labelled(text, a) else None
+
+
 def phone_digits_ok(c: str) -> bool:
     """``c`` fits the phone grammar: is its digit count that of a phone number? 10 to 15 digits, or
     7 to 15 after an international prefix (``+290 8999``), 8 to 15 after a bare "00" (``000123456``
@@ -152,22 +179,32 @@ def classify(c: str, label: bool = False, phone: bool = True) -> tuple[str, str]
 
     ``label``: an SSN label stands before it; ``phone``: it may be a phone number (not when it is
     the tail of an identifier such as ``ORD-2026-0048213``)."""
+    if label and len(c) == 11 and c[3] in "./":  # "SSN#031.09.9708": not a number with a trunk "0"
+        m = _DOTTED.fullmatch(c)
+        if m is not None and m.lastgroup == "dotted_ssn":
+            return _ssn(c)
     m = _SHAPES.fullmatch(c)
     if m is None:
-        return None
+        if len(c) < 11 or (c[3] not in "./" and c[4] != "."):
+            return None
+        m = _DOTTED.fullmatch(c)
+        if m is None:
+            return None
     shape = m.lastgroup
     if shape == "phone":
         return ("phone", "[PHONE]") if phone and phone_digits_ok(c) else None
     if shape == "ssn":
         return _ssn(c)
     if shape == "card":
-        d = c.replace(" ", "").replace("-", "")
+        d = c.replace(".", "") if c[4] == "." else c.replace(" ", "").replace("-", "")  # dotted: _DOTTED
         if luhn_ok(d):
             return "card", f"[CARD ****{d[-4:]}]"
         # not a card: digits in groups may still be a phone number
         return ("phone", "[PHONE]") if phone and _PHONE.fullmatch(c) and phone_digits_ok(c) else None
     if shape == "nine":
         return _ssn(f"{c[:3]}-{c[3:5]}-{c[5:]}") if label else None
+    if shape == "dotted_ssn":  # 390.30.2473, 390/30/2473: only after a label
+        return _ssn(c) if label else None
     if shape == "ip":
         return ("ip", "[IP]") if ip_ok(c) else None
     return None  # a date or a timestamp
@@ -197,12 +234,11 @@ def run_spans(text: str, s: int, e: int, x: int, enabled: frozenset) -> list[Spa
             glue = 1
     cand = text[s:e]
     if " " not in cand:
-        if glued_after:
-            return []
-        if glue == 2:  # only "SSN123456789"
-            c = classify(cand, label=True, phone=False) if len(cand) == 9 and labelled(text, s) else None
+        if glue == 2 or glued_after:  # only "SSN123456789", "ID390-30-2473"
+            c = _glued(text, s, e)
         else:
-            c = classify(cand, label=len(cand) == 9 and labelled(text, s), phone=glue == 0)
+            n = len(cand)
+            c = classify(cand, label=(n == 9 or n == 11 and cand[3] in "./" and cand[6] == cand[3]) and labelled(text, s), phone=glue == 0)
         if c is None or c[0] not in enabled:
             return []
         return [(s, x if c[0] == "phone" else e, c[0], c[1])]
@@ -230,10 +266,15 @@ def _segments(text: str, base: int, cand: str, x: int, enabled: frozenset, glue:
     if glued_after:
         hi -= 1
     out: list[Span] = []
-    if glue == 2 and "ssn" in enabled and toks[0][1] - base == 9 and labelled(text, base):
-        c = classify(text[base:toks[0][1]], label=True, phone=False)  # "SSN123456789 ..."
+    if glue == 2 and "ssn" in enabled:
+        c = _glued(text, base, toks[0][1])  # "SSN123456789 ...", "ID390-30-2473 ..."
         if c is not None:
             out.append((base, toks[0][1], c[0], c[1]))
+        elif hi >= 3 and toks[2][1] - base == 11 and labelled(text, base):
+            c = classify(text[base:toks[2][1]], phone=False)  # "SSN390 30 2473"
+            if c is not None and c[0] == "ssn":
+                out.append((base, toks[2][1], c[0], c[1]))
+                lo = 3
     upto = [0]  # digits in toks[:i]
     for a, b in toks:
         upto.append(upto[-1] + digit_count(text[a:b]))
@@ -255,7 +296,9 @@ def _segments(text: str, base: int, cand: str, x: int, enabled: frozenset, glue:
                 continue  # the shortest finding is seven characters long (an IPv4 address)
             if k > i and (total < (7 if intl else 9) or (not intl and True in dates[i:k + 1])):
                 continue  # too few digits for a phone number or a spaced SSN; a date is in no number
-            c = classify(text[a:b], label=k == i and b - a == 9 and labelled(text, a), phone=not (i == 0 and glue))
+            n = b - a  # nine digits, or an SSN with dots or slashes, after a label (may_be_labelled)
+            label = k == i and (n == 9 or n == 11 and text[a + 3] in "./" and text[a + 6] == text[a + 3]) and labelled(text, a)
+            c = classify(text[a:b], label=label, phone=not (i == 0 and glue))
             if c is None or c[0] not in enabled:
                 continue
             covered[i] = total + covered[k + 1]
@@ -269,4 +312,8 @@ def _segments(text: str, base: int, cand: str, x: int, enabled: frozenset, glue:
         else:
             out.append(st[0])
             i = st[1]
+    if glued_after and "ssn" in enabled:
+        c = _glued(text, *toks[-1])  # "... 390-30-2473ID"
+        if c is not None:
+            out.append((toks[-1][0], toks[-1][1], c[0], c[1]))
     return out

@@ -83,7 +83,9 @@ def test_luhn(digits, ok):
 
 
 @pytest.mark.parametrize("iban, ok", [("GB82WEST12345698765432", True), ("GB82 WEST 1234 5698 7654 32", True),
-                                      ("GB83WEST12345698765432", False), ("GB82", False), ("GB82WEST1234569876543$", False)])
+                                      ("GB83WEST12345698765432", False),
+                                      ("GB82", False), ("GB82WEST1234569876543$", False), ("gb82west12345698765432", True),
+                                      ("Gb82-West-1234-5698-7654-32", True), ("gb83west12345698765432", False)])
 def test_iban(iban, ok):
     assert iban_ok(iban) is ok
 
@@ -94,6 +96,10 @@ _PIECES = st.sampled_from([
     "123-45-6789", "987-65-4321", "555-123-4567", "(555) 987 6543", "+44 20 7946 0958", "4111 1111 1111 1111",
     "4111-1111-1111-1112", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "10.0.0.1", "256.1.1.1",
     "2001:db8::1", "fe80::", "jane.doe@example.com", "x@y", "2026-01-15", "SKU-12345", "Order 42",
+    # look-alikes, labels, case and obfuscation: the view and the new finders are gated too
+    "\u00a0", "\t", "\n", "\r\n", "\u2011", "\u2212", "\u200b", "\uff14", "\uff20", "\u0663", "/", "(at)", "[ at ]", " at ",
+    "(dot)", "[dot]", ")", "ssn=", "SSN#", "ID", "390.30.2473", "390/30/2473", "gb82west12345698765432", "nl91 abna 0417 1643 00",
+    "zed(at)example(dot)com", "4111.1111.1111.1111", "\uff13\uff19\uff10-\uff13\uff10-\uff12\uff14\uff17\uff13",
 ])
 _TEXT = st.one_of(
     st.lists(_PIECES, max_size=12).map("".join),
@@ -154,6 +160,8 @@ def _classify_stepwise(c, label=False, phone=True):
         return ("ssn", "[SSN]") if ssn_ok(f) else ("ssn", "[TIN]") if itin_ok(f) else None
 
     digits = "".join(re.findall(r"[0-9]", c))
+    if label and re.fullmatch(r"[0-9]{3}([./])[0-9]{2}\1[0-9]{4}", c):
+        return ssn(c)  # after a label, an SSN with dots or slashes (even if it reads as a phone number)
     if re.fullmatch(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}", c):
         return ssn(c)
     if re.fullmatch(r"[0-9]{1,3}(?:[.][0-9]{1,3}){3}", c):
@@ -166,7 +174,14 @@ def _classify_stepwise(c, label=False, phone=True):
         return "card", f"[CARD ****{digits[-4:]}]"
     if re.fullmatch(r"[0-9]{9}", c):
         return ssn(f"{c[:3]}-{c[3:5]}-{c[5:]}") if label else None
-    if not phone or not _phone_stepwise(c):
+    if not _phone_stepwise(c):
+        # no shape so far: a card in dotted groups, or an SSN with dots or slashes after a label
+        if re.fullmatch(r"[0-9]{3}([./])[0-9]{2}\1[0-9]{4}", c):
+            return ssn(c) if label else None
+        if re.fullmatch(r"[0-9]{4}(?:[.][0-9]{4}){2}(?:[.][0-9]{1,4}(?:[.][0-9]{1,3})?)?|[0-9]{4}[.][0-9]{6}[.][0-9]{4,5}", c):
+            return ("card", f"[CARD ****{digits[-4:]}]") if luhn_ok(digits) else None
+        return None
+    if not phone:
         return None
     n = len(digits)
     if c[:1] == "+" or c[:2] == "(+":
@@ -179,14 +194,15 @@ def _classify_stepwise(c, label=False, phone=True):
 
 
 _NUMERIC_PIECES = st.sampled_from(["1", "4", "9", "0", "00", "123", "4111", "555", " ", "-", ".", "(", ")", "+", "(0)", "(+",
-                                   "x", "2026-01-15", "١"])
+                                   "x", "2026-01-15", "١", "/", "4111."])
 # number-like candidates: a real format (Faker's phone patterns, international ones, cards, SSNs),
 # its digits drawn, then perhaps one character dropped or one piece put in: near misses
 _FORMATS = sorted({p for loc in ("en_US", "en_GB", "de_DE", "nl_NL")
                    for p in import_module(f"faker.providers.phone_number.{loc}").Provider.formats}
                   | {"0# ## ## ## ##", "+33 # ## ## ## ##", "+7 ### ###-##-##", "+225 ## ## # #####", "(+44) ## #### ####",
                      "0044 ## #### ####", "+687 ##.##.##", "#### #### #### ####", "###-##-####", "### ## ####", "#########",
-                     "1-###-###-####", "### #### ####", "##### #####", "## #### ####", "#.#.####.###", "###-#######-#######"})
+                     "1-###-###-####", "### #### ####", "##### #####", "## #### ####", "#.#.####.###", "###-#######-#######",
+                     "###.##.####", "###/##/####", "####.####.####.####", "####.######.#####", "####.####.####.####.###"})
 
 
 @st.composite
@@ -354,6 +370,14 @@ HOSTILE_TEXTS = {  # 16 kB each: runs that keep the finders busy
     "hex and colons": ("abcdef12" * 300 + ":z") * 7, "spaced digits": "1 " * 8000, "IBAN heads": "GB12" * 4000,
     "IBAN groups": "GB12 ABCD " * 1600, "phone fragments": "+1 (555) " * 1800, "at signs": "a@" * 8000,
     "dots after an at": "@" + "a." * 8000, "labels": "ssn 1" * 3200, "IPv6-ish": "1:" * 8000,
+    # the view, the obfuscated addresses, lower-case IBANs, labelled SSNs with dots or slashes
+    "(at)": "(at)" * 4000, "(dot)": "(dot)" * 3200, "words and dots": "a(dot)" * 2700, "at-dot chains": ("ab(dot)" * 8 + "ab(at)") * 250,
+    "spaced marks": "x [ at ] y [ dot ] " * 850, "word at": "x at y (dot) " * 1300, "local parts": "a" * 16000 + "(at)b(dot)com",
+    "NBSP digits": "1\u00a0" * 8000, "full-width digits": "\uff11" * 16000, "zero-width digits": "1\u200b" * 8000,
+    "addresses": "zed(at)example(dot)com " * 700, "full-width addresses": "\uff5a\uff20\uff45\uff0e\uff43\uff4f " * 2700,
+    "Unicode dashes": "1\u2011" * 8000, "tabs and newlines": "1\t2\n" * 4000, "CRLF digits": "12\r\n" * 4000,
+    "lower-case IBAN heads": "ab12" * 4000, "IBAN-ish words": "gb12 abcd " * 1600, "glued IBAN heads": "nl91abna" * 2000,
+    "slashed SSNs": "ssn=123/45/6789 " * 1000, "dotted numbers": "ssn 123.45.6789." * 1000, "glued SSNs": "ID123-45-6789" * 1230,
 }
 
 
