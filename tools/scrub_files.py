@@ -62,19 +62,27 @@ def parse_keyring(text: str, where: str) -> Keyring:
         raise InputError(f"{where}: is not a valid keyring; expected {_SHAPE}") from None
 
 
-def _read_small_text(path: str, what: str) -> str:
+def _open_regular(path: str, what: str) -> BinaryIO:
+    """``path`` opened for reading, or one line naming ``what`` and the problem."""
     p = Path(path)
     try:
         if p.is_dir():
             raise InputError(f"{what} {path}: is a folder, not a file")
         if p.exists() and not p.is_file():  # a FIFO or a device would block, or never end
             raise InputError(f"{what} {path}: is not a regular file")
-        with p.open("rb") as fh:
-            data = fh.read(_MAX_KEYRING_BYTES + 1)
+        return p.open("rb")
     except FileNotFoundError:
         raise InputError(f"{what} {path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{what} {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _read_small_text(path: str, what: str) -> str:
+    with _open_regular(path, what) as fh:
+        try:
+            data = fh.read(_MAX_KEYRING_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"{what} {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     if len(data) > _MAX_KEYRING_BYTES:
         raise InputError(f"{what} {path}: is larger than a keyring can be (1 MiB)")
     try:
@@ -92,17 +100,7 @@ def load_keyring(path: str | None) -> Keyring | None:
 
 
 def open_input(path: str) -> BinaryIO:
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise InputError(f"input {path}: is a folder, not a file")
-        if p.exists() and not p.is_file():  # a FIFO or a device would block, or never end
-            raise InputError(f"input {path}: is not a regular file")
-        return p.open("rb")
-    except FileNotFoundError:
-        raise InputError(f"input {path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"input {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return _open_regular(path, "input")
 
 
 def same_file(a: Path, b: Path) -> bool:
