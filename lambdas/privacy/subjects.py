@@ -1,0 +1,400 @@
+"""Per-subject keys behind the key port: key links, data keys, tombstones and retention periods.
+
+The hierarchy (reference 004, and README "Per-subject keys"):
+
+* a **root** secret per version (64 random bytes, stored encrypted by a KMS customer-managed key;
+  one KMS call per container and version): its first half wraps the subjects' data keys, its second
+  half keys the **lookup ids** (HMAC-SHA256 of a subject's id), so the key table holds no raw id;
+* per subject, one item under its lookup id: a random **key link** (the subject's pseudonym in
+  the lake: it cannot be recomputed from the id once the item is gone) and a random 256-bit
+  **data key**, wrapped (AES-256-GCM) under the root;
+* once forgotten, a **tombstone** under the same lookup id: later events of that subject find it
+  and never recreate a key;
+* per retention policy (``retention_days``) and day, a **period key** that expires
+  ``retention_days`` after the day ends: values of such contracts are sealed under a key derived
+  from both, so they become unreadable for everyone once the period key has expired.
+
+The store (``KeyStore``) is an adapter (DynamoDB and KMS when deployed; ``MemoryKeyStore`` in
+tests). ``SubjectKeys`` is the scrubber's key port over it: ``resolve`` looks a batch's subjects
+up in bulk (creating keys for new ones), before any record of the batch is transformed.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .keys import Keyring
+from .tokens import Cipher, Site, TokenError, parse, period_data_key
+
+ROOT_VERSION = 1
+LINK_PREFIX = "k:"  # a key link: "k:" and 22 base64url characters (128 random bits)
+DAY_S = 86400
+DEFAULT_TTL_S = 300
+DEFAULT_CACHE_SIZE = 100_000
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+class Stored(NamedTuple):
+    """A subject's item: its key link and its data key wrapped under root ``root_version``."""
+
+    link: str
+    wrapped: bytes
+    root_version: int = ROOT_VERSION
+
+
+class Tombstone(NamedTuple):
+    """What a forgotten subject leaves under its lookup id: the erasure receipt's id, and when."""
+
+    receipt: str
+    at: str
+
+
+class PeriodKey(NamedTuple):
+    wrapped: bytes
+    expires: int  # epoch seconds: the key refuses to open anything from then on
+
+
+class KeyStore(Protocol):
+    """The key table and the KMS key that protects its root. ``calls`` counts AWS calls by name
+    (``BatchGetItem``, ``TransactWriteItems``, ``kms:Decrypt``, ...), for tests and benchmarks.
+    Every method raises on a failure it cannot retry: the caller then emits nothing."""
+
+    calls: Counter
+
+    def root(self, version: int) -> bytes:
+        """The 64-byte root of ``version``, created on first use (first writer wins)."""
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Stored | Tombstone]:
+        """The items of ``ids`` that exist (at most ceil(n/100) batch reads, unprocessed keys retried)."""
+
+    def create_many(self, items: Mapping[str, Stored]) -> dict[str, Stored | Tombstone]:
+        """Create each item unless one exists (conditional writes, first writer wins); returns
+        what the store holds for every id afterwards (ours, or the winner's, or a tombstone)."""
+
+    def by_link(self, link: str) -> tuple[str, Stored] | None:
+        """(lookup id, item) of a key link, None once forgotten."""
+
+    def forget(self, id: str, tombstone: Tombstone) -> Stored | Tombstone | None:
+        """Replace the subject's item by ``tombstone``; returns what was there."""
+
+    def period(self, days: int, day: int, new: PeriodKey | None = None) -> PeriodKey | None:
+        """The period key of retention ``days`` for ``day``; with ``new``, created if absent."""
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE).decode("ascii")
+
+
+def canonical(value: Any) -> bytes:
+    """The bytes a subject id is keyed by (as the HMAC pseudonyms: a string's UTF-8, else JSON)."""
+    if type(value) is str:
+        return value.encode("utf-8", "surrogatepass")
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        import json
+
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+class Root:
+    """A root secret: wraps data and period keys, and keys the lookup ids."""
+
+    def __init__(self, secret: bytes, version: int = ROOT_VERSION):
+        if len(secret) != 64:
+            raise ValueError("a root secret is 64 bytes")
+        self.version = version
+        self._wrap = AESGCM(secret[:32])
+        self._index = secret[32:]
+
+    def lookup_id(self, subject: Any) -> str:
+        return "s#" + _b64(hmac.digest(self._index, canonical(subject), hashlib.sha256))
+
+    def wrap(self, key: bytes, context: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._wrap.encrypt(nonce, key, context)
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        try:
+            return self._wrap.decrypt(wrapped[:12], wrapped[12:], context)
+        except (InvalidTag, ValueError):
+            raise TokenError("tampered") from None
+
+
+def _dk_context(id: str, link: str) -> bytes:
+    return b"pii-dk-v1\x1f" + id.encode() + b"\x1f" + link.encode()
+
+
+def _period_context(days: int, day: int) -> bytes:
+    return b"pii-period-v1\x1f%d\x1f%d" % (days, day)
+
+
+class SubjectKey:
+    """One resolved subject: its key link and cipher, or ``forgotten``."""
+
+    __slots__ = ("_by_day", "_key", "_link", "_periods", "cipher", "forgotten", "link")
+
+    def __init__(self, link: str | None, key: bytes | None, periods: dict | None = None):
+        self.link = link
+        self.forgotten = link is None
+        self._link = link.encode() if link else b""
+        self._key = key
+        self.cipher = Cipher(key) if key is not None else None
+        self._periods = periods if periods is not None else {}  # the port's: days -> (day, period key)
+        self._by_day: dict[int, tuple[int, Cipher]] = {}
+
+    def seal(self, value: Any, site: Site) -> str:
+        if site.retention_days is None:
+            return self.cipher.seal(value, site, self._link)
+        day, cipher = self._period(site.retention_days)
+        return cipher.seal(value, site, self._link, day)
+
+    def _period(self, days: int) -> tuple[int, Cipher]:
+        day, key = self._periods[days]  # KeyError: the port resolved no period key (fails the batch)
+        held = self._by_day.get(days)
+        if held is None or held[0] != day:
+            held = self._by_day[days] = (day, Cipher(period_data_key(self._key, key)))
+        return held
+
+
+FORGOTTEN = SubjectKey(None, None)
+
+
+class Resolved(dict):
+    """A batch's subjects: subject id -> SubjectKey (a string id is its own key)."""
+
+    def of(self, value: Any) -> SubjectKey | None:
+        if type(value) is str:
+            return self.get(value)
+        try:
+            return self.get(b"\0" + canonical(value))
+        except TypeError:
+            return None
+
+
+class SubjectKeys:
+    """The key port with per-subject keys: HMAC pseudonyms from ``keyring`` for the fields that
+    are not the subject, and for the subject a key link and a data key from ``store``.
+
+    Cached per container: the root (for the container's life), each subject's key (``ttl_s``,
+    at most ``size`` subjects): a subject forgotten elsewhere stays usable here for at most
+    ``ttl_s`` seconds."""
+
+    per_subject = True
+
+    def __init__(self, keyring: Keyring, store: KeyStore, *, ttl_s: float = DEFAULT_TTL_S,
+                 size: int = DEFAULT_CACHE_SIZE, retention_days: Iterable[int] = (),
+                 clock: Callable[[], float] = time.time):
+        self.keyring = keyring
+        self.pseudonyms = keyring.pseudonyms
+        self.store = store
+        self.ttl_s = ttl_s
+        self.size = size
+        self.retention_days = tuple(sorted(set(retention_days)))
+        self.clock = clock
+        self._root: Root | None = None
+        self._cache: OrderedDict[str, tuple[SubjectKey, float]] = OrderedDict()
+        self._ids: dict[Any, str] = {}
+        self.periods: dict[int, tuple[int, bytes]] = {}  # days -> (day, period key): today's
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Root:
+        if self._root is None:
+            self._root = Root(self.store.root(ROOT_VERSION), ROOT_VERSION)
+        return self._root
+
+    def pseudonym(self, value: Any) -> Any:
+        return self.keyring.pseudonym(value)
+
+    def forget(self) -> None:
+        """Drop what is remembered between batches (pseudonyms, subjects' keys)."""
+        self.keyring.forget()
+        self._cache.clear()
+        self._ids.clear()
+
+    def lookup_id(self, subject: Any) -> str:
+        key = subject if type(subject) is str else b"\0" + canonical(subject)
+        id = self._ids.get(key)
+        if id is None:
+            id = self.root.lookup_id(subject)
+            if len(self._ids) < self.size:
+                self._ids[key] = id
+        return id
+
+    def resolve(self, subjects: Iterable[Any]) -> Resolved:
+        """Each subject's key, in bulk: cached ones first, then one batch read for the rest,
+        then conditional writes for those that have none (first writer wins)."""
+        with self._lock:
+            return self._resolve(subjects)
+
+    def _resolve(self, subjects: Iterable[Any]) -> Resolved:
+        now = time.monotonic()
+        out = Resolved()
+        wanted: dict[str, list[Any]] = {}
+        for s in subjects:
+            if s is None:
+                continue
+            key = s if type(s) is str else b"\0" + canonical(s)
+            if key in out:
+                continue
+            id = self.lookup_id(s)
+            held = self._cache.get(id)
+            if held is not None and held[1] > now:
+                out[key] = held[0]
+            else:
+                wanted.setdefault(id, []).append(key)
+        self._periods()
+        if not wanted:
+            return out
+        found = self.store.get_many(list(wanted))
+        new = {}
+        for id in wanted:
+            if id not in found:
+                link = LINK_PREFIX + _b64(os.urandom(16))
+                new[id] = Stored(link, self.root.wrap(os.urandom(32), _dk_context(id, link)), ROOT_VERSION)
+        if new:
+            found.update(self.store.create_many(new))
+        for id, keys in wanted.items():
+            sk = self._material(id, found[id])
+            self._cache[id] = (sk, now + self.ttl_s)
+            self._cache.move_to_end(id)
+            for key in keys:
+                out[key] = sk
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return out
+
+    def _material(self, id: str, item: Stored | Tombstone) -> SubjectKey:
+        if isinstance(item, Tombstone):
+            return FORGOTTEN
+        if item.root_version != ROOT_VERSION:
+            raise TokenError("unknown_version")
+        return SubjectKey(item.link, self.root.unwrap(item.wrapped, _dk_context(id, item.link)), self.periods)
+
+    def _periods(self) -> None:
+        """Today's period key of each retention policy (created by the first writer)."""
+        day = int(self.clock() // DAY_S)
+        for days in self.retention_days:
+            held = self.periods.get(days)
+            if held is not None and held[0] == day:
+                continue
+            expires = (day + 1 + days) * DAY_S
+            new = PeriodKey(self.root.wrap(os.urandom(32), _period_context(days, day)), expires)
+            pk = self.store.period(days, day, new)
+            self.periods[days] = (day, self.root.unwrap(pk.wrapped, _period_context(days, day)))
+
+
+class Opener:
+    """Opens tokens for a reader (export, reveal): finds a subject's key by its key link, and a
+    period key by its day, refusing one past its own expiry time (DynamoDB's TTL deletes late)."""
+
+    def __init__(self, store: KeyStore, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.clock = clock
+        self._root: Root | None = None
+        self._subjects: dict[str, tuple[bytes, Cipher] | None] = {}
+        self._periods: dict[tuple[int, int], PeriodKey | None] = {}
+
+    @property
+    def root(self) -> Root:
+        if self._root is None:
+            self._root = Root(self.store.root(ROOT_VERSION), ROOT_VERSION)
+        return self._root
+
+    def subject(self, link: str) -> tuple[bytes, Cipher] | None:
+        if link not in self._subjects:
+            found = self.store.by_link(link) if type(link) is str and link.startswith(LINK_PREFIX) else None
+            if found is None:
+                self._subjects[link] = None
+            else:
+                id, item = found
+                key = self.root.unwrap(item.wrapped, _dk_context(id, item.link))
+                self._subjects[link] = (key, Cipher(key))
+        return self._subjects[link]
+
+    def open(self, token: str, site: Site, link: Any) -> Any:
+        """The value, or TokenError (malformed, tampered, forgotten, expired, no_key)."""
+        parsed = parse(token)
+        held = self.subject(link) if type(link) is str else None
+        if held is None:
+            raise TokenError("forgotten")
+        key, cipher = held
+        if parsed.period is not None:
+            if site.retention_days is None:
+                raise TokenError("tampered")
+            pk = self._period(site.retention_days, parsed.period)
+            if pk is None or pk.expires <= self.clock():
+                raise TokenError("expired")
+            cipher = Cipher(period_data_key(key, self.root.unwrap(pk.wrapped, _period_context(site.retention_days, parsed.period))))
+        elif site.retention_days is not None:
+            raise TokenError("tampered")
+        return cipher.open(token, site, link.encode())
+
+    def _period(self, days: int, day: int) -> PeriodKey | None:
+        if (days, day) not in self._periods:
+            self._periods[(days, day)] = self.store.period(days, day)
+        return self._periods[(days, day)]
+
+
+class MemoryKeyStore:
+    """The key store in memory (tests, benchmark): the DynamoDB adapter's semantics, thread-safe,
+    with the same call counts (one batch read per 100 ids, one write per 100 new ones)."""
+
+    def __init__(self):
+        self.items: dict[str, Stored | Tombstone] = {}
+        self.period_keys: dict[tuple[int, int], PeriodKey] = {}
+        self.roots: dict[int, bytes] = {}
+        self.calls: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def root(self, version: int) -> bytes:
+        with self._lock:
+            self.calls["kms:Decrypt"] += 1
+            return self.roots.setdefault(version, os.urandom(64))
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Stored | Tombstone]:
+        with self._lock:
+            self.calls["BatchGetItem"] += -(-len(ids) // 100)
+            return {i: self.items[i] for i in ids if i in self.items}
+
+    def create_many(self, items: Mapping[str, Stored]) -> dict[str, Stored | Tombstone]:
+        with self._lock:
+            self.calls["TransactWriteItems"] += -(-len(items) // 100)
+            for id, item in items.items():
+                self.items.setdefault(id, item)
+            return {id: self.items[id] for id in items}
+
+    def by_link(self, link: str) -> tuple[str, Stored] | None:
+        with self._lock:
+            self.calls["Query"] += 1
+            for id, item in self.items.items():
+                if isinstance(item, Stored) and item.link == link:
+                    return id, item
+            return None
+
+    def forget(self, id: str, tombstone: Tombstone) -> Stored | Tombstone | None:
+        with self._lock:
+            self.calls["PutItem"] += 1
+            before = self.items.get(id)
+            self.items[id] = tombstone
+            return before
+
+    def period(self, days: int, day: int, new: PeriodKey | None = None) -> PeriodKey | None:
+        with self._lock:
+            self.calls["GetItem"] += 1
+            if new is not None:
+                return self.period_keys.setdefault((days, day), new)
+            return self.period_keys.get((days, day))
