@@ -96,6 +96,18 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class SubjectKeysConfig:
+    """Per-subject keys (crypto-shredding): the key table and its cache in the scrubber."""
+
+    # the longest a key forgotten elsewhere stays usable in a warm scrubber (receipts state it)
+    cache_ttl_seconds: int = 300
+    cache_size: int = 100_000  # subjects per container
+    # 0: off. Else DynamoDB point-in-time recovery of the key table, over this many days: deleted
+    # keys stay restorable that long (the erasure receipt states the window)
+    point_in_time_recovery_days: int = 0
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     memory_mb: int
     timeout_seconds: int
@@ -110,6 +122,8 @@ class PipelineConfig:
     producer: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=512, timeout_seconds=300))
     scrubber: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=1024, timeout_seconds=120))
     contracts: ContractsConfig = field(default_factory=ContractsConfig)
+    subject_keys: SubjectKeysConfig = field(default_factory=SubjectKeysConfig)
+    rights: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=1024, timeout_seconds=900))
     quarantine_reader_role_name: str = "pii-scrub-quarantine-reader"
     keyring_break_glass_role_name: str = "pii-scrub-keyring-break-glass"
     log_retention_days: int = 30
@@ -142,6 +156,22 @@ class PipelineConfig:
     @property
     def pseudonym_secret_name(self) -> str:
         return f"{self.name_prefix}/pseudonymisation-keys"
+
+    @property
+    def subject_keys_table_name(self) -> str:
+        return f"{self.name_prefix}-subject-keys"
+
+    @property
+    def subject_keys_alias(self) -> str:
+        """The KMS key that encrypts the key table's root secrets."""
+        return f"alias/{self.name_prefix}-subject-keys-root"
+
+    @property
+    def rights_function_name(self) -> str:
+        return f"{self.name_prefix}-subject-rights"
+
+    def receipts_bucket_name(self, account: str, region: str) -> str:
+        return f"{self.name_prefix}-receipts-{account}-{region}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +273,16 @@ def load_config(raw: Any) -> PipelineConfig:
     scrubber = _function(
         r.get("scrubber", {}), r.key("scrubber"), FunctionConfig(1024, 120), max_timeout=_FIREHOSE_PROCESSOR_MAX_TIMEOUT_S
     )
+    rights = _function(r.get("rights", {}), r.key("rights"), FunctionConfig(1024, 900))
     contracts = read_contracts(r.get("contracts", {}), r.key("contracts"))
+    sk = _Reader(r.get("subject_keys", {}), r.key("subject_keys"))
+    skd = SubjectKeysConfig()
+    subject_keys = SubjectKeysConfig(
+        cache_ttl_seconds=sk.int_in("cache_ttl_seconds", skd.cache_ttl_seconds, 0, 3600),
+        cache_size=sk.int_in("cache_size", skd.cache_size, 1000, 10_000_000),
+        point_in_time_recovery_days=sk.int_in("point_in_time_recovery_days", skd.point_in_time_recovery_days, 0, 35),
+    )
+    sk.done()
     role_name = r.string(
         "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
     )
@@ -268,6 +307,8 @@ def load_config(raw: Any) -> PipelineConfig:
         producer=producer,
         scrubber=scrubber,
         contracts=contracts,
+        subject_keys=subject_keys,
+        rights=rights,
         quarantine_reader_role_name=role_name,
         keyring_break_glass_role_name=break_glass,
         log_retention_days=retention,

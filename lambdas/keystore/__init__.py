@@ -1,0 +1,1 @@
+"""Adapter: the per-subject key store (privacy.subjects.KeyStore) on DynamoDB and KMS."""

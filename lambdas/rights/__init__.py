@@ -1,0 +1,1 @@
+"""Subject rights over the lake: forget (crypto-shredding, with a receipt), export, reveal."""
