@@ -46,6 +46,7 @@ class Pii:
     generalise: str | None = None
     band: int = 10
     prefix: int = 3
+    encrypt: str | None = None  # with an encrypt action: "random" (AES-GCM, the default) or "deterministic" (AES-SIV)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Contract:
     detectors: tuple[str, ...] = DETECTORS
     undeclared: str = "drop"
     engine: str = "fast"  # or "reference": no fast plan, on purpose
+    retention_days: int | None = None  # encrypted values become unreadable this long after their day
     description: str = ""
     source: str = ""
     raw: Any = field(default=None, compare=False, repr=False)  # the document as written
