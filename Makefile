@@ -117,8 +117,10 @@ contracts: venv
 
 ## Scrub a JSON-lines file in batch mode: make scrub IN=events.jsonl [OUT=scrubbed.jsonl] KEYRING=keys.json
 scrub: venv
-	$(if $(value IN),,$(error usage: make scrub IN=events.jsonl [OUT=scrubbed.jsonl] KEYRING=keys.json))
-	$(PY) -m tools.contracts scrub $(call arg,IN) $(if $(value OUT),--output $(call arg,OUT)) $(if $(value KEYRING),--keyring $(call arg,KEYRING))
+	$(if $(value IN),,$(error usage: make scrub IN=events.jsonl [OUT=scrubbed.jsonl] KEYRING=keys.json [SUBJECT_KEYS=table ROOT_KEY=key | REDACT_ENCRYPTED=1]))
+	$(PY) -m tools.contracts scrub $(call arg,IN) $(if $(value OUT),--output $(call arg,OUT)) $(if $(value KEYRING),--keyring $(call arg,KEYRING)) \
+	  $(if $(value SUBJECT_KEYS),--subject-keys $(call arg,SUBJECT_KEYS)) $(if $(value ROOT_KEY),--root-key $(call arg,ROOT_KEY)) \
+	  $(if $(value REDACT_ENCRYPTED),--redact-encrypted)
 
 ## CloudFormation, with Lambda dependencies bundled locally (no Docker, no credentials)
 synth: venv cli

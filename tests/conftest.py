@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
+import json
 import os
 import uuid
 from pathlib import Path
@@ -106,9 +108,55 @@ def config():
     return CONFIG
 
 
-def contract_set(config=CONFIG):
-    from privacy.engine import ContractSet
+def _memory_store():
+    from privacy.subjects import MemoryKeyStore
+
+    return MemoryKeyStore()
+
+
+# The per-subject key store of the tests' scrubbers (in memory; keystore.dynamo is tested on moto)
+TEST_STORE = _memory_store()
+
+
+def subject_keys(store=TEST_STORE, config=CONFIG):
+    """The key port of the tests: the test keyring, and per-subject keys in ``store``."""
     from privacy.keys import Keyring
+    from privacy.subjects import SubjectKeys
+    from stacks.config import load_contracts
+
+    retention = {c.retention_days for c in load_contracts(config.contracts) if c.retention_days}
+    return SubjectKeys(Keyring.from_secret(TEST_KEYRING_SECRET), store, retention_days=retention)
+
+
+@functools.cache
+def _opener(store):
+    from privacy.subjects import Opener
+
+    return Opener(store)
+
+
+def opened(record: dict, store=TEST_STORE) -> dict:
+    """A scrubbed record with its encrypted fields opened (as export would), for assertions;
+    a token that does not open fails the test."""
+    from privacy.sealed import open_record
+
+    out = json.loads(json.dumps(record))
+    contract = _contracts_by_ref()[out["_privacy"]["contract"]]
+    problems = open_record(out, contract, _opener(store))
+    assert problems == [], problems
+    return out
+
+
+@functools.cache
+def _contracts_by_ref():
+    from stacks.config import load_contracts
+
+    return {c.ref: c for c in load_contracts(CONFIG.contracts)}
+
+
+def contract_set(config=CONFIG, keys=None):
+    """The configured contracts, with the tests' key port (per-subject keys in TEST_STORE)."""
+    from privacy.engine import ContractSet
     from stacks.config import load_contracts
 
     c = config.contracts
@@ -119,7 +167,7 @@ def contract_set(config=CONFIG):
         default_contract=c.default_contract,
         default_versions=dict(c.default_versions),
         token=c.redaction_token,
-        keyring=Keyring.from_secret(TEST_KEYRING_SECRET),
+        keyring=keys if keys is not None else subject_keys(config=config),
     )
 
 

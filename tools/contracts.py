@@ -3,6 +3,7 @@
     python -m tools.contracts validate [--dir contracts]
     python -m tools.contracts scrub events.jsonl [--output F] [--quarantine F] [--contract order_placed/1]
                                                  [--keyring keys.json]
+                                                 [--subject-keys TABLE --root-key KEY | --redact-encrypted]
 
 ``scrub`` is batch mode, for backfills: the same engine and contracts as the stream. Each line is
 one event; the output goes to ``<input>.scrubbed.jsonl`` (or ``--output``) and every line that
@@ -18,6 +19,13 @@ line naming it (never its content) with exit status 2.
 Pseudonymisation needs the keyring (``{"current": "v1", "v1": "<key>"}``): give ``--keyring`` a
 file, or set ``PSEUDONYM_KEYRING``. To produce the same pseudonyms as the stream, use the stream's
 keyring (from its Secrets Manager secret).
+
+Contracts that encrypt seal values under each subject's own key, from the per-subject key table:
+give ``--subject-keys`` (the DynamoDB table, e.g. ``pii-scrub-subject-keys``) and ``--root-key``
+(its root KMS key, e.g. ``alias/pii-scrub-subject-keys-root``), with AWS credentials that may use
+them (the scrubber's permissions), so that the backfill lands what the stream would. Or say
+``--redact-encrypted``: what would be sealed is redacted instead (and subjects keep HMAC
+pseudonyms). Without either, such contracts are refused.
 """
 
 from __future__ import annotations
@@ -74,6 +82,19 @@ def cmd_scrub(args) -> int:
     needs_keys = any(f.pii and "pseudonymise" in (f.pii.action, f.pii.always) for c in contracts for f in c.fields)
     if needs_keys and keyring is None:
         raise InputError(f"the contracts pseudonymise: give --keyring FILE or set {KEYRING_ENV}")
+    encrypts = any(f.pii and "encrypt" in (f.pii.action, f.pii.always) for c in contracts for f in c.fields)
+    if args.subject_keys or args.root_key:
+        if not (args.subject_keys and args.root_key) or args.redact_encrypted:
+            raise InputError("--subject-keys and --root-key go together, and not with --redact-encrypted")
+        from keystore.dynamo import DynamoKeyStore
+
+        from privacy.subjects import SubjectKeys
+
+        keyring = SubjectKeys(keyring, DynamoKeyStore(args.subject_keys, args.root_key),
+                              retention_days={c.retention_days for c in contracts if c.retention_days})
+    elif encrypts and not args.redact_encrypted:
+        raise InputError("the contracts encrypt: give --subject-keys TABLE and --root-key KEY (the stream's key table), "
+                         "or --redact-encrypted")
     cs = ContractSet(
         contracts,
         type_field=cfg.type_field,
@@ -119,16 +140,33 @@ def cmd_scrub(args) -> int:
     return 0
 
 
+CHUNK = 1000  # lines scrubbed as one batch: their subjects are resolved at once
+
+
 def _scrub_lines(fin, fout, fq, cs, forced, now, stats, bar) -> None:
-    """Scrub each line of ``fin`` into ``fout``; what cannot be scrubbed goes to ``fq``, raw."""
-    scrub = Scrubber(cs).batch(now, forced)  # the stream's fast path, the reference engine for what it declines
+    """Scrub each line of ``fin`` into ``fout``, in batches of ``CHUNK`` lines (as the stream
+    does: decode, resolve the subjects' keys at once, transform); what cannot be scrubbed goes
+    to ``fq``, raw."""
+    scrubber = Scrubber(cs)
+    chunk: list[tuple[int, bytes]] = []
     for lineno, raw in enumerate(fin, 1):
         bar.update(len(raw))
         line = raw.strip()
-        if not line:
-            continue
+        if line:
+            chunk.append((lineno, line))
+        if len(chunk) >= CHUNK:
+            _scrub_chunk(chunk, scrubber.batch(now, forced), fout, fq, stats)
+            chunk = []
+    if chunk:
+        _scrub_chunk(chunk, scrubber.batch(now, forced), fout, fq, stats)
+
+
+def _scrub_chunk(chunk, scrub, fout, fq, stats) -> None:
+    prepared = [scrub.prepare(line) for _n, line in chunk]  # the stream's fast path, or the reference engine
+    scrub.resolve()
+    for (lineno, line), item in zip(chunk, prepared, strict=True):
         try:
-            out, redacted = scrub(line)
+            out, redacted = scrub.finish(item)
         except (DecodeFailure, Rejection) as exc:
             reason = exc.reason
         except Exception:  # noqa: BLE001 - fail closed, as the stream does
@@ -162,6 +200,10 @@ def main(argv=None) -> int:
     s.add_argument("--quarantine", help="file for the lines that cannot be scrubbed, raw (default: "
                                         "<input>.quarantine.jsonl next to the output); created owner-only (0600)")
     s.add_argument("--keyring", help="JSON keyring file for pseudonymisation")
+    s.add_argument("--subject-keys", metavar="TABLE", help="the per-subject key table (DynamoDB) for encrypted fields")
+    s.add_argument("--root-key", metavar="KEY", help="the KMS key (id, ARN or alias) of the key table's root")
+    s.add_argument("--redact-encrypted", action="store_true",
+                   help="without a key table: redact what the contracts would encrypt (and keep HMAC pseudonyms)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     try:

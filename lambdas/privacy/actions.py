@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .contract import Pii
 from .detectors import luhn_ok
-from .patterns import compile_mask
+from .patterns import PatternError, compile_mask, compile_pattern
+from .pii import ENCRYPTIONS, GENERALISATIONS, MASKS, Pii
+from .tokens import Site, site
 from .validation import _is_date
 
 # bytes.translate is a C table loop; str.translate with a mapping and re.sub are several times slower
@@ -115,19 +116,84 @@ def _generalise_fn(p: Pii, token: str) -> Callable[[Any], Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# Parameters: each action checks its own, in a contract's ``pii`` block (``doc`` reports errors
+# with the contract file and key), and returns them as ``Pii`` attributes
+# ---------------------------------------------------------------------------------------------
+
+
+def _no_params(_doc, _m, _key, _ftype) -> dict:
+    return {}
+
+
+def _mask_params(doc, m, key, _ftype) -> dict:
+    mask = doc.string(m, "mask", key, required=False, choices=MASKS)
+    regex = doc.string(m, "regex", key, required=False)
+    fmt = doc.string(m, "format", key, required=False)
+    if (mask is None) == (regex is None):
+        raise doc.err(key, "a mask action needs exactly one of 'mask' (a named mask) or 'regex' + 'format'")
+    if regex is not None:
+        if fmt is None:
+            raise doc.err(f"{key}.format", "is required with 'regex'")
+        try:
+            compile_pattern(regex)
+        except PatternError as exc:
+            raise doc.err(f"{key}.regex", str(exc)) from None
+        try:
+            compile_mask(regex, fmt)  # checks the group references of the format
+        except PatternError as exc:
+            raise doc.err(f"{key}.format", str(exc)) from None
+    elif fmt is not None:
+        raise doc.err(f"{key}.format", "only applies with 'regex'")
+    return {"mask": mask, "mask_regex": regex, "mask_format": fmt}
+
+
+_GENERALISE_TYPES = {"year": ("date", "datetime", "string"), "day": ("datetime", "string"), "age_band": ("integer", "number"),
+                     "prefix": ("string",)}
+
+
+def _generalise_params(doc, m, key, ftype) -> dict:
+    gen = doc.string(m, "generalise", key, required=False, choices=GENERALISATIONS)
+    if gen is None:
+        raise doc.err(f"{key}.generalise", "is required with the generalise action (year, age_band, prefix, day)")
+    if ftype not in _GENERALISE_TYPES[gen] + ("any",):
+        raise doc.err(f"{key}.generalise", f"{gen} does not apply to a field of type {ftype}")
+    out = {"generalise": gen}
+    # a band of 1 would keep the exact age
+    for n, lo, applies in (("band", 2, "age_band"), ("prefix", 1, "prefix")):
+        if n not in m:
+            continue
+        v = m[n]
+        if gen != applies:
+            raise doc.err(f"{key}.{n}", f"only applies to generalise: {applies}")
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 100:
+            raise doc.err(f"{key}.{n}", f"must be an integer from {lo} to 100, got {v!r}")
+        out[n] = v
+    return out
+
+
+def _encrypt_params(doc, m, key, _ftype) -> dict:
+    return {"encrypt": doc.string(m, "encrypt", key, required=False, choices=ENCRYPTIONS)}  # None: random
+
+
 @dataclass(frozen=True)
 class Action:
     """One action. ``build(pii, token)`` gives its value -> value function (None: the action
     removes the field). ``params``: the ``Pii`` attributes that configure it, so its *rule* (what
-    decides its output besides the value) is derived here, never listed by hand elsewhere."""
+    decides its output besides the value) is derived here, never listed by hand elsewhere;
+    ``check(doc, m, key, field type)`` reads and validates them from a contract's ``pii`` block
+    (``yaml``: their names there)."""
 
     name: str
     build: Callable[[Pii, str], Callable[[Any], Any] | None]
     params: tuple[str, ...] = ()
+    yaml: tuple[str, ...] = ()
+    check: Callable[..., dict] = _no_params
     pure: bool = True  # a function of the value and the rule alone: its outputs may be remembered
     keyed: bool = False  # reads keys from the key port at run time (never compiled in)
-    needs_subject: bool = False  # reads the subject's raw id (per-subject material)
+    needs_subject: bool = False  # reads the subject's per-subject material (its key)
     constant: bool = False  # the same output whatever the value (the redaction token)
+    with_consent: bool = True  # may be the action with consent (``always``): not one that removes the field
 
     def rule(self, pii: Pii, token: str) -> tuple:
         return (self.name, token, *(getattr(pii, name) for name in self.params))
@@ -156,30 +222,71 @@ class _Keyed:
 
 KEYED = _Keyed()
 
+
+class _Link(_Keyed):
+    def __repr__(self) -> str:
+        return "LINK"
+
+
+LINK = _Link()
+
 register(Action("redact", lambda _p, token: (lambda _v: token), constant=True))
-register(Action("mask", _mask_fn, params=("mask", "mask_regex", "mask_format")))
+register(Action("mask", _mask_fn, params=("mask", "mask_regex", "mask_format"), yaml=("mask", "regex", "format"),
+                check=_mask_params))
 register(Action("pseudonymise", _keyed, pure=False, keyed=True))
-register(Action("generalise", _generalise_fn, params=("generalise", "band", "prefix")))
-register(Action("drop", lambda _p, _token: None))
+register(Action("generalise", _generalise_fn, params=("generalise", "band", "prefix"), yaml=("generalise", "band", "prefix"),
+                check=_generalise_params))
+register(Action("drop", lambda _p, _token: None, with_consent=False))
+# the value sealed under the subject's own data key (privacy.tokens): kept, and unreadable once
+# the subject is forgotten; its key comes through the key port, per record (needs_subject)
+register(Action("encrypt", _keyed, params=("encrypt",), yaml=("encrypt",), check=_encrypt_params, pure=False, keyed=True,
+                needs_subject=True))
+
+ACTIONS = tuple(REGISTRY)
+# a parameter's name in a pii block -> the actions that take it
+PARAMS: dict[str, tuple[str, ...]] = {}
+for _a in REGISTRY.values():
+    for _n in _a.yaml:
+        PARAMS[_n] = (*PARAMS.get(_n, ()), _a.name)
 
 
 class PiiOp(NamedTuple):
     """One personal-data field of a contract's plan: the action without consent to all of
-    ``purposes``, and the ``always`` action with it (or None)."""
+    ``purposes``, and the ``always`` action with it (or None). It writes ``path``; ``reads`` names
+    what it reads besides its own value: the subject (``SUBJECT``), whose id and key every emitter
+    captures once per record before any action runs, so an action that rewrites the subject's
+    field (pseudonymise) cannot change what another action sees."""
 
     path: str
     purposes: frozenset
     action: str
-    fn: Callable[[Any], Any] | _Keyed | None
+    fn: Callable[[Any], Any] | _Keyed | Site | None
     always: str | None
-    always_fn: Callable[[Any], Any] | _Keyed | None
+    always_fn: Callable[[Any], Any] | _Keyed | Site | None
+    reads: tuple[str, ...] = ()
 
     def reads_subject(self) -> bool:
-        return any(REGISTRY[a].needs_subject for a in (self.action, self.always) if a)
+        return SUBJECT in self.reads
 
 
-def pii_op(path: str, p: Pii, token: str) -> PiiOp:
-    lack = REGISTRY[p.action]
-    always = REGISTRY[p.always] if p.always else None
-    return PiiOp(path, frozenset(p.purposes), p.action, lack.build(p, token),
-                 p.always, always.build(p, token) if always else None)
+SUBJECT = "<subject>"
+
+
+def pii_op(path: str, p: Pii, token: str, contract_type: str = "", subject: str | None = None,
+           retention_days: int | None = None) -> PiiOp:
+    """The op of field ``path``. Keyed actions get markers, never keys: ``KEYED`` (an HMAC
+    pseudonym from the key port), ``LINK`` (the subject's own field, pseudonymised: its key link
+    when the port has per-subject keys, else its HMAC pseudonym) or a ``Site`` (sealed under the
+    subject's data key)."""
+
+    def fn(name: str):
+        act = REGISTRY[name]
+        if name == "pseudonymise" and path == subject:
+            return LINK
+        if act.needs_subject:
+            return site(contract_type, path, p.encrypt == "deterministic", retention_days)
+        return act.build(p, token)
+
+    names = [p.action] + ([p.always] if p.always else [])
+    reads = (SUBJECT,) if any(REGISTRY[n].needs_subject or (n == "pseudonymise" and path == subject) for n in names) else ()
+    return PiiOp(path, frozenset(p.purposes), p.action, fn(p.action), p.always, fn(p.always) if p.always else None, reads)

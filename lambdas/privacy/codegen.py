@@ -45,20 +45,20 @@ def _emit_consent_branches(code: _Code, pii_ops, emit, grouped: bool = False, fl
     another's: their actions then touch separate values and their order cannot matter. ``flag``:
     the purposes a consent flag grants (all or none), for which every test is one test, of
     whether the flag granted anything."""
-    paths = [op[0] for op in pii_ops]
+    paths = [op.path for op in pii_ops]
     nested = any(q.startswith(p + ".") or q.startswith(p + "[*]") for p in paths for q in paths if p != q)
     if grouped and not nested:
         groups: dict[frozenset, list] = {}
         for op in pii_ops:
-            key = flag if flag is not None and op[1] and op[1] <= flag else op[1]
+            key = flag if flag is not None and op.purposes and op.purposes <= flag else op.purposes
             groups.setdefault(key, []).append(op)
         blocks = list(groups.items())
     else:
-        blocks = [(op[1], [op]) for op in pii_ops]
+        blocks = [(op.purposes, [op]) for op in pii_ops]
     for need, ops in blocks:
         test = "consented" if need is flag else f"{code.const(need)} <= consented"
-        always = [(path, fn, name, False) for path, _n, _a, _f, name, fn in ops if fn is not None]
-        lack = [(path, fn, name, True) for path, _n, name, fn, *_ in ops]
+        always = [(op.path, op.always_fn, op.always, False) for op in ops if op.always_fn is not None]
+        lack = [(op.path, op.fn, op.action, True) for op in ops]
         if always:
             code.lines.append(f"    if {test}:")
             emit(always, 2)

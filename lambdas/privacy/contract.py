@@ -13,17 +13,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .actions import ACTIONS, PARAMS, REGISTRY
 from .detectors import DETECTORS
 from .document import _PATH_RE, ContractError, _Doc, _number, _str_list
 from .generators import Generate, _check_generators, _parse_generate
-from .patterns import PatternError, compile_mask, compile_pattern
+from .patterns import PatternError, compile_pattern
+from .pii import GENERALISATIONS, MASKS, Pii  # noqa: F401 (re-exported)
 
 __all__ = ["ContractError", "Contract", "FieldSpec", "Pii", "Consent", "Generate", "parse_contract", "bundle_json", "load_bundle"]
 
 TYPES = ("string", "integer", "number", "boolean", "object", "array", "date", "datetime", "any")
-ACTIONS = ("redact", "mask", "pseudonymise", "generalise", "drop")
-MASKS = ("ssn", "email", "phone", "card", "last4")
-GENERALISATIONS = ("year", "age_band", "prefix", "day")
 SCAN_MODES = ("off", "mask", "quarantine")
 CONSENT_MODELS = ("flag", "purposes")
 PURPOSE_LEVELS = ("granular", "cumulative")
@@ -33,20 +32,6 @@ RESERVED = frozenset({"_privacy", "data_redacted", "redacted_at"})
 MAX_PATH_SEGMENTS = 32
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 _VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+){0,2}", re.ASCII)
-
-
-@dataclass(frozen=True)
-class Pii:
-    purposes: tuple[str, ...]
-    action: str  # applied without consent
-    always: str | None = None  # applied even with consent (e.g. pseudonymise the user id)
-    mask: str | None = None
-    mask_regex: str | None = None
-    mask_format: str | None = None
-    generalise: str | None = None
-    band: int = 10
-    prefix: int = 3
-    encrypt: str | None = None  # with an encrypt action: "random" (AES-GCM, the default) or "deterministic" (AES-SIV)
 
 
 @dataclass(frozen=True)
@@ -105,8 +90,10 @@ class Contract:
 
 
 def _parse_pii(doc: _Doc, raw: Any, key: str, ftype: str, purposes: tuple[str, ...]) -> Pii:
+    """The field's ``pii`` block: its purposes, its actions, and the parameters of those actions,
+    each checked by the action that takes it (``actions.REGISTRY``)."""
     m = doc.mapping(raw, key)
-    doc.only(m, key, {"purposes", "action", "always", "mask", "regex", "format", "generalise", "band", "prefix"})
+    doc.only(m, key, {"purposes", "action", "always", *PARAMS})
     if "purposes" not in m:
         raise doc.err(f"{key}.purposes", "is required")
     pp = _str_list(doc, m["purposes"], f"{key}.purposes")
@@ -115,46 +102,18 @@ def _parse_pii(doc: _Doc, raw: Any, key: str, ftype: str, purposes: tuple[str, .
             raise doc.err(f"{key}.purposes", f"purpose {p!r} is not declared in purposes ({', '.join(purposes)})")
     action = doc.string(m, "action", key, choices=ACTIONS)
     always = doc.string(m, "always", key, required=False, choices=ACTIONS)
-    if always == "drop":
-        raise doc.err(f"{key}.always", "drop cannot apply with consent (the field would never be kept); declare no field")
-    mask = doc.string(m, "mask", key, required=False, choices=MASKS)
-    regex = doc.string(m, "regex", key, required=False)
-    fmt = doc.string(m, "format", key, required=False)
-    gen = doc.string(m, "generalise", key, required=False, choices=GENERALISATIONS)
-    uses = {action, always}
-    if "mask" in uses:
-        if (mask is None) == (regex is None):
-            raise doc.err(key, "a mask action needs exactly one of 'mask' (a named mask) or 'regex' + 'format'")
-        if regex is not None:
-            if fmt is None:
-                raise doc.err(f"{key}.format", "is required with 'regex'")
-            try:
-                compile_pattern(regex)
-            except PatternError as exc:
-                raise doc.err(f"{key}.regex", str(exc)) from None
-            try:
-                compile_mask(regex, fmt)  # checks the group references of the format
-            except PatternError as exc:
-                raise doc.err(f"{key}.format", str(exc)) from None
-    elif mask or regex or fmt:
-        raise doc.err(key, "'mask', 'regex' and 'format' only apply to the mask action")
-    if "generalise" in uses:
-        if gen is None:
-            raise doc.err(f"{key}.generalise", "is required with the generalise action (year, age_band, prefix, day)")
-        expected = {"year": ("date", "datetime", "string"), "day": ("datetime", "string"), "age_band": ("integer", "number"),
-                    "prefix": ("string",)}[gen]
-        if ftype not in expected + ("any",):
-            raise doc.err(f"{key}.generalise", f"{gen} does not apply to a field of type {ftype}")
-    elif gen:
-        raise doc.err(key, "'generalise' only applies to the generalise action")
-    band = m.get("band", 10)
-    prefix = m.get("prefix", 3)
-    # a band of 1 would keep the exact age
-    for n, v, lo in (("band", band, 2), ("prefix", prefix, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 100:
-            raise doc.err(f"{key}.{n}", f"must be an integer from {lo} to 100, got {v!r}")
-    return Pii(purposes=pp, action=action, always=always, mask=mask, mask_regex=regex, mask_format=fmt,
-               generalise=gen, band=band, prefix=prefix)
+    if always is not None and not REGISTRY[always].with_consent:
+        raise doc.err(f"{key}.always", f"{always} cannot apply with consent (the field would never be kept); declare no field")
+    uses = [REGISTRY[action]] + ([REGISTRY[always]] if always is not None and always != action else [])
+    params: dict[str, Any] = {}
+    for act in uses:
+        params.update(act.check(doc, m, key, ftype))
+    taken = {n for act in uses for n in act.yaml}
+    for name in m.keys() & PARAMS.keys():
+        if name not in taken:
+            owners = " or ".join(PARAMS[name])
+            raise doc.err(key, f"{name!r} only applies to the {owners} action")
+    return Pii(purposes=pp, action=action, always=always, **params)
 
 
 def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> FieldSpec:
@@ -206,7 +165,7 @@ def parse_contract(raw: Any, source: str) -> Contract:
     doc = _Doc(source)
     m = doc.mapping(raw, "")
     doc.only(m, "", {"contract", "version", "description", "subject", "consent", "purposes", "fields", "scan", "undeclared_fields",
-                     "engine"})
+                     "engine", "retention_days"})
     ctype = doc.string(m, "contract", "")
     if not _NAME_RE.fullmatch(ctype):
         raise doc.err("contract", f"must be lower_snake_case, got {ctype!r}")
@@ -246,6 +205,16 @@ def parse_contract(raw: Any, source: str) -> Contract:
         raise doc.err("subject", f"names no declared scalar field: {subject!r}")
     if not sf.required:
         raise doc.err("subject", f"the subject field {subject!r} must be required")
+    if sf.pii is not None and "encrypt" in (sf.pii.action, sf.pii.always):
+        raise doc.err(f"fields.{subject}.pii", "the subject field cannot be encrypted: its key is found by it (pseudonymise it: "
+                      "it then holds the subject's key link)")
+    encrypts = any(f.pii is not None and "encrypt" in (f.pii.action, f.pii.always) for f in fields)
+    retention = m.get("retention_days")
+    if retention is not None:
+        if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 36500:
+            raise doc.err("retention_days", f"must be an integer from 1 to 36500, got {retention!r}")
+        if not encrypts:
+            raise doc.err("retention_days", "applies to encrypted fields, and this contract encrypts none")
 
     c = doc.mapping(m.get("consent"), "consent")
     doc.only(c, "consent", {"model", "field", "levels"})
@@ -280,7 +249,8 @@ def parse_contract(raw: Any, source: str) -> Contract:
         raise doc.err("description", "must be a string")
     return Contract(type=ctype, version=version, subject=subject, consent=Consent(model=model, path=cpath, levels=levels),
                     purposes=purposes, fields=fields, scan_mode=scan_mode, detectors=tuple(detectors),
-                    undeclared=undeclared, description=description, source=source, raw=raw, engine=engine)
+                    undeclared=undeclared, description=description, source=source, raw=raw, engine=engine,
+                    retention_days=retention)
 
 
 def bundle_json(contracts: list[Contract]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from .actions import KEYED, pii_op
+from .actions import KEYED, LINK, pii_op
 from .codegen import _Code, _emit_consent_branches
 from .common import (
     _EXACT_LIMIT,
@@ -39,7 +39,8 @@ from .common import (
 from .consent import _ConsentReader
 from .contract import RESERVED, Contract
 from .detectors import Scanner
-from .keys import Keyring
+from .keys import NO_SUBJECTS, Keyring, Resolved
+from .tokens import Site
 from .validation import _build_tree, _inline_checks, _Node
 
 
@@ -52,7 +53,11 @@ class CompiledContract:
         self.undeclared = contract.undeclared
         self._walk_fast = self._compile_walk()
         self.consent = _ConsentReader(contract)
-        self.pii_ops = [pii_op(f.path, f.pii, token) for f in contract.fields if f.pii is not None]
+        self.pii_ops = [pii_op(f.path, f.pii, token, contract.type, contract.subject, contract.retention_days)
+                        for f in contract.fields if f.pii is not None]
+        # the subject's id and key are read once, before any action (see actions.PiiOp)
+        self.reads_subject = any(op.reads_subject() for op in self.pii_ops)
+        self.subject_segs = tuple(name for name, _each in _segments(contract.subject))
         self.keys = keyring  # the default key port (ContractSet hands its own to each call)
         self.scan_mode = contract.scan_mode
         self.scanner = Scanner(contract.detectors) if contract.scan_mode != "off" else None
@@ -138,7 +143,7 @@ class CompiledContract:
 
     def _compile_actions(self):
         """Generate straight-line Python that applies every PII action and the free-text scan."""
-        code = _Code({"R": Rejection, "UP": UNDECLARED_PII})
+        code = _Code({"R": Rejection, "UP": UNDECLARED_PII, "TOKEN": self.token})
         lines, const = code.lines, code.const
 
         def access(segs, obj: str, depth: int, leaf_code) -> None:
@@ -168,6 +173,10 @@ class CompiledContract:
                 lines.append(f"{lind}if {key} in {container}:")
                 if fn is None:
                     lines.append(f"{lind}    del {container}[{key}]")
+                elif fn is LINK:  # the subject's key link; a forgotten subject's id is redacted
+                    lines.append(f"{lind}    {container}[{key}] = SK.link if ok else (TOKEN if gone else K.pseudonym({container}[{key}]))")
+                elif isinstance(fn, Site):  # sealed under the subject's key; without one, redacted
+                    lines.append(f"{lind}    {container}[{key}] = SK.seal({container}[{key}], {const(fn)}) if ok else TOKEN")
                 else:
                     call = "K.pseudonym" if fn is KEYED else const(fn)  # the key port, at run time
                     lines.append(f"{lind}    {container}[{key}] = {call}({container}[{key}])")
@@ -175,11 +184,23 @@ class CompiledContract:
 
             access(segs, "obj", depth, leaf)
             lines.append(f"{ind}if t:")
-            lines.append(f"{ind}    applied[{path!r}] = {name!r}")
-            if for_lack_of_consent:
-                lines.append(f"{ind}    red = True")
+            if fn is LINK or isinstance(fn, Site):
+                keeps = "ok" if isinstance(fn, Site) else "not gone"
+                lines.append(f"{ind}    applied[{path!r}] = {name!r} if {keeps} else 'redact'")
+                lines.append(f"{ind}    red = True" if for_lack_of_consent else f"{ind}    red = red or not ({keeps})")
+            else:
+                lines.append(f"{ind}    applied[{path!r}] = {name!r}")
+                if for_lack_of_consent:
+                    lines.append(f"{ind}    red = True")
 
         lines.append("    red = False")
+        if self.reads_subject:
+            # the subject's key, as the port resolved it for this batch: ok (a live key), gone
+            # (forgotten: a tombstone), or neither (no per-subject keys: HMAC pseudonyms, and
+            # what would be sealed is redacted)
+            lines.append("    ok = SK is not None and SK.link is not None")
+            lines.append("    gone = SK is not None and SK.link is None")
+
         def emit_actions(actions, depth):
             for path, fn, name, lack in actions:
                 emit_action(path, _segments(path), fn, name, lack, depth)
@@ -208,12 +229,24 @@ class CompiledContract:
                 lines.append(f"        applied[{path!r}] = applied[{path!r}] + '+scan' if {path!r} in applied else 'scan'")
                 lines.append("        red = True")
         lines.append("    return red")
-        actions, self._actions_src = code.function("actions(obj, consented, applied, K)", f"<contract actions {self.ref}>")
+        actions, self._actions_src = code.function("actions(obj, consented, applied, K, SK)", f"<contract actions {self.ref}>")
         return actions
 
-    def apply(self, event: dict, raw: bytes | None, redacted_at: str, exact: bool = False, keys=None) -> Outcome:
+    def subject_of(self, event: dict):
+        """The subject's id as the event holds it (None if absent or not reachable)."""
+        v = event
+        for name in self.subject_segs:
+            if type(v) is not dict:
+                return None
+            v = v.get(name)
+        return v
+
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str, exact: bool = False, keys=None,
+              subjects: Resolved = NO_SUBJECTS) -> Outcome:
         """Validate and transform ``event`` (parsed from ``raw``) in place, with the key port
-        ``keys`` (default: the one this contract was given).
+        ``keys`` (default: the one this contract was given) and the batch's ``subjects`` as the
+        port resolved them. A forgotten subject (a tombstone) consents to nothing, whatever the
+        event says.
 
         Raises NeedsExactNumbers (unless ``exact``) when a declared value is a float that may be an
         integer beyond 64 bits: ContractSet.apply then re-parses ``raw`` exactly and retries."""
@@ -221,8 +254,13 @@ class CompiledContract:
         self._walk_fast(event, applied, exact)
         consent = self.consent
         consented = consent.consented(event, raw)
-        redacted = self._actions(event, consented, applied, self.keys if keys is None else keys)
-        if not consented and consent.voided(event):
+        sk = subjects.of(self.subject_of(event)) if self.reads_subject else None
+        forgotten = sk is not None and sk.link is None
+        if forgotten:
+            consented = frozenset()
+        redacted = self._actions(event, consented, applied, self.keys if keys is None else keys, sk)
+        # (a forgotten subject's consent is moot: kept as it is if well formed, redacted if not)
+        if not consented and not forgotten and consent.voided(event):
             applied[self.contract.consent.path] = "void"
             redacted = True
         elif consent.malformed(event):
@@ -302,11 +340,13 @@ class ContractSet:
             raise Rejection(UNKNOWN_CONTRACT)
         return c
 
-    def apply(self, event: dict, raw: bytes | None, redacted_at: str, contract: CompiledContract | None = None) -> Outcome:
-        """Apply the contract the event names (or ``contract``, when given) to ``event`` in place."""
+    def apply(self, event: dict, raw: bytes | None, redacted_at: str, contract: CompiledContract | None = None,
+              subjects: Resolved = NO_SUBJECTS) -> Outcome:
+        """Apply the contract the event names (or ``contract``, when given) to ``event`` in place,
+        with the batch's ``subjects`` (``keys.resolve``)."""
         c = contract or self.resolve(event)
         try:
-            return c.apply(event, raw, redacted_at, keys=self.keys)
+            return c.apply(event, raw, redacted_at, keys=self.keys, subjects=subjects)
         except NeedsExactNumbers:
             if raw is None:
                 raise Rejection(TYPE_MISMATCH) from None
@@ -318,4 +358,4 @@ class ContractSet:
                 raise Rejection(TYPE_MISMATCH) from None
             event.clear()
             event.update(exact)
-            return (contract or self.resolve(event)).apply(event, raw, redacted_at, exact=True, keys=self.keys)
+            return (contract or self.resolve(event)).apply(event, raw, redacted_at, exact=True, keys=self.keys, subjects=subjects)

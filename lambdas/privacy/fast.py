@@ -19,13 +19,16 @@ import msgspec
 import orjson
 from msgspec import UNSET, UnsetType
 
-from .actions import REGISTRY
+from .actions import LINK, REGISTRY
 from .codegen import _Code, _emit_consent_branches
 from .common import META_FIELD, Memo, _segments
 from .contract import RESERVED
 from .engine import CompiledContract
+from .fast_heads import consent_head, subject_getter, subject_head
 from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _needs_reference
+from .keys import NO_SUBJECTS
 from .patterns import compile_pattern
+from .tokens import Site
 from .validation import _DATETIME_RE, _Node
 
 
@@ -70,9 +73,11 @@ class FastPlan:
         self._meta: dict[int, tuple[bytes, bool]] = {}
         self._memos: list[dict] = []  # this plan's mask or generalise memos (on string fields)
         self._shared = {} if memos is None else memos  # rule -> Memo
-        # finish(obj, raw, tails, P) -> (line, redacted): checks, consent, actions, scan, encoding;
-        # P: the key port's pseudonym memo (keys are handed in per call, never compiled in)
+        # finish(obj, raw, tails, P, S) -> (line, redacted): checks, consent, actions, scan,
+        # encoding; P: the key port's pseudonym memo, S: the batch's subjects as the port resolved
+        # them (keys are handed in per call, never compiled in)
         self.finish = self._compile(cc)
+        self.subject = subject_getter(cc)
 
     # -- types ----------------------------------------------------------------------------
 
@@ -157,10 +162,10 @@ class FastPlan:
         specs = {f.path: f for f in cc.contract.fields}
         # provenance bits in contract order, whatever order the actions are emitted in
         bits = {}
-        for path, _need, act_name, _act, always_name, always in cc.pii_ops:
-            if always is not None:
-                bits[(path, "always")] = site(path, always_name, "always")
-            bits[(path, "lack")] = site(path, act_name, "lack")
+        for op in cc.pii_ops:
+            if op.always_fn is not None:
+                bits[(op.path, "always")] = site(op.path, op.always, "always")
+            bits[(op.path, "lack")] = site(op.path, op.action, "lack")
 
         def action_leaf(path, fn, action, kind, there=False):
             bit = bits[(path, kind)]
@@ -170,6 +175,13 @@ class FastPlan:
                 value = "UNSET"
             elif act.constant:
                 value = "TOKEN"
+            elif path in self.parents:
+                # a declared object or array, itself personal data: decoded here as Structs, which
+                # no action takes; the reference engine's, on purpose (decided here, per record)
+                value = "FB"
+            elif isinstance(fn, Site):  # sealed under the subject's key (SK: read before any action)
+                arg = "v.isoformat() if v is not None else v" if is_date else "v"
+                value = f"SK.seal({arg}, {const(fn)})"
             elif act.keyed:
                 # the key port's memo (handed to this call), which computes what it lacks: for a
                 # str or None only (a number key could equal another type's: 1 == 1.0)
@@ -179,6 +191,8 @@ class FastPlan:
                     value = "P[v.isoformat() if v is not None else v]"
                 else:
                     value = "P.fn(v)"
+                if fn is LINK:  # the subject's own field: its key link, when the port has one
+                    value = f"(SK.link if SK is not None else {value})"
             elif is_date and action == "generalise" and specs[path].pii.generalise in ("year", "day"):
                 # a decoded date is a real day: its year or day, without re-checking the text
                 cut = 4 if specs[path].pii.generalise == "year" else 10
@@ -198,6 +212,10 @@ class FastPlan:
                 value = f"{const(fn)}(v)"
 
             def leaf(obj, attr, ind):
+                if value == "FB":
+                    lines.append(f"{ind}if {obj}.{attr} is not UNSET:")
+                    lines.append(f"{ind}    raise FB()")
+                    return
                 if there:  # present: no test, and its bit is set with the others'
                     if value not in ("TOKEN", "UNSET"):
                         lines.append(f"{ind}v = {obj}.{attr}")
@@ -215,7 +233,8 @@ class FastPlan:
 
         def emit_actions(actions, depth):
             # a required top-level field is always there (and a drop must leave it out)
-            there = [a for a in actions if a[0] in self.required and "." not in a[0] and a[1] is not None]
+            there = [a for a in actions if a[0] in self.required and "." not in a[0] and a[1] is not None
+                     and a[0] not in self.parents]
             if there:
                 lines.append("    " * depth + f"m |= {sum(bits[(a[0], 'lack' if a[3] else 'always')] for a in there)}")
             access([action_leaf(path, fn, name, "lack" if lack else "always", (path, fn, name, lack) in there)
@@ -225,7 +244,7 @@ class FastPlan:
         self._declared_parents(consent_path)
         if "[*]" in consent_path:
             raise Unsupported("consent inside an array")
-        pii_paths = {op[0] for op in cc.pii_ops}
+        pii_paths = {op.path for op in cc.pii_ops}
         if consent_path in pii_paths or consent_path in cc.scan_fields:
             raise Unsupported("the consent field is itself transformed")
 
@@ -260,7 +279,7 @@ class FastPlan:
             checks.append((_segments(path), check))
         access(checks, "obj", 1)
         for op in cc.pii_ops:
-            self._declared_parents(op[0])
+            self._declared_parents(op.path)
         _emit_consent_branches(code, cc.pii_ops, emit_actions, grouped=True,
                                flag=cc.consent.all if cc.consent.model == "flag" else None)
         if cc.scanner is not None:
@@ -294,62 +313,10 @@ class FastPlan:
             access(scans, "obj", 1)
 
         # the consent value: read before the actions, redacted after them if malformed
-        segs = _segments(consent_path)
-        cbit = site(consent_path, "redact", "consent")
-        parents = [("obj." + ".".join(_attr(s) for s, _ in segs[:i + 1])) for i in range(len(segs) - 1)]
-        guard = " and ".join(f"{p} is not UNSET and {p} is not None" for p in parents)
-        leaf_attr = "obj." + ".".join(_attr(s) for s, _ in segs)
-        head = [f"    cv = {leaf_attr} if {guard} else UNSET" if guard else f"    cv = {leaf_attr}"]
-        # A consent that would grant something must be unambiguous: here only the common case of
-        # _ConsentReader.unambiguous (no escapes, the key spelt once in the record); anything
-        # else needs its exact check, which is the reference engine's.
-        ambiguous = "(BS in raw and NOESC in raw) or " + " or ".join(
-            f"raw.count({const(lit)}) != 1" for lit in cc.consent.literals)
-        # A malformed consent (not a boolean, or not a list of purposes) is redacted; m starts
-        # with that bit or none. (The checks after this may still hand the record back: then
-        # nothing of this object is used.)
-        # (a value nested too deep is the reference engine's to refuse: checked here, as the
-        # checks below see the token; an integer beyond 64 bits in it is no concern, the value
-        # is redacted on both paths)
-        redact = [f"        if (type(cv) is list or type(cv) is dict) and {const(_needs_reference)}(cv, "
-                  f"{MAX_DEPTH + 1 - _level(consent_path)}, False):",
-                  "            raise FB()",
-                  f"        {leaf_attr} = TOKEN", f"        m = {cbit}"]
-        if cc.consent.model == "flag":
-            head += ["    if cv is True:",
-                     f"        if {ambiguous}:",
-                     "            raise FB()",
-                     "        consented = ALL",
-                     "        m = 0",
-                     "    else:",
-                     "        consented = NONE",
-                     "        if cv is False or cv is None or cv is UNSET:",
-                     "            m = 0",
-                     "        else:",
-                     *("    " + r for r in redact)]
-        else:
-            head += ["    if type(cv) is list and cv:",
-                     f"        if {ambiguous}:",
-                     "            raise FB()",
-                     "        try:",
-                     "            consented = GRANTED[tuple(cv)]",
-                     "        except (KeyError, TypeError):",
-                     "            consented = CONSENTED(cv, None)",
-                     "            REMEMBER(cv, consented)",
-                     "        if consented or not MALFORMED(cv):",
-                     "            m = 0",
-                     "        else:",
-                     *("    " + r for r in redact),
-                     # an empty list is well formed, and so is a null (absent) consent
-                     "    elif cv is UNSET or cv is None or type(cv) is list:",
-                     "        consented = NONE",
-                     "        m = 0",
-                     "    else:",
-                     "        consented = NONE",
-                     *redact]
-        consts.update(GRANTED=cc.consent.granted, REMEMBER=cc.consent.remember, CONSENTED=cc.consent.consented_value,
-                      MALFORMED=cc.consent.malformed_value, ALL=cc.consent.all, NONE=frozenset(), BS=b"\\",
-                      NOESC=b"\\u")
+        head = consent_head(cc, code, site(consent_path, "redact", "consent"))
+        if cc.reads_subject:
+            self._declared_parents(cc.contract.subject)
+            head += subject_head(cc)
         lines[0:0] = head
         # the provenance of this combination of transformations (serialised once), spliced in
         # after the encoded record's last field, then the redaction marker
@@ -361,7 +328,7 @@ class FastPlan:
         else:  # the record may encode as {}
             lines.append("    return (body[:-1] + tails[meta] if len(body) > 2 else b'{' + tails[meta][1:]), meta[1]")
         consts.update(META=self._meta, PROVENANCE=self._provenance, ENCODE=self.encode)
-        finish, self._src = code.function("finish(obj, raw, tails, P)", f"<fast contract {cc.ref}>")
+        finish, self._src = code.function("finish(obj, raw, tails, P, S)", f"<fast contract {cc.ref}>")
         return finish
 
     # -- provenance -----------------------------------------------------------------------
@@ -382,8 +349,8 @@ class FastPlan:
             self._meta[m] = (meta, redacted)
         return meta, redacted
 
-    def scrub(self, raw: bytes, tails: tuple[bytes, bytes], pseudonyms=None) -> tuple[bytes, bool]:
-        return self.finish(self.decode(raw), raw, tails, pseudonyms)
+    def scrub(self, raw: bytes, tails: tuple[bytes, bytes], pseudonyms=None, subjects=NO_SUBJECTS) -> tuple[bytes, bool]:
+        return self.finish(self.decode(raw), raw, tails, pseudonyms, subjects)
 
     def forget(self) -> None:
         for memo in self._memos:

@@ -12,6 +12,7 @@ from .common import _MISSING, Rejection
 from .engine import ContractSet
 from .fast import Fallback, FastPlan
 from .fast_types import _INT_MAX, _INT_MIN, Unsupported
+from .keys import NO_SUBJECTS
 
 _SELECT_CACHE = 1024
 
@@ -54,8 +55,8 @@ class FastContracts:
         for plan in self.plans.values():
             t, v = plan.pinned.get(cs.type_field), plan.pinned.get(cs.version_field)
             if t is not None and v is not None and '"' not in t + v and "\\" not in t + v and self.select(t, v) is plan:
-                self._guess[t.encode() + self._between + v.encode()] = (plan.decode, plan.finish)
-        self.scrub = self._scrubber()
+                self._guess[t.encode() + self._between + v.encode()] = (plan.decode, plan.finish, plan.subject)
+        self.prepare = self._preparer()
 
     def select(self, t, v) -> FastPlan | None:
         """The plan for a record's type and version as decoded (UNSET when absent); None if its
@@ -82,14 +83,16 @@ class FastContracts:
         h = self._head(raw)
         return self.select(h.t, h.v)
 
-    def _scrubber(self):
-        """``scrub(raw, tails)``: (line, redacted) for a record the fast path takes; raises for any
-        other record. A closure: it runs once per record, with its constants at hand."""
+    def _preparer(self):
+        """``prepare(raw)``: (finish, decoded record, subject id) for a record the fast path takes
+        (``finish(obj, raw, tails, P, S)`` then transforms it, once the batch's subjects are
+        resolved); raises for any other record. A closure: it runs once per record, with its
+        constants at hand."""
         type_key, skip, between = self._type_key, len(self._type_key), len(self._between)
         find_plan, head, selected, select = self._guess.get, self._head, self._selected, self.select
         invalid = msgspec.ValidationError
 
-        def scrub(raw: bytes, tails: tuple[bytes, bytes], pseudonyms=None) -> tuple[bytes, bool]:
+        def prepare(raw: bytes):
             # after the type key, to the type's closing quote, then to the version's: a miss when
             # they are not adjacent (or the key is absent: any guess is only a guess)
             i = raw.find(type_key) + skip
@@ -100,7 +103,7 @@ class FastContracts:
                 except invalid:
                     pass  # not that plan's after all: the head decode decides
                 else:
-                    return guess[1](obj, raw, tails, pseudonyms)
+                    return guess[1], obj, guess[2](obj)
             h = head(raw)
             try:
                 plan = selected[(h.t, h.v)]
@@ -108,9 +111,15 @@ class FastContracts:
                 plan = select(h.t, h.v)
             if plan is None:
                 raise Fallback()
-            return plan.finish(plan.decode(raw), raw, tails, pseudonyms)
+            obj = plan.decode(raw)
+            return plan.finish, obj, plan.subject(obj)
 
-        return scrub
+        return prepare
+
+    def scrub(self, raw: bytes, tails: Tails, pseudonyms=None, subjects=NO_SUBJECTS) -> tuple[bytes, bool]:
+        """One record, both phases (``subjects``: already resolved)."""
+        finish, obj, _subject = self.prepare(raw)
+        return finish(obj, raw, tails, pseudonyms, subjects)
 
     @staticmethod
     def tails(redacted_at: str) -> Tails:

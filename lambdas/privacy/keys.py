@@ -23,6 +23,33 @@ from .common import Memo
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
+def canonical(value: Any) -> bytes:
+    """The bytes an identifier is keyed by: a string's UTF-8, else its JSON (keys sorted)."""
+    if type(value) is str:
+        return value.encode("utf-8", "surrogatepass")
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+class Resolved(dict):
+    """A batch's subjects, as the key port resolved them: subject id -> its per-subject material
+    (``privacy.subjects.SubjectKey``); a string id is its own key. Empty for a port without
+    per-subject keys."""
+
+    def of(self, value: Any):
+        if type(value) is str:
+            return self.get(value)
+        try:
+            return self.get(b"\0" + canonical(value))
+        except TypeError:
+            return None
+
+
+NO_SUBJECTS = Resolved()
+
+
 class KeyPort(Protocol):
     """What the scrubber needs of its keys, per batch."""
 
@@ -30,7 +57,7 @@ class KeyPort(Protocol):
 
     def pseudonym(self, value: Any) -> Any: ...
 
-    def resolve(self, subjects: Iterable[Any]) -> None:
+    def resolve(self, subjects: Iterable[Any]) -> Resolved:
         """Fetch in bulk what the batch's subjects need (before any record is transformed)."""
 
     def forget(self) -> None:
@@ -131,8 +158,9 @@ class Keyring:
         """Drop the remembered pseudonyms (benchmarks measure a batch of new subjects with it)."""
         self.pseudonyms.clear()
 
-    def resolve(self, subjects: Iterable[Any]) -> None:
+    def resolve(self, _subjects: Iterable[Any]) -> Resolved:
         """Nothing to fetch per subject: the keyring's keys are global."""
+        return NO_SUBJECTS
 
     def pseudonym(self, value: Any) -> Any:
         if type(value) is str:

@@ -5,65 +5,116 @@ The fast path (``privacy.fast``) takes the records it can prove acceptable; ever
 the reference engine's (``privacy.engine``), on the same bytes, which rejects it with its precise
 reason or applies its own handling. Keys come through the contract set's key port, handed to each
 call: rotating a key (``rotate``) swaps the port and recompiles nothing.
+
+A batch runs in two phases (``Batch``): each record is decoded and its subject read
+(``prepare``); the key port then resolves all the batch's subjects at once (``resolve``: one bulk
+lookup, and the creation of keys for new subjects); only then is each record transformed
+(``finish``). If the port fails (its store or KMS is down), ``resolve`` raises and no record of
+the batch is transformed: nothing is emitted in clear.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .codec import decode_object, encode_line
+from .common import _MISSING
 from .engine import CompiledContract, ContractSet
 from .fast_select import FastContracts, Tails
-from .keys import KeyPort
+from .keys import NO_SUBJECTS, KeyPort, Resolved
 
 
 class Scrubber:
     def __init__(self, contracts: ContractSet):
         self.contracts = contracts
         self.fast = FastContracts(contracts)
-        self._forced: dict[tuple[str, str], object] = {}
 
     @property
     def keys(self) -> KeyPort | None:
         return self.contracts.keys
 
     def rotate(self, keys: KeyPort) -> None:
-        """Use ``keys`` from the next record on: no plan is recompiled."""
+        """Use ``keys`` from the next batch on: no plan is recompiled."""
         self.contracts.keys = keys
 
     def forget(self) -> None:
-        """Drop what is remembered between records (pseudonyms, masked values): outputs do not
-        change, only the next batch's speed."""
+        """Drop what is remembered between records (pseudonyms, masked values, subjects' keys):
+        outputs do not change, only the next batch's speed."""
         self.contracts.forget()
         self.fast.forget()
 
-    def batch(self, redacted_at: str, forced: CompiledContract | None = None) -> Callable[[bytes], tuple[bytes, bool]]:
-        """The scrub of one batch's records (redacted at ``redacted_at``, with the key port of the
-        moment): ``scrub(raw) -> (line, redacted)``, raising ``DecodeFailure`` or ``Rejection`` for
-        a record to quarantine; ``scrub.handed[0]`` counts the records the fast path handed to the
-        reference engine. ``forced``: apply that contract to every record, whatever it names. A
-        closure: it runs once per record, its constants at hand."""
-        tails = Tails(redacted_at)
-        keys = self.contracts.keys
-        pseudonyms = keys.pseudonyms if keys is not None else None
+    def batch(self, redacted_at: str, forced: CompiledContract | None = None) -> Batch:
+        """A batch of records redacted at ``redacted_at``, with the key port of the moment.
+        ``forced``: apply that contract to every record, whatever it names."""
+        return Batch(self, redacted_at, forced)
+
+
+class Batch:
+    """One batch's two phases. ``prepare(raw)`` for every record, then ``resolve()`` once, then
+    ``finish(prepared)`` for each: ``(line, redacted)``, or ``DecodeFailure`` / ``Rejection`` for a
+    record to quarantine. ``batch(raw)`` runs all three for one record (tests, tools).
+    ``handed`` counts the records the fast path handed to the reference engine."""
+
+    def __init__(self, scrubber: Scrubber, redacted_at: str, forced: CompiledContract | None):
+        cs = scrubber.contracts
+        self.tails = Tails(redacted_at)
+        self.redacted_at = redacted_at
+        self.keys = cs.keys
+        self.pseudonyms = self.keys.pseudonyms if self.keys is not None else None
+        self.subjects: Resolved = NO_SUBJECTS
+        self.handed = 0
+        self._ids: list = []
+        self._cs = cs
+        self._forced = forced
         if forced is None:
-            fast = self.fast.scrub
+            self._fast = scrubber.fast.prepare
         else:
-            plan = self.fast.plans.get((forced.contract.type, forced.contract.version))
-            fast = plan.scrub if plan is not None else None
-        apply = self.contracts.apply
-        handed = [0]
+            plan = scrubber.fast.plans.get((forced.contract.type, forced.contract.version))
+            self._fast = None if plan is None else (lambda raw: (plan.finish, (d := plan.decode(raw)), plan.subject(d)))
 
-        def scrub(raw: bytes) -> tuple[bytes, bool]:
-            if fast is not None:
-                try:
-                    return fast(raw, tails, pseudonyms)
-                except Exception:  # noqa: BLE001 - not for the fast path: the reference engine decides
-                    pass  # (and its errors do not chain the fast path's, which may quote the record)
-            handed[0] += 1
+    def prepare(self, raw: bytes) -> tuple:
+        """Phase 1: decode, choose the engine and read the subject. Never raises: what fails
+        here fails again, with its reason, in ``finish``."""
+        if self._fast is not None:
+            try:
+                finish, obj, subject = self._fast(raw)
+            except Exception:  # noqa: BLE001 - not for the fast path: the reference engine decides
+                pass  # (and its errors do not chain the fast path's, which may quote the record)
+            else:
+                if subject is not None:
+                    self._ids.append(subject)
+                return raw, finish, obj
+        try:
             event = decode_object(raw)
-            redacted = apply(event, raw, redacted_at, contract=forced).redacted
-            return encode_line(event), redacted
+            contract = self._forced or self._cs.resolve(event)
+        except Exception:  # noqa: BLE001 - failed again in finish, with its reason
+            return raw, None, _MISSING
+        if contract.reads_subject:
+            subject = contract.subject_of(event)
+            if subject is not None:
+                self._ids.append(subject)
+        return raw, None, event
 
-        scrub.handed = handed  # type: ignore[attr-defined]
-        return scrub
+    def resolve(self) -> None:
+        """Between the phases: the key port looks up (or creates) every subject's key at once.
+        Raises if it cannot: the batch then fails whole, and nothing is emitted."""
+        if self.keys is not None and self._ids:
+            self.subjects = self.keys.resolve(self._ids)
+        self._ids = []
+
+    def finish(self, prepared: tuple) -> tuple[bytes, bool]:
+        """Phase 2: transform one prepared record."""
+        raw, finish, obj = prepared
+        if finish is not None:
+            try:
+                return finish(obj, raw, self.tails, self.pseudonyms, self.subjects)
+            except Exception:  # noqa: BLE001 - as in prepare: the reference engine decides
+                pass
+            obj = _MISSING
+        self.handed += 1
+        event = decode_object(raw) if obj is _MISSING else obj
+        redacted = self._cs.apply(event, raw, self.redacted_at, contract=self._forced, subjects=self.subjects).redacted
+        return encode_line(event), redacted
+
+    def __call__(self, raw: bytes) -> tuple[bytes, bool]:
+        prepared = self.prepare(raw)
+        self.resolve()
+        return self.finish(prepared)

@@ -31,11 +31,10 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .keys import Keyring
+from .keys import Keyring, Resolved, canonical
 from .tokens import Cipher, Site, TokenError, parse, period_data_key
 
 ROOT_VERSION = 1
@@ -95,18 +94,6 @@ class KeyStore(Protocol):
 
 def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE).decode("ascii")
-
-
-def canonical(value: Any) -> bytes:
-    """The bytes a subject id is keyed by (as the HMAC pseudonyms: a string's UTF-8, else JSON)."""
-    if type(value) is str:
-        return value.encode("utf-8", "surrogatepass")
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        import json
-
-        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 class Root:
@@ -172,18 +159,6 @@ class SubjectKey:
 FORGOTTEN = SubjectKey(None, None)
 
 
-class Resolved(dict):
-    """A batch's subjects: subject id -> SubjectKey (a string id is its own key)."""
-
-    def of(self, value: Any) -> SubjectKey | None:
-        if type(value) is str:
-            return self.get(value)
-        try:
-            return self.get(b"\0" + canonical(value))
-        except TypeError:
-            return None
-
-
 class SubjectKeys:
     """The key port with per-subject keys: HMAC pseudonyms from ``keyring`` for the fields that
     are not the subject, and for the subject a key link and a data key from ``store``.
@@ -215,6 +190,11 @@ class SubjectKeys:
         if self._root is None:
             self._root = Root(self.store.root(ROOT_VERSION), ROOT_VERSION)
         return self._root
+
+    def use(self, keyring: Keyring) -> None:
+        """A rotated keyring for the HMAC pseudonyms (the subjects' keys stay cached)."""
+        self.keyring = keyring
+        self.pseudonyms = keyring.pseudonyms
 
     def pseudonym(self, value: Any) -> Any:
         return self.keyring.pseudonym(value)
@@ -355,6 +335,7 @@ class MemoryKeyStore:
 
     def __init__(self):
         self.items: dict[str, Stored | Tombstone] = {}
+        self._links: dict[str, str] = {}  # link -> id (the DynamoDB table's by-link index)
         self.period_keys: dict[tuple[int, int], PeriodKey] = {}
         self.roots: dict[int, bytes] = {}
         self.calls: Counter = Counter()
@@ -374,16 +355,17 @@ class MemoryKeyStore:
         with self._lock:
             self.calls["TransactWriteItems"] += -(-len(items) // 100)
             for id, item in items.items():
-                self.items.setdefault(id, item)
+                if id not in self.items:
+                    self.items[id] = item
+                    self._links[item.link] = id
             return {id: self.items[id] for id in items}
 
     def by_link(self, link: str) -> tuple[str, Stored] | None:
         with self._lock:
             self.calls["Query"] += 1
-            for id, item in self.items.items():
-                if isinstance(item, Stored) and item.link == link:
-                    return id, item
-            return None
+            id = self._links.get(link)
+            item = self.items.get(id) if id is not None else None
+            return (id, item) if isinstance(item, Stored) and item.link == link else None
 
     def forget(self, id: str, tombstone: Tombstone) -> Stored | Tombstone | None:
         with self._lock:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TYPE_CHECKING
 
-from .contract import FieldSpec
 from .patterns import compile_pattern
+
+if TYPE_CHECKING:
+    from .contract import FieldSpec
 
 # RFC 3339 digits are ASCII (re.ASCII: a bare \d would also take e.g. Arabic-Indic digits)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)

@@ -103,23 +103,34 @@ def process_records(
     redacted = bytes_in = 0
     overflow: list[tuple[str, bytes]] = []
     scrub = scrubber.batch(redacted_at)  # the fast path, or the reference engine for what it declines
+    # Phase 1: decode every record and read its subject; then the key port resolves the batch's
+    # subjects at once (a failure there raises: the invocation fails, and nothing is emitted)
+    prepared: list = []
+    prepare = scrub.prepare
     for rec in records:
         try:
             raw = _b64decode(rec.get("data"), validate=True)
         except (binascii.Error, ValueError, TypeError):
-            raw = None
+            prepared.append(None)
+            continue
+        bytes_in += len(raw)
+        prepared.append(prepare(raw))
+    scrub.resolve()
+    # Phase 2: transform each record, within the response's budget
+    finish = scrub.finish
+    for rec, item in zip(records, prepared, strict=True):
+        if item is None:
             reason = INVALID_BASE64
-        if raw is not None:
-            bytes_in += len(raw)
+        else:
             try:
-                line, was_redacted = scrub(raw)
+                line, was_redacted = finish(item)
                 data = _b64encode(line)
                 if used + len(data) > budget:
                     key = _partition_key(rec) if redrive is not None else None
                     if key is None:
                         reason = RESPONSE_BUDGET
                     else:  # back to the stream, for a later batch (marked Dropped once it is there)
-                        overflow.append((key, raw))
+                        overflow.append((key, item[0]))
                         append({"recordId": rec["recordId"], "result": DROPPED, "data": ""})
                         continue
                 else:
@@ -143,6 +154,6 @@ def process_records(
     res.redacted, res.bytes_in = redacted, bytes_in
     res.dropped = res.redriven = len(overflow)
     res.ok = len(records) - sum(failed.values()) - len(overflow)
-    res.reference_path = scrub.handed[0]
+    res.reference_path = scrub.handed
     res.records_in = len(records)
     return res

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from producer.events import EventFactory
 from scrubber.batch import FAILED, OK, RESPONSE_BUDGET, process_records
-from tests.conftest import V1_TYPES, firehose_event, string_values
+from tests.conftest import V1_TYPES, firehose_event, opened, string_values
 
 NOW = "2026-01-15T09:30:00.000Z"
 SENSITIVE = ("name", "dob", "ssn", "email", "phone", "note")
+ENCRYPTED = ("name", "dob", "ssn", "email", "phone")  # and address.street, address.city: sealed with consent
 # flag-model events (order_placed/2's purposes model is covered by the engine and twin tests)
 _FACTORY = EventFactory(seed=99, consent_ratio=0.5, subjects=50, start_time=datetime(2026, 1, 1, tzinfo=UTC), event_types=V1_TYPES)
 POOL = [_FACTORY.next_event() for _ in range(200)]
@@ -45,11 +46,13 @@ def test_mixed_batch(scrubber):
     assert [r["result"] for r in res.records] == [OK, OK] + [FAILED] * 5
     assert res.failed == {"invalid_json": 1, "unknown_contract": 2, "validation_failed": 1, "type_mismatch": 1}
     kept, masked = decode(res.records[0]), decode(res.records[1])
+    assert kept["ssn"].startswith("~g") and POOL[0]["ssn"] not in res.records[0]["data"]  # sealed, with consent
+    kept = opened(kept)
     assert kept["ssn"] == POOL[0]["ssn"] and kept["email"] == POOL[0]["email"]
     assert masked["ssn"] == "***-**-" + POOL[1]["ssn"][-4:] and masked["name"] == "REDACTED_CONTENT"
     for out in (kept, masked):
         assert out["_privacy"]["contract"] == f"{out['event_type']}/1"
-        assert out["subject_id"].startswith("v1:")  # always pseudonymised, consent or not
+        assert out["subject_id"].startswith("k:")  # always pseudonymised (the key link), consent or not
     assert res.ok == 2 and res.redacted >= 1
     assert res.records[2]["data"] == ""  # failed records carry no data: Firehose quarantines the original
 
@@ -126,7 +129,7 @@ def test_unexpected_error_fails_closed(scrubber, monkeypatch):
         raise KeyError("jane@example.com")
 
     monkeypatch.setattr(scrub_module, "encode_line", boom)  # the reference engine's encoder
-    monkeypatch.setattr(scrubber.fast, "scrub", boom)  # and the fast path declines
+    monkeypatch.setattr(scrubber.fast, "prepare", boom)  # and the fast path declines
     res = process_records(firehose_event([orjson.dumps(event(0))])["records"], scrubber, NOW)
     assert res.records[0]["result"] == FAILED and res.failed == {"internal_error": 1}
 
@@ -139,10 +142,10 @@ def test_an_error_on_the_fast_path_hands_the_record_to_the_reference_engine(scru
     def boom(*_a, **_k):
         raise RuntimeError("fast path bug")
 
-    monkeypatch.setattr(scrubber.fast, "scrub", boom)
+    monkeypatch.setattr(scrubber.fast, "prepare", boom)
     slow = process_records(records, scrubber, NOW)
     assert slow.reference_path == 4 and slow.ok == 4
-    as_objects = [[orjson.loads(base64.b64decode(r["data"])) for r in res.records] for res in (fast, slow)]
+    as_objects = [[opened(orjson.loads(base64.b64decode(r["data"]))) for r in res.records] for res in (fast, slow)]
     assert as_objects[0] == as_objects[1]
 
 
@@ -220,7 +223,11 @@ def test_every_record_id_once_consented_intact_and_nothing_unconsented_leaks(scr
         consents = [v for k, v in pairs if k == "data_share_consent"]
         if len(consents) == 1 and consents[0] is True:
             for f in ("name", "dob", "ssn", "email", "phone", "address", "gender", "event_id"):
-                assert got[f] == original[f]  # consenting subjects' fields come through intact
+                assert opened(got)[f] == original[f]  # consenting subjects' fields come through intact, sealed
+            for f in ENCRYPTED:
+                assert original[f] not in text, f  # ... and no plaintext of them is in the output
+            for f in ("street", "city"):
+                assert original["address"][f] not in text
         else:
             for f in SENSITIVE:
                 for s in string_values(original[f]):

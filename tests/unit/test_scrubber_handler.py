@@ -14,6 +14,7 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 from moto import mock_aws
 
+from privacy.subjects import MemoryKeyStore
 from scrubber import handler as scrubber_handler
 from scrubber.settings import Settings
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, V1_TYPES, firehose_event
@@ -161,21 +162,24 @@ def test_an_injected_keyring_source_is_read_at_every_batch(bundle, lambda_contex
     """No AWS: the keyring comes from the source handed in, and a new key in it is used at the next batch."""
     env = {"CONTRACT_SELECTOR": CONFIG.contracts.selector_json(), "CONTRACTS_FILE": str(bundle)}
     secret = FakeSecret(TEST_KEYRING_SECRET)
-    handler = scrubber_handler.make_handler(settings=Settings(env, secret=secret))
+    settings = Settings(env, secret=secret, store=MemoryKeyStore())
+    handler = scrubber_handler.make_handler(settings=settings)
     events, encode = _events(1)
     first = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
+    port = settings.scrubber().keys
+    assert port.keyring.current == "v1"
     secret.text = ROTATED
     second = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
-    assert secret.calls == 2
-    assert first["subject_id"].startswith("v1:") and second["subject_id"].startswith("v2:")
-    assert first["subject_id"] != second["subject_id"]
+    assert secret.calls == 3 and settings.scrubber().keys is port and port.keyring.current == "v2"
+    # the subject's pseudonym is its key link: the HMAC keyring's rotation leaves it as it was
+    assert first["subject_id"].startswith("k:") and second["subject_id"] == first["subject_id"]
 
 
 def test_injected_logger_and_metrics_receive_the_output(bundle, lambda_context, capfd, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     env = {"CONTRACT_SELECTOR": CONFIG.contracts.selector_json(), "CONTRACTS_FILE": str(bundle)}
     handler = scrubber_handler.make_handler(
-        settings=Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET)),
+        settings=Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET), store=MemoryKeyStore()),
         logger=_info_logger("scrubber-under-test"),
         metrics=Metrics(namespace="InjectedNamespace", service="scrubber-under-test"),
     )
@@ -195,3 +199,12 @@ def test_missing_configuration_fails_the_invocation_not_a_record(monkeypatch):
         Settings({"CONTRACT_SELECTOR": "{}"})
     with pytest.raises(RuntimeError, match="missing configuration: CONTRACT_SELECTOR; refusing"):
         Settings({}, secret=FakeSecret(TEST_KEYRING_SECRET))  # a keyring source handed in needs no ARN
+
+
+def test_contracts_that_encrypt_refuse_to_run_without_the_key_table(bundle):
+    """Fail closed: without per-subject keys the invocation fails (Firehose retries, then
+    quarantines); it never runs with encrypted fields redacted, or worse, in clear."""
+    env = {"CONTRACT_SELECTOR": CONFIG.contracts.selector_json(), "CONTRACTS_FILE": str(bundle)}
+    with pytest.raises(RuntimeError, match="missing configuration: SUBJECT_KEYS_TABLE, SUBJECT_KEYS_ROOT_KEY; refusing"):
+        Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET))
+    Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET), store=MemoryKeyStore())  # a store handed in: no table needed

@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from privacy.codec import decode_object, encode_line
 from privacy.engine import ContractSet
 from privacy.files import load_contract_dir
-from privacy.keys import Keyring
 from producer.events import EventFactory, encode
-from tests.conftest import CONFIG, TEST_KEYRING_SECRET, contract_set
+from tests.conftest import CONFIG, contract_set, subject_keys
 from twin.counts import count_delivered
 
 NOW = "2026-01-15T09:30:00.000Z"
@@ -52,9 +51,14 @@ _ABSENT = object()
 
 
 def _deliver(raw: bytes, cs: ContractSet = CS) -> bytes:
-    """What the scrubber delivers for ``raw`` (the reference engine, which the fast path matches)."""
+    """What the scrubber delivers for ``raw`` (the reference engine, which the fast path matches),
+    with the subject's key resolved as a batch would."""
     event = decode_object(raw)
-    cs.apply(event, raw, NOW)
+    try:
+        subject = cs.resolve(event).subject_of(event)
+    except Exception:  # noqa: BLE001 - the record is refused below, with its reason
+        subject = None
+    cs.apply(event, raw, NOW, subjects=cs.keys.resolve([subject] if subject is not None else []))
     return encode_line(event)
 
 
@@ -121,7 +125,7 @@ def cumulative(tmp_path_factory) -> ContractSet:
     c = CONFIG.contracts
     return ContractSet(load_contract_dir(folder), type_field=c.type_field, version_field=c.version_field,
                        default_contract=c.default_contract, token=c.redaction_token,
-                       keyring=Keyring.from_secret(TEST_KEYRING_SECRET))
+                       keyring=subject_keys())
 
 
 def test_cumulative_levels_count_when_the_highest_level_is_granted(cumulative):

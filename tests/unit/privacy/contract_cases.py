@@ -145,7 +145,8 @@ def _formats(regex: str):
 
 _OPTIONAL = {n: _mix((1, st.none()), (2, st.integers(lo, 100)), (1, st.sampled_from([lo, lo + 1, 5, 100])))
              for n, lo in (("band", 2), ("prefix", 1))}
-_UNUSED = {n: _mix((3, st.none()), (1, st.integers(lo, 100))) for n, lo in (("band", 2), ("prefix", 1))}
+# a band or prefix with another generalisation is refused (it would not do what it says)
+_UNUSED = {n: st.none() for n in ("band", "prefix")}
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,9 @@ PARAMS: dict[str, Param] = {
     "band": Param("band", lambda _t, a: (_OPTIONAL if a["generalise"] == "age_band" else _UNUSED)["band"],
                   lambda p: p.generalise == "age_band", lambda p, t: _ages(p.band, t) if p.generalise == "age_band" else None,
                   shaped=10, token=6),
+    # the token is a function of the value (compared byte for byte: the tests fix the nonce)
+    "encrypt": Param("encrypt", lambda _t, _a: st.sampled_from([None, "random", "deterministic"]), lambda _p: True,
+                     lambda _p, _t: None, shaped=2, token=0),
     "prefix": Param("prefix", lambda _t, a: (_OPTIONAL if a["generalise"] == "prefix" else _UNUSED)["prefix"],
                     lambda p: p.generalise == "prefix", lambda p, t: _around(p.prefix, t) if p.generalise == "prefix" else None,
                     shaped=3, token=5),

@@ -52,7 +52,8 @@ def _bad(path: str, value, message: str):
 @pytest.mark.parametrize(
     "path, value, message",
     [
-        ("fields/ssn/pii/action", "hash", "fields.ssn.pii.action: must be one of redact, mask, pseudonymise, generalise, drop, got 'hash'"),
+        ("fields/ssn/pii/action", "hash",
+         "fields.ssn.pii.action: must be one of redact, mask, pseudonymise, generalise, drop, encrypt, got 'hash'"),
         ("fields/ssn/pii/mask", KeyError, "a mask action needs exactly one of 'mask'"),
         ("fields/ssn/pii/purposes", ["fraud"], "purpose 'fraud' is not declared"),
         ("fields/ssn/type", "text", "fields.ssn.type: must be one of"),

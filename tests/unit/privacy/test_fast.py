@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from privacy import tokens
 from privacy.codec import DecodeFailure, decode_object, encode_line
 from privacy.common import NeedsExactNumbers, Rejection
 from privacy.contract import parse_contract
@@ -23,14 +24,34 @@ from privacy.engine import CompiledContract, ContractSet
 from privacy.fast import FastPlan
 from privacy.fast_select import FastContracts
 from privacy.fast_types import Unsupported
-from privacy.keys import Keyring
+from privacy.keys import Keyring, Resolved
 from privacy.scrub import Scrubber
+from privacy.subjects import MemoryKeyStore, SubjectKeys, Tombstone
 from producer.events import MALFORMED_SAMPLES, EventFactory, encode
 from stacks.config import load_contracts
 from tests.conftest import CONFIG
 
 NOW = "2026-01-15T09:30:00.000Z"
 KEYS = Keyring({"v1": b"a" * 32}, "v1")
+# Per-subject keys for the generated records' subjects (u1, u2, u3; u3 forgotten, whose records
+# the fast path declines), and the ids of the producer's subjects as they come
+STORE = MemoryKeyStore()
+SUBJECT_KEYS = SubjectKeys(KEYS, STORE, retention_days=[*range(1, 8), 730])
+STORE.items[SUBJECT_KEYS.lookup_id("u3")] = Tombstone("r-test", NOW)
+SUBJECTS = SUBJECT_KEYS.resolve(["u1", "u2", "u3"])
+
+
+class _Subjects(Resolved):
+    """Every subject id resolved on first sight (the producer's ids are not known in advance)."""
+
+    def get(self, key, default=None):
+        if key not in self:
+            self.update(SUBJECT_KEYS.resolve([key]))
+        return dict.get(self, key, default)
+
+
+ALL_SUBJECTS = _Subjects(SUBJECTS)
+tokens._nonce = lambda: b"\0" * 12  # the two engines' tokens compared byte for byte (see privacy.tokens)
 TOKEN = "REDACTED_CONTENT"
 TAILS = FastContracts.tails(NOW)
 _FAST: dict[int, FastContracts] = {}
@@ -48,13 +69,13 @@ def reference(cs_or_cc, raw: bytes):
     try:
         event = decode_object(raw)
         if isinstance(cs_or_cc, ContractSet):
-            out = cs_or_cc.apply(event, raw, NOW)
+            out = cs_or_cc.apply(event, raw, NOW, subjects=ALL_SUBJECTS)
         else:
             try:
-                out = cs_or_cc.apply(event, raw, NOW)
+                out = cs_or_cc.apply(event, raw, NOW, subjects=ALL_SUBJECTS)
             except NeedsExactNumbers:
                 event = json.loads(raw)
-                out = cs_or_cc.apply(event, raw, NOW, exact=True)
+                out = cs_or_cc.apply(event, raw, NOW, exact=True, subjects=ALL_SUBJECTS)
         return orjson.loads(encode_line(event)) if _orjson_ok(event) else json.loads(encode_line(event)), out.redacted
     except (DecodeFailure, Rejection):
         return None
@@ -70,7 +91,7 @@ def _orjson_ok(event) -> bool:
 
 def fast(plan: FastPlan, raw: bytes):
     try:
-        line, redacted = plan.scrub(raw, TAILS, KEYS.pseudonyms)
+        line, redacted = plan.scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)
     except Exception:  # noqa: BLE001 - declined: the reference engine decides
         return None
     assert line.endswith(b"\n") and line.count(b"\n") == 1
@@ -116,7 +137,7 @@ def test_producer_events_take_the_fast_path_with_the_reference_output(contract_s
         got = fast(plan, raw)
         assert got is not None, f"{event['event_type']}/{event['schema_version']} declined"
         assert got == reference(contract_set, raw)
-        line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)  # the batch's entry point
+        line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)  # the batch's entry point
         assert (json.loads(line), redacted) == got
         kinds.add((event["event_type"], event["schema_version"], got[1]))
     # all producer types and versions, each both redacted and not
@@ -251,7 +272,7 @@ def test_the_contract_is_chosen_from_the_decoded_fields(contract_set, shape, tak
     raw = shape(e)
     ref = reference(contract_set, raw)
     try:
-        line, redacted = fast_of(contract_set).scrub(raw, TAILS, KEYS.pseudonyms)
+        line, redacted = fast_of(contract_set).scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)
     except Exception:  # noqa: BLE001 - declined: the reference engine decides
         assert not taken
         return
@@ -279,7 +300,7 @@ def test_the_guess_from_the_bytes_is_only_a_guess(contract_set):
     for name, raw in cases.items():
         ref = reference(contract_set, raw)
         try:
-            line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)
+            line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)
         except Exception:  # noqa: BLE001 - declined: the reference engine decides
             taken[name] = False
             continue
@@ -295,7 +316,7 @@ def test_a_record_no_plan_takes_is_handed_back(contract_set):
 
     for raw in (b'{"event_type": "nope"}', b'{"event_type": 1}', b"[]", b'{"event_type": "order_placed", "schema_version": "2"}'):
         with pytest.raises(Exception) as exc:  # noqa: PT011 - any exception hands the record back
-            fast_of(contract_set).scrub(raw, TAILS, KEYS.pseudonyms)
+            fast_of(contract_set).scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)
         assert exc.type in (Fallback, msgspec.ValidationError, msgspec.DecodeError)
 
 
@@ -348,7 +369,7 @@ def test_a_version_beyond_64_bits_selects_nothing():
     raw = b'{"uid":"u","event_type":"t","schema_version":18446744073709551616,"consent":true}'
     assert reference(cs, raw) is None
     with pytest.raises(Exception):  # noqa: B017, PT011 - declined, whatever the exception
-        fast_of(cs).scrub(raw, TAILS, KEYS.pseudonyms)
+        fast_of(cs).scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)
 
 
 # ---- what a plan remembers between records -----------------------------------------------------
@@ -443,5 +464,5 @@ def test_plans_share_the_memo_of_a_rule_and_keep_their_outputs(contract_set):
     f = EventFactory(seed=11, consent_ratio=0.0, subjects=3, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     for _ in range(60):
         raw = encode(f.next_event())
-        line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms)
+        line, redacted = fc.scrub(raw, TAILS, KEYS.pseudonyms, ALL_SUBJECTS)
         assert (json.loads(line), redacted) == reference(contract_set, raw)
