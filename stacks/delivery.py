@@ -16,6 +16,7 @@ from privacy.contract import bundle_json
 
 from .config import PipelineConfig, load_contracts
 from .lambda_function import PythonFunction, retention
+from .subject_keys import SubjectKeys
 
 
 class Delivery(Construct):
@@ -29,18 +30,19 @@ class Delivery(Construct):
         bucket: s3.IBucket,
         lake_key: kms.IKey,
         keyring: secretsmanager.ISecret,
+        subject_keys: SubjectKeys,
         removal_policy: cdk.RemovalPolicy,
     ):
         super().__init__(scope, id)
         d = config.delivery
         # The data contracts, validated at synth and compiled into the scrubber's asset.
-        contracts_json = bundle_json(load_contracts(config.contracts))
+        self.contracts_json = contracts_json = bundle_json(load_contracts(config.contracts))
         self.scrubber = PythonFunction(
             self,
             "Scrubber",
             config=config,
             package="scrubber",
-            extra_packages=("privacy", "streams"),
+            extra_packages=("privacy", "streams", "keystore"),
             files={"contracts.json": contracts_json},
             function_name=config.scrubber_function_name,
             description="Firehose transform: applies each event's data contract and consent before it reaches the lake",
@@ -49,10 +51,12 @@ class Delivery(Construct):
                 "CONTRACT_SELECTOR": config.contracts.selector_json(),
                 "CONTRACTS_FILE": "/var/task/contracts.json",
                 "PSEUDONYM_SECRET_ARN": keyring.secret_arn,
+                **subject_keys.environment(),
             },
             removal_policy=removal_policy,
         )
         keyring.grant_read(self.scrubber.role)
+        subject_keys.grant_create_keys(self.scrubber.role)
         # records the response has no room for go back on the stream (scrubber/redrive.py)
         stream.grant(self.scrubber.role, "kinesis:PutRecords")
         if stream.encryption_key is not None:

@@ -30,6 +30,7 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
     )
     lake = stack.resolve(stack.storage.bucket.node.default_child.logical_id)
     scrubber = stack.resolve(stack.delivery.scrubber.function.node.default_child.logical_id)
+    receipts = stack.resolve(stack.rights.receipts.node.default_child.logical_id)
 
     _ack(
         stack,
@@ -75,7 +76,9 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
         "Firehose L2 LambdaFunctionProcessor; no other function is reachable.",
         applies_to=[f"Resource::<{scrubber}.Arn>:*"],
     )
-    for function in ("Ingest/Producer/Function/Resource", "Delivery/Scrubber/Function/Resource"):
+    for function in (
+        "Ingest/Producer/Function/Resource", "Delivery/Scrubber/Function/Resource", "Rights/Function/Function/Resource",
+    ):
         _ack(
             stack,
             function,
@@ -109,3 +112,27 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
             f"Resource::<{lake}.Arn>/{stack.config.delivery.quarantine_root}*",
         ],
     )
+    _ack(
+        stack,
+        "Rights/Function/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "The subject-rights function reads the lake's data prefix (s3:GetObject only, under the data "
+        "prefix's static root; the quarantine is outside it and fenced by the bucket policy) to find a "
+        "subject's records, and writes erasure receipts (s3:PutObject only) under generated keys in "
+        "the receipts bucket: the object wildcards are that prefix and that bucket.",
+        applies_to=[
+            f"Resource::<{lake}.Arn>/{stack.config.delivery.data_root}*",
+            f"Resource::<{receipts}.Arn>/*",
+        ],
+    )
+    if not stack.config.subject_keys.point_in_time_recovery_days:
+        _ack(
+            stack,
+            "SubjectKeys/Table/Resource",
+            "AwsSolutions-DDB3",
+            "Point-in-time recovery is off on purpose (subject_keys.point_in_time_recovery_days = 0): "
+            "this table holds the per-subject keys that crypto-shredding deletes, and continuous "
+            "backups would keep every forgotten subject's key restorable for the recovery window, "
+            "undoing the erasure. Turning it on is a configuration choice (1-35 days), and each "
+            "erasure receipt states the window after which no backup holds the key.",
+        )

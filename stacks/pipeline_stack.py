@@ -1,4 +1,5 @@
-"""The pipeline stack: keys, storage, ingest and delivery, wired together, with its outputs."""
+"""The pipeline stack: keys, storage, ingest, delivery and subject rights, wired together, with
+its outputs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from .ingest import Ingest
 from .keys import Keys
 from .nag import acknowledge_findings
 from .pseudonymisation import Pseudonymisation
+from .rights import Rights
 from .storage import Storage
+from .subject_keys import SubjectKeys
 
 
 class PiiScrubbingPipelineStack(cdk.Stack):
@@ -24,6 +27,7 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         self.storage = Storage(self, "Storage", config=config, lake_key=self.keys.lake_key, removal_policy=removal)
         self.ingest = Ingest(self, "Ingest", config=config, stream_key=self.keys.stream_key, removal_policy=removal)
         self.pseudonymisation = Pseudonymisation(self, "Pseudonymisation", config=config, removal_policy=removal)
+        self.subject_keys = SubjectKeys(self, "SubjectKeys", config=config, removal_policy=removal)
         self.delivery = Delivery(
             self,
             "Delivery",
@@ -32,10 +36,24 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             bucket=self.storage.bucket,
             lake_key=self.keys.lake_key,
             keyring=self.pseudonymisation.secret,
+            subject_keys=self.subject_keys,
+            removal_policy=removal,
+        )
+        self.rights = Rights(
+            self,
+            "Rights",
+            config=config,
+            lake=self.storage.bucket,
+            lake_key=self.keys.lake_key,
+            access_logs=self.storage.access_logs,
+            subject_keys=self.subject_keys,
+            contracts_json=self.delivery.contracts_json,
             removal_policy=removal,
         )
         # Only the scrubber (and the break-glass role) may read the keyring: explicit denies.
         self.pseudonymisation.fence(self.delivery.scrubber.role)
+        # Only the scrubber and the subject-rights function may open the subjects' keys.
+        self.subject_keys.fence(self.delivery.scrubber.role, self.rights.function.role)
 
         cdk.CfnOutput(self, "StreamName", value=self.ingest.stream.stream_name)
         cdk.CfnOutput(self, "ProducerFunctionName", value=self.ingest.producer.function.function_name)
@@ -46,5 +64,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "QuarantineReaderRoleArn", value=self.storage.quarantine_reader.role_arn)
         cdk.CfnOutput(self, "PseudonymKeyringSecretArn", value=self.pseudonymisation.secret.secret_arn)
         cdk.CfnOutput(self, "KeyringBreakGlassRoleArn", value=self.pseudonymisation.break_glass.role_arn)
+        cdk.CfnOutput(self, "RightsFunctionName", value=self.rights.function.function.function_name)
+        cdk.CfnOutput(self, "SubjectKeysTableName", value=self.subject_keys.table.table_name)
+        cdk.CfnOutput(self, "ReceiptsBucketName", value=self.rights.receipts.bucket_name)
 
         acknowledge_findings(self)

@@ -79,9 +79,10 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
-    assert len(assets) == 2
+    assert len(assets) == 3
     scrub = next(p for p in assets if (p / "scrubber" / "handler.py").exists())
     prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
+    rights = next(p for p in assets if (p / "rights").is_dir())
     assert list((scrub / "orjson").glob(f"orjson.{TAG}-x86_64-linux-gnu.so"))
     assert list((scrub / "pybase64").glob(f"_pybase64.{TAG}-x86_64-linux-gnu.so"))
     assert list((scrub / "msgspec").glob(f"_core.{TAG}-x86_64-linux-gnu.so"))
@@ -89,6 +90,13 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     assert (scrub / "privacy" / "engine.py").exists() and json.loads((scrub / "contracts.json").read_text())["contracts"]
     assert (prod / "faker").is_dir() and (prod / "privacy").is_dir() and (prod / "contracts.json").exists()
     assert not list(scrub.rglob("requirements.txt"))
+    assert (scrub / "keystore" / "__init__.py").exists()  # the per-subject key store's adapter
+    # the subject-rights function: its package, the engine, the key store, the contracts, its wheels
+    for package in ("rights", "privacy", "keystore", "aws_lambda_powertools", "cryptography", "msgspec", "orjson", "re2"):
+        assert (rights / package).exists(), package
+    assert json.loads((rights / "contracts.json").read_text()) == json.loads((scrub / "contracts.json").read_text())
+    assert not (rights / "faker").exists() and not (rights / "streams").exists() and not (rights / "scrubber").exists()
+    assert not list(rights.rglob("requirements.txt"))
     for asset in assets:
         # no bytecode of any version: pip's would be the build machine's, not the runtime's
         assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("__pycache__")), asset.name
@@ -121,3 +129,14 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["results"] == ["Ok"] * 20 + ["ProcessingFailed"]
     assert out["outside"] == []  # nothing came from this machine's site-packages
+
+
+def test_the_rights_function_pins_the_scrubbers_versions():
+    """It runs the same engine and key store as the scrubber: the same wheels, at the same versions."""
+    def pins(package: str) -> dict[str, str]:
+        lines = (ROOT / "lambdas" / package / "requirements.txt").read_text().splitlines()
+        return dict(line.split("==") for line in lines if line.strip() and not line.startswith("#"))
+
+    rights, scrubber = pins("rights"), pins("scrubber")
+    assert {"aws-lambda-powertools", "orjson", "msgspec", "google-re2", "cryptography", "pybase64"} <= set(rights)
+    assert {name: scrubber.get(name) for name in rights} == rights

@@ -50,3 +50,18 @@ def test_a_bad_override_fails_synth_naming_the_key(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _synth(tmp_path, '{"name_prefix": "x-demo"')
     assert "Invalid configuration: pipeline is not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, message", [
+    ('{"subject_keys": {"point_in_time_recovery_days": 36}}',
+     "pipeline.subject_keys.point_in_time_recovery_days must be between 0 and 35, got 36"),
+    ('{"subject_keys": {"cache_ttl_seconds": "300"}}', "pipeline.subject_keys.cache_ttl_seconds must be an integer, got '300'"),
+    ('{"subject_keys": {"pitr_days": 7}}', "pipeline.subject_keys has unknown key(s): pitr_days"),
+    ('{"subject_keys": null}', "pipeline.subject_keys must be an object, got null"),
+])
+def test_a_bad_subject_keys_value_fails_synth_naming_it(tmp_path, capsys, override, message):
+    with pytest.raises(SystemExit) as exc:
+        _synth(tmp_path, override)
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == f"Invalid configuration: {message}\n"
+

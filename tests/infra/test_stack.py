@@ -19,7 +19,8 @@ from tests.infra.conftest import ref_id as _ref_id
 
 
 def test_keys_are_customer_managed_with_rotation(template):
-    template.resource_count_is("AWS::KMS::Key", 3)
+    # stream, lake, keyring, subject-keys root, subject-keys table, receipts
+    template.resource_count_is("AWS::KMS::Key", 6)
     template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
@@ -69,7 +70,7 @@ def test_lake_bucket_is_kms_tls_only_private_versioned_with_lifecycle(template):
 def test_every_bucket_denies_plain_http_and_blocks_public_access(template):
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(buckets) == 2 and len(policies) == 2
+    assert len(buckets) == 3 and len(policies) == 3
     for b in buckets.values():
         assert b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     for p in policies.values():
@@ -138,7 +139,7 @@ def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template
 
 def test_lambdas_run_python_3_13_with_their_configuration(template, config):
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 2 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
+    assert len(functions) == 3 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -181,6 +182,11 @@ def test_producer_may_only_put_records_and_use_the_stream_key(template):
 
 def test_scrubber_may_only_write_its_logs_read_the_keyring_and_put_records_back(template):
     role, stmts = _policies_of(template, "ScrubberRole")
+    # its grants on the per-subject keys: tests/infra/test_subject_keys.py
+    subject_keys = [_ref_id(template, t, p) for t, p in (("AWS::DynamoDB::Table", "SubjectKeysTable"),
+                    ("AWS::KMS::Key", "SubjectKeysRootKey"), ("AWS::KMS::Key", "SubjectKeysTableKey"))]
+    stmts = [s for s in stmts if not any(f'"{k}"' in json.dumps(s["Resource"]) for k in subject_keys)]
+    assert len(stmts) == 4
     secret = _ref_id(template, "AWS::SecretsManager::Secret", "Keyring")
     key = _ref_id(template, "AWS::KMS::Key", "PseudonymisationKey")
     stream = _ref_id(template, "AWS::Kinesis::Stream", "Stream")
@@ -237,6 +243,7 @@ def test_outputs(template):
     assert set(outputs) == {
         "StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "DataPrefix", "QuarantinePrefix",
         "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
+        "RightsFunctionName", "SubjectKeysTableName", "ReceiptsBucketName",
     }
     break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
     assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}
@@ -272,6 +279,7 @@ def test_every_acknowledgment_gives_a_specific_reason(template):
     assert reasons, "expected the documented acknowledgments"
     assert {r for r, _ in reasons} == {
         "AwsSolutions-KDS3", "AwsSolutions-KDF1", "AwsSolutions-IAM5", "AwsSolutions-SMG4", "AwsSolutions-L1",
+        "AwsSolutions-DDB3",
     }
     for rule, reason in reasons:
         assert len(reason) > 80, rule

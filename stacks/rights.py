@@ -1,0 +1,103 @@
+"""Subject rights: the function that forgets and exports a subject, and the erasure receipts.
+
+The function reads the lake's *data* prefix only (the quarantine stays fenced to its reader role by
+the lake's bucket policy, and no allow here names it), may forget keys (``SubjectKeys.grant_forget``)
+and may write receipts, nothing more: it never creates a key and never reads a receipt back.
+
+Receipts are the proof of erasure, so their bucket never expires anything and is versioned. It has
+a KMS key of its own rather than the lake's: the receipts outlive the lake's data and its
+lifecycle, their readers (auditors, a DPO) need not be able to decrypt the lake, and the lake's
+readers (Firehose, the quarantine reader) have no business with receipts. A receipt holds no raw
+identifier.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from .config import PipelineConfig
+from .keys import rotating_key
+from .lambda_function import PythonFunction
+from .subject_keys import SubjectKeys
+
+
+class Rights(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PipelineConfig,
+        lake: s3.IBucket,
+        lake_key: kms.IKey,
+        access_logs: s3.IBucket,
+        subject_keys: SubjectKeys,
+        contracts_json: str,
+        removal_policy: cdk.RemovalPolicy,
+    ):
+        super().__init__(scope, id)
+        data_root = config.delivery.data_root  # never empty, never overlapping the quarantine (config)
+        self.receipts_key = rotating_key(
+            self,
+            "ReceiptsKey",
+            alias=f"alias/{config.name_prefix}/receipts",
+            description="Encrypts the erasure receipts (S3 SSE-KMS, bucket key on)",
+            removal_policy=removal_policy,
+        )
+        self.receipts = s3.Bucket(
+            self,
+            "Receipts",
+            bucket_name=config.receipts_bucket_name(cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.receipts_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="receipts/",
+            # no expiration, current or noncurrent: receipts are the proof of erasure
+            lifecycle_rules=[s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
+            removal_policy=removal_policy,
+        )
+        self.function = PythonFunction(
+            self,
+            "Function",
+            config=config,
+            package="rights",
+            extra_packages=("privacy", "keystore"),
+            files={"contracts.json": contracts_json},
+            function_name=config.rights_function_name,
+            description="Subject rights: forget (crypto-shredding, with an erasure receipt) and export",
+            settings=config.rights,
+            environment={
+                **subject_keys.environment(),
+                "SUBJECT_KEYS_PITR_DAYS": str(config.subject_keys.point_in_time_recovery_days),
+                "LAKE_BUCKET": lake.bucket_name,
+                "LAKE_PREFIX": data_root,
+                "RECEIPTS_BUCKET": self.receipts.bucket_name,
+                "CONTRACT_SELECTOR": config.contracts.selector_json(),
+                "CONTRACTS_FILE": "/var/task/contracts.json",
+            },
+            removal_policy=removal_policy,
+        )
+        role = self.function.role
+        subject_keys.grant_forget(role)
+        # The lake: list and read the data prefix (current versions), decrypt with the lake key.
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=["s3:ListBucket"],
+            resource_arns=[lake.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{data_root}*"]}},
+        )
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"], resource_arns=[lake.arn_for_objects(f"{data_root}*")])
+        lake_key.grant_decrypt(role)
+        # Receipts: write new ones (single PutObject: SSE-KMS with the bucket key needs a data key).
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:PutObject"], resource_arns=[self.receipts.arn_for_objects("*")])
+        self.receipts_key.grant(role, "kms:GenerateDataKey")
