@@ -21,6 +21,7 @@ PACKAGES = {
     "scrubber": ROOT / "lambdas" / "scrubber",
     "producer": ROOT / "lambdas" / "producer",
     "streams": ROOT / "lambdas" / "streams",
+    "keystore": ROOT / "lambdas" / "keystore",
     "stacks": ROOT / "stacks",
     "twin": ROOT / "twin",
     "tools": ROOT / "tools",
