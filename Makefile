@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors
+.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors forget export reveal
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -97,6 +97,27 @@ push: venv
 ## Stop the local cloud: no process, no open port; its lake, keys and resources go with it
 down:
 	@if [ -x $(PY) ]; then $(PY) -m twin down; else echo "no $(VENV) yet: no twin server was started from this checkout"; fi
+
+## A data subject's rights, against the running local cloud (`make run` first; the same CONTEXT as it):
+##   make forget SUBJECT=<id>                     crypto-shred the subject's key; prints the erasure receipt
+##   make export SUBJECT=<id> [OUT=file]          their records, decrypted, as JSON lines (stdout, or OUT, owner-only)
+##   make reveal PURPOSE=<name> [OUT=dir]         every record with the purpose's fields opened for the subjects who
+##                                                consented to it (one JSON-lines file per lake object under OUT, or stdout)
+## FROM=YYYY-MM-DD [TO=YYYY-MM-DD] limit export and reveal to the lake's partitions of those days (UTC).
+## The subject id goes to the command on its standard input (not in its arguments), and is never printed.
+RIGHTS_OPTS = $(if $(value FROM), --from $(call arg,FROM))$(if $(value TO), --to $(call arg,TO))$(if $(value CONTEXT), -c $(call arg,CONTEXT))
+
+forget: venv
+	$(if $(value SUBJECT),,$(error usage: make forget SUBJECT=<id> [CONTEXT=...]))
+	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights forget$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -
+
+export: venv
+	$(if $(value SUBJECT),,$(error usage: make export SUBJECT=<id> [OUT=file] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [CONTEXT=...]))
+	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights export$(RIGHTS_OPTS)$(if $(value OUT), --output $(call arg,OUT)) -
+
+reveal: venv
+	$(if $(value PURPOSE),,$(error usage: make reveal PURPOSE=<name> [OUT=dir] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [CONTEXT=...]))
+	$(PY) -m tools.rights reveal$(RIGHTS_OPTS)$(if $(value OUT), --output-dir $(call arg,OUT)) -- $(call arg,PURPOSE)
 
 ## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag), in a random
 ## order (the seed is printed; replay it with .venv/bin/python -m pytest -n 2 --randomly-seed=<seed>)

@@ -183,6 +183,7 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
     kinesis, s3 = cloud.client("kinesis"), cloud.client("s3")
 
     os.environ["PSEUDONYM_SECRET_ARN"] = res.secret_arn
+    os.environ.update(res.scrubber_environment(config))  # the per-subject key store (issue 11)
     parameters.clear_caches()
     import scrubber.handler as scrubber_handler
 

@@ -32,7 +32,31 @@ class Resources:
     stream_arn: str
     scrubber_arn: str
     secret_arn: str
+    subject_keys_table: str = ""
+    receipts_bucket: str = ""
     created: list[str] = field(default_factory=list)  # what this call created (the rest was found)
+
+    def scrubber_environment(self, config) -> dict[str, str]:
+        """The per-subject key store, as the stack configures the scrubber (issue 11)."""
+        sk = config.subject_keys
+        return {"SUBJECT_KEYS_TABLE": self.subject_keys_table, "SUBJECT_KEYS_ROOT_KEY": self.keys["subject-keys-root"],
+                "SUBJECT_KEYS_CACHE_TTL_S": str(sk.cache_ttl_seconds), "SUBJECT_KEYS_CACHE_SIZE": str(sk.cache_size)}
+
+    def rights_environment(self, config, contracts_file: str) -> dict[str, str]:
+        """The subject-rights function's environment, as the stack sets it."""
+        return {
+            "SUBJECT_KEYS_TABLE": self.subject_keys_table,
+            "SUBJECT_KEYS_ROOT_KEY": self.keys["subject-keys-root"],
+            "LAKE_BUCKET": self.bucket,
+            "LAKE_PREFIX": config.delivery.data_prefix,
+            "RECEIPTS_BUCKET": self.receipts_bucket,
+            "CONTRACTS_FILE": contracts_file,
+            "CONTRACT_SELECTOR": config.contracts.selector_json(),
+            "SUBJECT_KEYS_CACHE_TTL_S": str(config.subject_keys.cache_ttl_seconds),
+            "SUBJECT_KEYS_PITR_DAYS": str(config.subject_keys.point_in_time_recovery_days),
+            "STREAM_RETENTION_HOURS": str(config.stream.retention_hours),
+            "QUARANTINE_EXPIRATION_DAYS": str(config.storage.quarantine_expiration_days),
+        }
 
 
 def _code(exc: ClientError) -> str:
@@ -77,8 +101,10 @@ def _stream(kinesis, config, key_arn: str, created: list[str]) -> str:
     return summary["StreamARN"]
 
 
-def _bucket(s3, config, key_arn: str, created: list[str]) -> str:
-    bucket = config.data_bucket_name(ACCOUNT, REGION)
+def _bucket(s3, config, key_arn: str, created: list[str], bucket: str | None = None) -> str:
+    """The lake bucket (or another private bucket under the lake key: the receipts')."""
+    lake = bucket is None
+    bucket = bucket or config.data_bucket_name(ACCOUNT, REGION)
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
@@ -100,6 +126,8 @@ def _bucket(s3, config, key_arn: str, created: list[str]) -> str:
                        "BucketKeyEnabled": True}]
         },
     )
+    if not lake:
+        return bucket
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket,
         LifecycleConfiguration={
@@ -131,6 +159,39 @@ def _keyring(sm, config, key_arn: str, created: list[str]) -> str:
         KmsKeyId=key_arn,
         SecretString=json.dumps({"current": "v1", "v1": secret_key}),
     )["ARN"]
+
+
+def _key_table(dynamodb, config, kms_key_arn: str, created: list[str]) -> str:
+    """The per-subject key table, as ``keystore`` creates it (idempotent)."""
+    name = config.subject_keys_table_name
+    try:
+        dynamodb.describe_table(TableName=name)
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+        created.append(name)
+    try:
+        from keystore.dynamo import create_table
+    except ImportError:  # until the key store adapter is merged (issue 11): the same schema, made here
+        create_table = _create_key_table
+    create_table(dynamodb, name, kms_key_arn)
+    return name
+
+
+def _create_key_table(dynamodb, name: str, kms_key_arn: str) -> None:
+    """The key table's shared schema (partition key ``id``; index ``by-link``; TTL on ``ttl``)."""
+    try:
+        dynamodb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "link", "AttributeType": "S"}],
+            GlobalSecondaryIndexes=[{"IndexName": "by-link", "KeySchema": [{"AttributeName": "link", "KeyType": "HASH"}],
+                                     "Projection": {"ProjectionType": "ALL"}}],
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": kms_key_arn},
+        )
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+    except ClientError as exc:
+        if _code(exc) != "ResourceInUseException":
+            raise
 
 
 def _destination(config, bucket: str, role_arn: str, lake_key: str, scrubber_arn: str) -> dict:
@@ -188,7 +249,9 @@ def ensure_resources(config, cloud) -> Resources:
     created: list[str] = []
     kms = cloud.client("kms")
     keys = {name: _key(kms, f"alias/{config.name_prefix}/{name}", desc, created)
-            for name, desc in (("stream", "raw event stream"), ("lake", "data lake"))}
+            for name, desc in (("stream", "raw event stream"), ("lake", "data lake"),
+                               ("subject-keys", "per-subject key table (encryption at rest)"))}
+    keys["subject-keys-root"] = _key(kms, config.subject_keys_alias, "per-subject key table's root secrets", created)
     stream_arn = _stream(cloud.client("kinesis"), config, keys["stream"], created)
     bucket = _bucket(cloud.client("s3"), config, keys["lake"], created)
     logs = cloud.client("logs")
@@ -199,9 +262,47 @@ def ensure_resources(config, cloud) -> Resources:
         if _code(exc) != "ResourceAlreadyExistsException":
             raise
     secret_arn = _keyring(cloud.client("secretsmanager"), config, keys["stream"], created)
+    table = _key_table(cloud.client("dynamodb"), config, keys["subject-keys"], created)
+    receipts = _bucket(cloud.client("s3"), config, keys["lake"], created, config.receipts_bucket_name(ACCOUNT, REGION))
     scrubber_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{config.scrubber_function_name}"
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/{config.name_prefix}-firehose"
     destination = _destination(config, bucket, role_arn, keys["lake"], scrubber_arn)
     _delivery_stream(cloud.client("firehose"), config, stream_arn, destination, created)
     return Resources(keys=keys, bucket=bucket, stream_arn=stream_arn, scrubber_arn=scrubber_arn, secret_arn=secret_arn,
-                     created=created)
+                     subject_keys_table=table, receipts_bucket=receipts, created=created)
+
+
+def find_resources(config, cloud) -> Resources:
+    """What an earlier command created on ``cloud``, found and never created (the subject-rights
+    commands read the lake and the keys that ``make run`` left). Raises ResourceMismatch naming
+    the first thing missing."""
+    def missing(what: str) -> ResourceMismatch:
+        return ResourceMismatch(f"the local cloud has no {what} for name prefix {config.name_prefix!r}: run `make run` "
+                                "first (with the same CONTEXT)")
+
+    kms, s3 = cloud.client("kms"), cloud.client("s3")
+    keys = {}
+    for name, alias in (("stream", f"alias/{config.name_prefix}/stream"), ("lake", f"alias/{config.name_prefix}/lake"),
+                        ("subject-keys-root", config.subject_keys_alias)):
+        try:
+            keys[name] = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+        except ClientError as exc:
+            if _code(exc) != "NotFoundException":
+                raise
+            raise missing(f"KMS key {alias}") from None
+    buckets = [config.data_bucket_name(ACCOUNT, REGION), config.receipts_bucket_name(ACCOUNT, REGION)]
+    for bucket in buckets:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchBucket"):
+                raise
+            raise missing(f"bucket {bucket}") from None
+    try:
+        cloud.client("dynamodb").describe_table(TableName=config.subject_keys_table_name)
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+        raise missing(f"key table {config.subject_keys_table_name}") from None
+    return Resources(keys=keys, bucket=buckets[0], stream_arn="", scrubber_arn="", secret_arn="",
+                     subject_keys_table=config.subject_keys_table_name, receipts_bucket=buckets[1])

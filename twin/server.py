@@ -278,6 +278,17 @@ def ensure_running(state_dir: str | Path, port: int | None = None) -> LocalCloud
     return _start(state_dir, port if port is not None else port_from_env() or DEFAULT_PORT)
 
 
+def running(state_dir: str | Path) -> LocalCloud:
+    """This checkout's server if it runs (recorded, alive and ours); never starts one: commands that
+    read what earlier ones left (the subject-rights commands) have nothing to read without it."""
+    state_dir = Path(state_dir).absolute()
+    state = _read_state(state_dir)
+    if not state or not _ours(state):
+        raise ServerError(f"no local cloud is running (none recorded in {state_dir / STATE_FILE} answers): "
+                          "run `make run` first")
+    return LocalCloud(state_dir, int(state["port"]), int(state["pid"]), state["token"])
+
+
 def _start(state_dir: Path, port: int) -> LocalCloud:
     if port_open(port):
         raise ServerError(f"{_describe_holder(port, state_dir)}; or choose a free port: TWIN_PORT=<port> make run")

@@ -22,6 +22,7 @@ PACKAGES = {
     "producer": ROOT / "lambdas" / "producer",
     "streams": ROOT / "lambdas" / "streams",
     "keystore": ROOT / "lambdas" / "keystore",
+    "rights": ROOT / "lambdas" / "rights",
     "stacks": ROOT / "stacks",
     "twin": ROOT / "twin",
     "tools": ROOT / "tools",
@@ -163,6 +164,7 @@ def test_the_module_list_is_complete():
     assert "stacks.config_contracts" in graph["stacks.config"] and "privacy.engine" in graph["producer.conformance"]
     assert {"privacy.engine", "privacy.fast_select"} <= set(graph["privacy.scrub"])
     assert "privacy.fast" not in import_graph(deferred=True)["privacy.engine"]  # the engine knows no fast path
+    assert {"rights.core", "rights.settings", "rights.request"} <= set(graph["rights.handler"])
     assert "scrubber.redrive" in graph["scrubber.handler"] and "streams.kinesis_sink" in import_graph(deferred=True)["scrubber.redrive"]
 
 

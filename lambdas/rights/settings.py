@@ -1,0 +1,100 @@
+"""Adapter: what the subject-rights function reads from its environment, and its AWS clients.
+
+* ``SUBJECT_KEYS_TABLE``, ``SUBJECT_KEYS_ROOT_KEY``: the key table and the KMS key of its root.
+* ``LAKE_BUCKET``, ``LAKE_PREFIX``: the lake and its data prefix, either as the delivery stream's
+  template (``data/year=!{timestamp:yyyy}/...``) or as its static folder (``data/``, the default
+  hourly layout then assumed under it, for date ranges).
+* ``RECEIPTS_BUCKET``: erasure receipts (``receipts/...``) and exports too large for a response
+  (``exports/...``).
+* ``CONTRACTS_FILE``: the compiled contract bundle (default: ``contracts.json`` next to the
+  package, as the scrubber's).
+* ``SUBJECT_KEYS_CACHE_TTL_S``, ``SUBJECT_KEYS_PITR_DAYS``, and optionally
+  ``STREAM_RETENTION_HOURS`` and ``QUARANTINE_EXPIRATION_DAYS``: what the receipt states.
+
+Anything missing or malformed fails the invocation with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from privacy.contract import Contract, load_bundle
+
+from .core import Rights
+from .ports import Lake, Receipts, RootReader
+from .receipt import Retention
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not lo <= int(text) <= hi:
+        raise ConfigurationError(f"{name} must be a whole number from {lo} to {hi}, got {text!r}")
+    return int(text)
+
+
+def retention_from(env: Mapping[str, str]) -> Retention:
+    return Retention(
+        cache_ttl_s=_int(env, "SUBJECT_KEYS_CACHE_TTL_S", 300, 0, 86400),
+        pitr_days=_int(env, "SUBJECT_KEYS_PITR_DAYS", 0, 0, 35),
+        stream_retention_hours=_int(env, "STREAM_RETENTION_HOURS", None, 1, 8760),
+        quarantine_days=_int(env, "QUARANTINE_EXPIRATION_DAYS", None, 1, 36500),
+    )
+
+
+def _required(env: Mapping[str, str], names: tuple[str, ...]) -> None:
+    missing = [n for n in names if not env.get(n)]
+    if missing:
+        raise ConfigurationError(f"missing configuration: {', '.join(missing)}")
+
+
+class Settings:
+    """The function's dependencies, each one given or built from ``env``: the key store and its
+    root reader (DynamoDB + KMS), the lake and the receipts (S3), the contracts (the bundle)."""
+
+    def __init__(self, env: Mapping[str, str] = os.environ, *, store=None, root: RootReader | None = None,
+                 lake: Lake | None = None, receipts: Receipts | None = None, contracts: list[Contract] | None = None):
+        needed = ()
+        if store is None or root is None:
+            needed += ("SUBJECT_KEYS_TABLE", "SUBJECT_KEYS_ROOT_KEY")
+        if lake is None:
+            needed += ("LAKE_BUCKET",)
+        if receipts is None:
+            needed += ("RECEIPTS_BUCKET",)
+        _required(env, needed)
+        self.retention = retention_from(env)
+        self.lake_prefix = env.get("LAKE_PREFIX") or "data/"
+        if contracts is None:
+            path = env.get("CONTRACTS_FILE") or str(Path(__file__).resolve().parent.parent / "contracts.json")
+            contracts = load_bundle(Path(path).read_text(encoding="utf-8"))
+        self.contracts = contracts
+        if store is None or root is None or lake is None or receipts is None:
+            import boto3
+
+            from .aws import DynamoRoot, S3Lake, S3Receipts
+
+            s3 = boto3.client("s3") if lake is None or receipts is None else None
+            if store is None or root is None:
+                dynamodb, kms = boto3.client("dynamodb"), boto3.client("kms")
+                table, root_key = env["SUBJECT_KEYS_TABLE"], env["SUBJECT_KEYS_ROOT_KEY"]
+                if store is None:
+                    try:
+                        from keystore.dynamo import DynamoKeyStore
+                    except ImportError as exc:
+                        raise ConfigurationError(f"the DynamoDB key store cannot be loaded ({exc.name or 'keystore.dynamo'})") from exc
+                    store = DynamoKeyStore(table, root_key, dynamodb=dynamodb, kms=kms)
+                root = root if root is not None else DynamoRoot(table, root_key, dynamodb=dynamodb, kms=kms)
+            lake = lake if lake is not None else S3Lake(s3, env["LAKE_BUCKET"])
+            receipts = receipts if receipts is not None else S3Receipts(s3, env["RECEIPTS_BUCKET"])
+        self.store, self.root, self.lake, self.receipts = store, root, lake, receipts
+
+    def rights(self, **kw) -> Rights:
+        return Rights(self.store, self.root, self.lake, self.receipts, self.contracts, lake_prefix=self.lake_prefix,
+                      retention=self.retention, **kw)

@@ -1,0 +1,66 @@
+"""The AWS adapters on moto: the lake and the receipts on S3, and the key table's existing root
+read without ever creating one (the schema every part of issue 11 shares)."""
+
+from __future__ import annotations
+
+import gzip
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from rights.aws import ROOT_CONTEXT_PURPOSE, DynamoRoot, S3Lake, S3Receipts
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        yield {name: boto3.client(name, region_name=REGION) for name in ("s3", "dynamodb", "kms")}
+
+
+def _key_table(dynamodb, name="t-subject-keys"):
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "link", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-link", "KeySchema": [{"AttributeName": "link", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )
+    return name
+
+
+def test_the_lake_lists_under_a_prefix_and_reads_gzip_or_plain(aws):
+    s3 = aws["s3"]
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key="data/year=2026/a.gz", Body=gzip.compress(b'{"a":1}\n'))
+    s3.put_object(Bucket="lake", Key="data/year=2026/b", Body=b'{"b":2}\n')
+    s3.put_object(Bucket="lake", Key="quarantine/x.gz", Body=gzip.compress(b"raw"))
+    lake = S3Lake(s3, "lake")
+    assert list(lake.keys("data/")) == ["data/year=2026/a.gz", "data/year=2026/b"]
+    assert lake.read("data/year=2026/a.gz") == b'{"a":1}\n' and lake.read("data/year=2026/b") == b'{"b":2}\n'
+
+
+def test_receipts_are_put_and_read_back_and_a_missing_one_is_none(aws):
+    s3 = aws["s3"]
+    s3.create_bucket(Bucket="receipts")
+    r = S3Receipts(s3, "receipts")
+    r.put("receipts/2026/02/01/x.json", b"{}", "application/json")
+    assert r.get("receipts/2026/02/01/x.json") == b"{}" and r.get("receipts/2026/02/01/y.json") is None
+    assert s3.head_object(Bucket="receipts", Key="receipts/2026/02/01/x.json")["ContentType"] == "application/json"
+
+
+def test_the_root_is_read_if_it_exists_and_never_created(aws):
+    dynamodb, kms = aws["dynamodb"], aws["kms"]
+    table = _key_table(dynamodb)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/t-subject-keys-root", TargetKeyId=key)
+    reader = DynamoRoot(table, "alias/t-subject-keys-root", dynamodb=dynamodb, kms=kms)
+    assert reader(1) is None
+    assert dynamodb.scan(TableName=table)["Items"] == []  # nothing was created
+    made = kms.generate_data_key(KeyId="alias/t-subject-keys-root", NumberOfBytes=64,
+                                 EncryptionContext={"purpose": ROOT_CONTEXT_PURPOSE, "version": "1"})
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "root#1"}, "blob": {"B": made["CiphertextBlob"]}})
+    assert reader(1) == made["Plaintext"] and len(reader(1)) == 64
+    assert reader(2) is None

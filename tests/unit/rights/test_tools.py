@@ -1,0 +1,98 @@
+"""``python -m tools.rights`` and its make targets: arguments passed exactly (the subject on
+standard input, never on a command line or in output), refused clearly without a running local
+cloud, outputs checked before anything runs. (Against a running local cloud: the end-to-end test.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tools.rights as rights_cli
+from twin.pipeline import ROOT
+
+SUBJECT = """it's "me" $HOME $(shell x) `id` \\n"""
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+    """A PY for make that reports its arguments and standard input instead of running anything."""
+    script = tmp_path / "py"
+    script.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                      "print(json.dumps({'argv': sys.argv[1:], 'stdin': sys.stdin.read() if not sys.stdin.isatty() else None}))\n")
+    script.chmod(0o755)
+    return script
+
+
+def _make(fake, *args) -> tuple[dict, str]:
+    r = subprocess.run(["make", "-s", "-o", ".venv/.installed", f"PY={fake}", *args], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1]), r.stdout + r.stderr
+
+
+def test_make_passes_the_subject_on_standard_input_exactly_and_prints_it_nowhere(fake_python):
+    context = """pipeline={"name_prefix": "it's-a-demo"}"""
+    got, printed = _make(fake_python, "forget", f"SUBJECT={SUBJECT}", f"CONTEXT={context}")
+    assert got == {"argv": ["-m", "tools.rights", "forget", "-c", context, "-"], "stdin": SUBJECT}
+    assert "me" not in printed.replace(json.dumps(got), "")
+    got, printed = _make(fake_python, "export", f"SUBJECT={SUBJECT}", "OUT=my export's.jsonl", "FROM=2026-01-15",
+                         "TO=2026-01-16")
+    assert got == {"argv": ["-m", "tools.rights", "export", "--from", "2026-01-15", "--to", "2026-01-16",
+                            "--output", "my export's.jsonl", "-"], "stdin": SUBJECT}
+    got, _ = _make(fake_python, "reveal", "PURPOSE=-marketing", "OUT=out dir")
+    assert got["argv"] == ["-m", "tools.rights", "reveal", "--output-dir", "out dir", "--", "-marketing"]
+
+
+@pytest.mark.parametrize("target", ["forget", "export", "reveal"])
+def test_make_without_its_variable_says_how_to_call_it(target):
+    r = subprocess.run(["make", "-s", "-o", ".venv/.installed", "PY=false", target], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0 and f"usage: make {target} " in r.stderr
+
+
+@pytest.mark.parametrize("argv", [["forget", "-"], ["export", "-", "--from", "2026-01-01"], ["reveal", "support"]])
+def test_without_a_running_local_cloud_the_commands_refuse_and_say_what_to_do(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", _Stdin(SUBJECT))
+    rc = rights_cli.main([*argv, "--state-dir", str(tmp_path / "state")])
+    err = capsys.readouterr()
+    assert rc == 2 and "no local cloud is running" in err.err and "run `make run` first" in err.err
+    assert "me" not in err.out + err.err
+
+
+class _Stdin:
+    def __init__(self, text):
+        self.text = text
+
+    def read(self):
+        return self.text
+
+
+def test_bad_arguments_and_outputs_are_refused_before_the_local_cloud_is_looked_for(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", _Stdin(""))
+    state = tmp_path / "state"
+    assert rights_cli.main(["forget", "--state-dir", str(state)]) == 2
+    assert "no subject id given" in capsys.readouterr().err
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    assert rights_cli.main(["reveal", "support", "--output-dir", str(tmp_path / "full"), "--state-dir", str(state)]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+    assert rights_cli.main(["export", "s", "--output", str(tmp_path), "--state-dir", str(state)]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err
+    assert not state.exists()  # refused before any lock or state folder was made
+    for argv, flag in ((["export", "s", "--to", "2026-01-01"], "--from"), (["export", "s", "--from", "2026-02-30"], "--from"),
+                       (["export", "s", "--from", "2026-02-02", "--to", "2026-02-01"], "--from")):
+        with pytest.raises(SystemExit) as exc:
+            rights_cli.parse_args(argv)
+        assert exc.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+
+
+def test_reveal_files_stay_inside_their_folder(tmp_path):
+    root = tmp_path / "out"
+    assert rights_cli._target(root, "data/year=2026/x.gz") == (root / "data/year=2026/x.jsonl").resolve()
+    with pytest.raises(rights_cli.UsageError, match="leaves the output folder"):
+        rights_cli._target(root, "data/../../../etc/x.gz")
+    assert Path(rights_cli._target(root, "x")).name == "x.jsonl"

@@ -1,0 +1,273 @@
+"""``python -m tools.rights``: a data subject's rights, against the running local cloud (the twin).
+
+    python -m tools.rights forget [SUBJECT]                   crypto-shred the subject's key; print the receipt
+    python -m tools.rights export [SUBJECT] [--from D --to D] [--output FILE]
+                                                              their records, decrypted, as JSON lines
+    python -m tools.rights reveal PURPOSE [--from D --to D] [--output-dir DIR]
+                                                              every record, the purpose's fields opened where
+                                                              the subject consented to it
+
+SUBJECT is the subject's id as their events carry it; without it (or ``-``) it is read from
+standard input (all of it, less one final newline), so it need not appear in the process list (``make forget`` does that).
+forget and export run the deployed function's handler (``rights.handler``) in this process, with
+the environment the stack gives it, against the local cloud ``make run`` left running (never a
+new one: without it there is nothing to read); reveal runs the same core directly (the deployed
+function does not serve it: its output is the whole lake). What is printed never holds the
+subject's id, their lookup id or their key link; export and reveal write personal data, in clear,
+to the file or folder given (created owner-only) or to standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rights.settings import ConfigurationError
+from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
+from twin.pipeline import ROOT
+from twin.resources import ResourceMismatch, find_resources
+from twin.server import ServerError, command_lock, running
+
+COMMANDS = ("forget", "export", "reveal")
+
+
+class UsageError(Exception):
+    """A bad argument or output: one line naming it, never a subject id."""
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date written YYYY-MM-DD (UTC)") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m tools.rights", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        p = sub.add_parser(name)
+        if name == "reveal":
+            p.add_argument("purpose", help="a purpose the contracts declare")
+            p.add_argument("--output-dir", help="folder for the JSON-lines files, one per lake object, named like it "
+                                                "(created; must be new or empty); default: standard output")
+        else:
+            p.add_argument("subject", nargs="?", default="-", help="the subject's id ('-' or nothing: read from stdin)")
+        if name != "forget":
+            p.add_argument("--from", dest="start", type=_day, help="first day (UTC) of the lake's partitions to read")
+            p.add_argument("--to", dest="end", type=_day, help="last day (UTC), included")
+        if name == "export":
+            p.add_argument("--output", help="file for the JSON lines (created owner-only); default: standard output")
+        p.add_argument("--state-dir", default=str(ROOT / ".twin"), help="the local cloud's state folder (default .twin)")
+        p.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+                       help=f"as cdk -c: {CONTEXT_KEY}='{{...}}' over cdk.json (the same as the make run that made the cloud)")
+    args = ap.parse_args(argv)
+    if getattr(args, "start", None) and getattr(args, "end", None) and args.start > args.end:
+        ap.error("argument --from: is after --to")
+    if getattr(args, "end", None) and not getattr(args, "start", None):
+        ap.error("argument --from: is required with --to")
+    return args
+
+
+def _subject(given: str) -> str:
+    if given != "-":
+        return given
+    text = sys.stdin.read()
+    subject = text[:-1] if text.endswith("\n") else text  # one final newline is the terminal's, not the id's
+    if not subject:
+        raise UsageError("no subject id given (as an argument, or one line on standard input): make forget SUBJECT=<id>")
+    return subject
+
+
+def _private_file(path: Path):
+    """A new or truncated file, owner-only (0600) whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _check_output(path: str | None) -> None:
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--output {path}: is a folder, not a file")
+    if not p.parent.is_dir():
+        raise UsageError(f"--output {path}: its folder does not exist")
+
+
+def _check_output_dir(path: str | None) -> None:
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and (not p.is_dir() or any(p.iterdir())):
+        raise UsageError(f"--output-dir {path}: exists and is not an empty folder (reveal writes into a new or empty one)")
+
+
+def _invoke(config, payload: dict) -> dict:
+    from rights.handler import make_handler
+    from twin.lambdas import FakeLambdaContext, invoke
+
+    ctx = FakeLambdaContext(config.rights_function_name, config.rights.timeout_seconds, config.rights.memory_mb)
+    return invoke(make_handler(), json.dumps(payload).encode("utf-8"), ctx)
+
+
+def cmd_forget(config, cloud, args) -> int:
+    answer = _invoke(config, {"action": "forget", "subject_id": args.subject_id})
+    if "error" in answer:
+        print(f"forget refused: {answer['error']}", file=sys.stderr)
+        return 1
+    r = answer["receipt"]
+    print(f"forget ({answer['outcome']}): {answer['summary']}")
+    print(f"  receipt     s3://{r['bucket']}/{r['key']}  (local cloud {cloud.endpoint})")
+    print(f"  caches      {answer['caches']}")
+    print(f"  backups     {answer['backups']}")
+    return 0
+
+
+def cmd_export(config, cloud, args) -> int:
+    payload = {"action": "export", "subject_id": args.subject_id}
+    if args.start:
+        payload["from"] = args.start.isoformat()  # without --to: up to today (the function's default)
+    if args.end:
+        payload["to"] = args.end.isoformat()
+    answer = _invoke(config, payload)
+    if "error" in answer:
+        print(f"export refused: {answer['error']}", file=sys.stderr)
+        return 2
+    if answer.get("export"):
+        e = answer["export"]
+        body = cloud.client("s3").get_object(Bucket=e["bucket"], Key=e["key"])["Body"].read()
+        where = f"; the deployed function would answer with s3://{e['bucket']}/{e['key']} (left there)"
+    else:
+        body, where = (answer.get("lines") or "").encode("utf-8", "surrogatepass"), ""
+    if args.output:
+        with _private_file(Path(args.output)) as fh:
+            fh.write(body)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    status = answer["status"]
+    if status == "forgotten":
+        r = answer["receipt"]
+        print(f"export: no data: the subject was forgotten at {r['at']} (erasure receipt {r['id']}, "
+              f"s3://{r['bucket']}/{r['key']})", file=sys.stderr)
+    elif status in ("unknown", "no_keys"):
+        print("export: no data: no key of this subject exists (no event of theirs was encrypted)", file=sys.stderr)
+    else:
+        s = answer["scan"]
+        print(f"export: {answer['records']:,} records to {args.output or 'standard output'}, from {s['objects']:,} of "
+              f"{s['objects_total']:,} lake objects ({s['records_read']:,} records read); tokens opened "
+              f"{s['tokens_opened']:,}, not opened {_reasons(s['tokens_unopened'])}; records of unknown contracts "
+              f"{s['unknown_contract']:,}{where}", file=sys.stderr)
+        if answer.get("incomplete"):
+            print(f"export: INCOMPLETE: {answer['incomplete']}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _reasons(counts: dict) -> str:
+    """Tokens that did not open: their number, and how many for each reason."""
+    total = sum(counts.values())
+    return f"{total:,}" + (f" ({', '.join(f'{r} {n:,}' for r, n in counts.items())})" if total else "")
+
+
+def _target(root: Path, key: str) -> Path:
+    name = key[:-3] if key.endswith(".gz") else key
+    target = (root / (name + ".jsonl")).resolve()
+    if root.resolve() not in target.parents:
+        raise UsageError(f"lake object {key}: its key leaves the output folder; nothing written for it")
+    return target
+
+
+def cmd_reveal(args) -> int:
+    from rights.core import UnknownPurpose
+    from rights.records import to_line
+    from rights.settings import Settings
+
+    end = args.end or (max(args.start, date.today()) if args.start else None)
+    try:
+        reveal = Settings().rights().reveal(args.purpose, args.start, end)
+    except UnknownPurpose as exc:
+        raise UsageError(str(exc)) from None
+    root = Path(args.output_dir) if args.output_dir else None
+    current, fh, files = None, None, 0
+    try:
+        for item in reveal.records:
+            line = to_line(item)
+            if root is None:
+                sys.stdout.buffer.write(line)
+                continue
+            if item.key != current:
+                if fh is not None:
+                    fh.close()
+                target = _target(root, item.key)
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fh, current, files = _private_file(target), item.key, files + 1
+            fh.write(line)
+    finally:
+        if fh is not None:
+            fh.close()
+        sys.stdout.flush()
+    s = reveal.scan.report()
+    print(f"reveal {args.purpose}: {s['records_returned']:,} records from {s['objects']:,} lake objects to "
+          f"{f'{files:,} files under {root}' if root else 'standard output'}; tokens of {args.purpose} opened "
+          f"{s['tokens_opened']:,} (subjects who consented to it), left for want of consent {s['tokens_left']:,}, not "
+          f"opened {_reasons(s['tokens_unopened'])}; unreadable lines {s['unreadable_lines']:,}, records of unknown "
+          f"contracts {s['unknown_contract']:,}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    override = None
+    for item in args.context:
+        key, _, value = item.partition("=")
+        if key == CONTEXT_KEY:
+            override = value
+    try:
+        config = load_from_cdk_json(ROOT / "cdk.json", override)
+    except ConfigError as exc:
+        print(f"Invalid configuration: {exc}", file=sys.stderr)
+        return 1
+    try:
+        _check_output(getattr(args, "output", None))
+        _check_output_dir(getattr(args, "output_dir", None))
+        if args.command != "reveal":
+            args.subject_id = _subject(args.subject)
+        with command_lock(Path(args.state_dir)):
+            cloud = running(args.state_dir)
+            res = find_resources(config, cloud)
+            return _run(config, cloud, res, args)
+    except (UsageError, ServerError, ResourceMismatch, ConfigurationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: the local cloud stopped answering ({type(exc).__name__}); nothing more was done", file=sys.stderr)
+        return 2
+
+
+def _run(config, cloud, res, args) -> int:
+    from privacy.contract import bundle_json
+    from stacks.config import load_contracts
+    from twin.lambdas import twin_environment
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "contracts.json"
+        bundle.write_text(bundle_json(load_contracts(config.contracts)), encoding="utf-8")
+        with twin_environment(cloud.endpoint, res.rights_environment(config, str(bundle))):
+            if args.command == "reveal":
+                return cmd_reveal(args)
+            return (cmd_forget if args.command == "forget" else cmd_export)(config, cloud, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
