@@ -118,11 +118,14 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
         "AwsSolutions-IAM5",
         "The subject-rights function reads the lake's data prefix (s3:GetObject only, under the data "
         "prefix's static root; the quarantine is outside it and fenced by the bucket policy) to find a "
-        "subject's records, and writes erasure receipts (s3:PutObject only) under generated keys in "
-        "the receipts bucket: the object wildcards are that prefix and that bucket.",
+        "subject's records, writes erasure receipts and oversized exports (s3:PutObject) under "
+        "generated keys in the receipts bucket's receipts/ and exports/ prefixes, and reads receipts "
+        "back (s3:GetObject, receipts/ only: a second forget names the first's receipt): the object "
+        "wildcards are those prefixes.",
         applies_to=[
             f"Resource::<{lake}.Arn>/{stack.config.delivery.data_root}*",
-            f"Resource::<{receipts}.Arn>/*",
+            f"Resource::<{receipts}.Arn>/receipts/*",
+            f"Resource::<{receipts}.Arn>/exports/*",
         ],
     )
     if not stack.config.subject_keys.point_in_time_recovery_days:

@@ -2,9 +2,12 @@
 
 The function reads the lake's *data* prefix only (the quarantine stays fenced to its reader role by
 the lake's bucket policy, and no allow here names it), may forget keys (``SubjectKeys.grant_forget``)
-and may write receipts, nothing more: it never creates a key and never reads a receipt back.
+and may write receipts and exports, and read receipts back (a second forget of a subject names the
+first one's receipt, and says whether it is on file): it never creates a key.
 
-Receipts are the proof of erasure, so their bucket never expires anything and is versioned. It has
+Receipts are the proof of erasure, so they never expire, and the bucket is versioned. An export
+too large for the function's response is written under ``exports/``: it holds personal data in
+clear, so it expires after a day (current and noncurrent versions). It has
 a KMS key of its own rather than the lake's: the receipts outlive the lake's data and its
 lifecycle, their readers (auditors, a DPO) need not be able to decrypt the lake, and the lake's
 readers (Firehose, the quarantine reader) have no business with receipts. A receipt holds no raw
@@ -63,7 +66,11 @@ class Rights(Construct):
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="receipts/",
             # no expiration, current or noncurrent: receipts are the proof of erasure
-            lifecycle_rules=[s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
+            lifecycle_rules=[
+                s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+                s3.LifecycleRule(id="exports-expire", prefix="exports/", expiration=cdk.Duration.days(1),
+                                 noncurrent_version_expiration=cdk.Duration.days(1)),
+            ],
             removal_policy=removal_policy,
         )
         self.function = PythonFunction(
@@ -80,7 +87,7 @@ class Rights(Construct):
                 **subject_keys.environment(),
                 "SUBJECT_KEYS_PITR_DAYS": str(config.subject_keys.point_in_time_recovery_days),
                 "LAKE_BUCKET": lake.bucket_name,
-                "LAKE_PREFIX": data_root,
+                "LAKE_PREFIX": config.delivery.data_prefix,  # the template: date ranges list its partitions
                 "RECEIPTS_BUCKET": self.receipts.bucket_name,
                 "CONTRACT_SELECTOR": config.contracts.selector_json(),
                 "CONTRACTS_FILE": "/var/task/contracts.json",
@@ -98,6 +105,9 @@ class Rights(Construct):
         )
         iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"], resource_arns=[lake.arn_for_objects(f"{data_root}*")])
         lake_key.grant_decrypt(role)
-        # Receipts: write new ones (single PutObject: SSE-KMS with the bucket key needs a data key).
-        iam.Grant.add_to_principal(grantee=role, actions=["s3:PutObject"], resource_arns=[self.receipts.arn_for_objects("*")])
-        self.receipts_key.grant(role, "kms:GenerateDataKey")
+        # Receipts and exports: write them (single PutObject: SSE-KMS with the bucket key needs a data
+        # key); read receipts back (an earlier receipt, named by a tombstone), never exports.
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:PutObject"], resource_arns=[
+            self.receipts.arn_for_objects("receipts/*"), self.receipts.arn_for_objects("exports/*")])
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"], resource_arns=[self.receipts.arn_for_objects("receipts/*")])
+        self.receipts_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")

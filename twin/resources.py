@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from keystore.table import create_table
+
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 ON_DEMAND_INITIAL_SHARDS = 4  # an on-demand stream starts with 4 shards (4 MB/s, 4,000 records/s in)
@@ -170,28 +172,8 @@ def _key_table(dynamodb, config, kms_key_arn: str, created: list[str]) -> str:
         if _code(exc) != "ResourceNotFoundException":
             raise
         created.append(name)
-    try:
-        from keystore.dynamo import create_table
-    except ImportError:  # until the key store adapter is merged (issue 11): the same schema, made here
-        create_table = _create_key_table
-    create_table(dynamodb, name, kms_key_arn)
+    create_table(dynamodb, name, kms_key_arn)  # keystore.table: the schema the stack deploys
     return name
-
-
-def _create_key_table(dynamodb, name: str, kms_key_arn: str) -> None:
-    """The key table's shared schema (partition key ``id``; index ``by-link``; TTL on ``ttl``)."""
-    try:
-        dynamodb.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "link", "AttributeType": "S"}],
-            GlobalSecondaryIndexes=[{"IndexName": "by-link", "KeySchema": [{"AttributeName": "link", "KeyType": "HASH"}],
-                                     "Projection": {"ProjectionType": "ALL"}}],
-            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": kms_key_arn},
-        )
-        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
-    except ClientError as exc:
-        if _code(exc) != "ResourceInUseException":
-            raise
 
 
 def _destination(config, bucket: str, role_arn: str, lake_key: str, scrubber_arn: str) -> dict:

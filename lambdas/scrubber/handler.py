@@ -74,6 +74,7 @@ def make_handler(settings: Settings | None = None, logger: Logger | None = None,
         )
         return {"records": result.records}
 
+    handler.settings = settings  # type: ignore[attr-defined] - what it was built with (for inspection)
     return handler
 
 

@@ -40,15 +40,16 @@ def test_pip_installs_wheels_for_the_runtime_and_no_bytecode():
 # Runs in a bare interpreter (-I -S: no site-packages, no PYTHONPATH) with only the asset on the
 # path, as /var/task is: imports the handler and scrubs a batch, so a wheel missing from the asset
 # fails here. The handler is the deployed one, built from the environment, with the keyring's
-# source injected (no Secrets Manager here).
+# source and the key store injected (no Secrets Manager, no DynamoDB here).
 _IN_THE_ASSET = r"""
 import json, sys, sysconfig
 asset, event_file, out_file = sys.argv[1:]
 sys.path.insert(0, asset)
 import scrubber.handler as h
 from scrubber.settings import Settings
+from privacy.subjects import MemoryKeyStore
 assert callable(h.lambda_handler)
-handler = h.make_handler(Settings(secret=lambda: KEYRING))
+handler = h.make_handler(Settings(secret=lambda: KEYRING, store=MemoryKeyStore()))
 class Context:
     function_name = "pii-scrub-scrubber"; function_version = "$LATEST"; memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pii-scrub-scrubber"

@@ -176,28 +176,37 @@ def test_the_rights_function_may_only_forget_read_the_data_prefix_and_write_rece
     role, stmts = policies_of(template, "RightsFunctionRole")
     arn = {k: {"Fn::GetAtt": [ids[k], "Arn"]} for k in ids}
     logs = ref_id(template, "AWS::Logs::LogGroup", "RightsFunctionLogs")
-    got = sorted((actions(s), json.dumps(s["Resource"]), json.dumps(s.get("Condition"))) for s in stmts)
+    # (action, resource, condition), whatever statements CDK merged them into
+    got = sorted({(a, json.dumps(r), json.dumps(s.get("Condition"))) for s in stmts for a in actions(s)
+                  for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])})
     assert all(s["Effect"] == "Allow" for s in stmts)
-    assert got == sorted([
-        (["logs:CreateLogStream", "logs:PutLogEvents"], json.dumps({"Fn::GetAtt": [logs, "Arn"]}), "null"),
-        (["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], json.dumps(arn["table"]), "null"),
-        (["dynamodb:Query"], json.dumps([arn["table"], {"Fn::Join": ["", [arn["table"], "/index/by-link"]]}]), "null"),
-        (["kms:Decrypt"], json.dumps(arn["root"]), json.dumps(ROOT_CONTEXT)),  # no GenerateDataKey: never creates a root
-        (_TABLE_KEY_ACTIONS, json.dumps(arn["table_key"]), json.dumps(_VIA_DYNAMODB)),
-        (["s3:ListBucket"], json.dumps(arn["lake"]), json.dumps({"StringLike": {"s3:prefix": ["data/*"]}})),
-        (["s3:GetObject"], json.dumps({"Fn::Join": ["", [arn["lake"], "/data/*"]]}), "null"),
-        (["kms:Decrypt"], json.dumps(arn["lake_key"]), "null"),
-        (["s3:PutObject"], json.dumps({"Fn::Join": ["", [arn["receipts"], "/*"]]}), "null"),
-        (["kms:GenerateDataKey"], json.dumps(arn["receipts_key"]), "null"),
-    ])
+    receipts = {"Fn::Join": ["", [arn["receipts"], "/receipts/*"]]}
+    exports = {"Fn::Join": ["", [arn["receipts"], "/exports/*"]]}
+    want = [
+        (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [logs, "Arn"]}, None),
+        (["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], arn["table"], None),
+        (["dynamodb:Query"], arn["table"], None),
+        (["dynamodb:Query"], {"Fn::Join": ["", [arn["table"], "/index/by-link"]]}, None),
+        (["kms:Decrypt"], arn["root"], ROOT_CONTEXT),  # no GenerateDataKey: never creates a root
+        (_TABLE_KEY_ACTIONS, arn["table_key"], _VIA_DYNAMODB),
+        (["s3:ListBucket"], arn["lake"], {"StringLike": {"s3:prefix": ["data/*"]}}),
+        (["s3:GetObject"], {"Fn::Join": ["", [arn["lake"], "/data/*"]]}, None),
+        (["kms:Decrypt"], arn["lake_key"], None),
+        (["s3:PutObject"], receipts, None),
+        (["s3:PutObject"], exports, None),
+        (["s3:GetObject"], receipts, None),  # receipts, never exports
+        (["kms:Decrypt", "kms:GenerateDataKey"], arn["receipts_key"], None),
+    ]
+    assert got == sorted({(a, json.dumps(r), json.dumps(c)) for acts, r, c in want for a in acts})
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
 
 
 def test_the_rights_function_cannot_read_the_quarantine(template, ids):
     _, stmts = policies_of(template, "RightsFunctionRole")
-    lake_reads = [s for s in stmts if _allows(s, "s3:GetObject") and _mentions(s["Resource"], ids["lake"])]
+    lake_reads = [r for s in stmts if _allows(s, "s3:GetObject")
+                  for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) if _mentions(r, ids["lake"])]
     data = {"Fn::Join": ["", [{"Fn::GetAtt": [ids["lake"], "Arn"]}, "/data/*"]]}
-    assert [s["Resource"] for s in lake_reads] == [data]
+    assert lake_reads == [data]
     # and the lake's bucket policy denies it the quarantine, as everyone but the reader role
     [policy] = [p for p in template.find_resources("AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": ids["lake"]}]
     [fence] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "QuarantineReadableOnlyByReaderRole"]
@@ -230,7 +239,7 @@ def test_the_scrubber_and_the_rights_function_are_told_where_the_keys_are(templa
             **keys,
             "SUBJECT_KEYS_PITR_DAYS": "0",
             "LAKE_BUCKET": {"Ref": ids["lake"]},
-            "LAKE_PREFIX": "data/",
+            "LAKE_PREFIX": config.delivery.data_prefix,
             "RECEIPTS_BUCKET": {"Ref": ids["receipts"]},
             "CONTRACT_SELECTOR": config.contracts.selector_json(),
             "CONTRACTS_FILE": "/var/task/contracts.json",
@@ -254,9 +263,13 @@ def test_the_receipts_bucket_has_its_own_key_keeps_everything_and_logs_access(te
     }
     access_logs = ref_id(template, "AWS::S3::Bucket", "AccessLogs")
     assert props["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": access_logs}, "LogFilePrefix": "receipts/"}
-    # receipts are the proof of erasure: nothing expires them, current or noncurrent
+    # receipts are the proof of erasure: nothing expires them, current or noncurrent; exports
+    # (personal data in clear, too large for a response) expire after a day
     for rule in props["LifecycleConfiguration"]["Rules"]:
-        assert not {k for k in rule if "Expiration" in k or "Transition" in k}, rule
+        if rule.get("Prefix") == "exports/":
+            assert rule["ExpirationInDays"] == 1 and rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}, rule
+        else:
+            assert "Prefix" not in rule and not {k for k in rule if "Expiration" in k or "Transition" in k}, rule
     assert bucket["DeletionPolicy"] == "Retain"
 
 

@@ -59,7 +59,14 @@ def test_run_push_run_delivers_each_event_once_and_out_copies_the_lake(local_clo
     assert pushed.counts_add_up and not pushed.resources_created and pushed.producer_invocations == 1
 
     # the pushed events landed, each field kept or transformed by its purposes under both models
+    from privacy.sealed import open_record
+    from stacks.config import load_contracts
+    from tests.integration.test_twin_pipeline import _opener
+
     by_id = {e["event_id"]: e for e in _lake(local_cloud, config)}
+    contracts, opener = {c.ref: c for c in load_contracts(config.contracts)}, _opener(local_cloud, config)
+    for e in by_id.values():  # sealed fields opened, as export opens them
+        assert open_record(e, contracts[e["_privacy"]["contract"]], opener) == []
     assert {e["schema_version"] for e in own} == {"1", "2"}
     assert any(0 < len(consented_purposes(e)) < len(PURPOSES) for e in own if e["schema_version"] == "2")
     for ev in own:

@@ -127,9 +127,23 @@ def _delivered(data):
     return out, "".join(text)
 
 
-def test_each_field_is_kept_or_transformed_by_its_purposes_under_both_consent_models(run):
-    _, data, _, _ = run
-    delivered, _ = _delivered(data)
+def _opener(cloud, config):
+    """A reader of the local cloud's key table (export's view): opens sealed fields."""
+    from keystore.dynamo import DynamoKeyStore
+    from privacy.subjects import Opener
+
+    return Opener(DynamoKeyStore(config.subject_keys_table_name, config.subject_keys_alias, dynamodb=cloud.client("dynamodb"),
+                                 kms=cloud.client("kms"), create_root=False))
+
+
+def test_each_field_is_kept_or_transformed_by_its_purposes_under_both_consent_models(run, local_cloud):
+    from privacy.sealed import open_record, sites
+    from stacks.config import load_contracts
+
+    _, data, _, config = run
+    delivered, text = _delivered(data)
+    contracts_by_ref = {c.ref: c for c in load_contracts(config.contracts)}
+    opener = _opener(local_cloud, config)
     sent = [orjson.loads(d) for pk, d in _expected_records() if not pk.startswith("malformed-")]
     assert len(delivered) == len(sent)
     contracts, pseudonyms = set(), {}
@@ -139,10 +153,17 @@ def test_each_field_is_kept_or_transformed_by_its_purposes_under_both_consent_mo
         ref = f"{ev['event_type']}/{ev['schema_version']}"
         contracts.add(ref)
         assert got["_privacy"]["contract"] == ref
-        # the subject id is always pseudonymised, and the same subject always gets the same pseudonym
-        assert got["subject_id"].startswith("v1:") and got["subject_id"] != ev["subject_id"]
+        # the subject id is always pseudonymised (its key link), the same subject always the same
+        assert got["subject_id"].startswith("k:") and got["subject_id"] != ev["subject_id"]
         assert pseudonyms.setdefault(ev["subject_id"], got["subject_id"]) == got["subject_id"]
         consented = consented_purposes(ev)
+        # what is kept with consent is sealed under the subject's key: in the lake, no plaintext
+        sealed = sites(contracts_by_ref[ref])
+        for path in sealed:
+            if consented >= set(contracts_by_ref[ref].fields[[f.path for f in contracts_by_ref[ref].fields].index(path)].pii.purposes):
+                v = field_value(ev, path)
+                assert field_value(got, path).startswith("~") and (not isinstance(v, str) or v not in text), (ref, path)
+        assert open_record(got, contracts_by_ref[ref], opener) == []
         for path, purpose in FIELD_PURPOSES.items():
             before, after = field_value(ev, path), field_value(got, path)
             if purpose in consented:

@@ -14,6 +14,8 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 from moto import mock_aws
 
+from keystore.dynamo import DynamoKeyStore
+from keystore.table import create_table
 from privacy.subjects import MemoryKeyStore
 from scrubber import handler as scrubber_handler
 from scrubber.settings import Settings
@@ -44,7 +46,25 @@ def secret_arn(monkeypatch, bundle):
         monkeypatch.setenv("PSEUDONYM_SECRET_ARN", arn)
         monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
         monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+        # the per-subject key table and its root key, as the stack makes them
+        root = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), CONFIG.subject_keys_table_name)
+        monkeypatch.setenv("SUBJECT_KEYS_TABLE", CONFIG.subject_keys_table_name)
+        monkeypatch.setenv("SUBJECT_KEYS_ROOT_KEY", root)
         yield arn
+
+
+def _opened(record: dict) -> dict:
+    """The record with its sealed fields opened, as export opens them (a reader of the table)."""
+    from privacy.sealed import open_record
+    from privacy.subjects import Opener
+    from stacks.config import load_contracts
+
+    contract = {c.ref: c for c in load_contracts(CONFIG.contracts)}[record["_privacy"]["contract"]]
+    store = DynamoKeyStore(os.environ["SUBJECT_KEYS_TABLE"], os.environ["SUBJECT_KEYS_ROOT_KEY"], create_root=False)
+    out = json.loads(json.dumps(record))
+    assert open_record(out, contract, Opener(store)) == []
+    return out
 
 
 def _info_logger(service=scrubber_handler.SERVICE) -> Logger:
@@ -91,8 +111,11 @@ def test_handler_scrubs_a_producer_batch(handler, lambda_context):
     for src, out in zip(events, recs[:-1], strict=True):
         assert out["result"] == "Ok"
         got = orjson.loads(base64.b64decode(out["data"]))
-        assert got["subject_id"].startswith("v1:") and got["event_id"] == src["event_id"]
+        assert got["subject_id"].startswith("k:") and got["event_id"] == src["event_id"]
         if src["data_share_consent"] is True:
+            text = base64.b64decode(out["data"]).decode()
+            assert all(src[f] not in text for f in ("name", "ssn", "email", "phone", "dob"))  # sealed ...
+            got = _opened(got)  # ... under the subject's key
             assert got["ssn"] == src["ssn"] and got["email"] == src["email"] and got["address"] == src["address"]
         else:
             assert got["ssn"] == "***-**-" + src["ssn"][-4:] and got["name"] == "REDACTED_CONTENT"
@@ -131,7 +154,9 @@ def test_a_rotated_key_reaches_a_warm_container(handler, secret_arn, lambda_cont
 
     parameters.clear_caches()
     second = _first_record(handler(firehose_event([encode(events[0])]), lambda_context))
-    assert first["subject_id"].startswith("v1:") and second["subject_id"].startswith("v2:")
+    assert handler.settings.scrubber().keys.keyring.current == "v2"  # the rotated keyring is in use
+    # the subject's pseudonym is its key link: the HMAC keyring's rotation leaves it as it was
+    assert first["subject_id"].startswith("k:") and second["subject_id"] == first["subject_id"]
 
 
 def test_the_entry_point_is_built_from_the_environment_at_its_first_invocation(secret_arn, lambda_context, monkeypatch):
@@ -145,7 +170,7 @@ def test_the_entry_point_is_built_from_the_environment_at_its_first_invocation(s
     monkeypatch.setenv("CONTRACT_SELECTOR", CONFIG.contracts.selector_json())
     resp = scrubber_handler.lambda_handler(ev, lambda_context)  # the failure was not kept
     assert [r["result"] for r in resp["records"]] == ["Ok"] * 3
-    assert _first_record(resp)["subject_id"].startswith("v1:")
+    assert _first_record(resp)["subject_id"].startswith("k:")
     built = scrubber_handler.deployed_handler()
     scrubber_handler.lambda_handler(ev, lambda_context)
     assert scrubber_handler.deployed_handler() is built  # once per container
