@@ -28,7 +28,8 @@ from .fast_heads import consent_head, subject_getter, subject_head
 from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _needs_reference
 from .keys import NO_SUBJECTS
 from .patterns import compile_pattern
-from .tokens import Site
+from . import tokens
+from .tokens import KEY_VERSION, PREFIX, Site
 from .validation import _DATETIME_RE, _Node
 
 
@@ -131,7 +132,7 @@ class FastPlan:
             raise Unsupported(f"{path}: not a declared field")
 
     def _compile(self, cc: CompiledContract):
-        code = _Code({"UNSET": UNSET, "FB": Fallback, "TOKEN": cc.token})
+        code = _Code({"UNSET": UNSET, "FB": Fallback, "TOKEN": cc.token, "TK": tokens, "B64": tokens._b64})
         lines, const, consts = code.lines, code.const, code.consts
 
         def access(items, obj: str, depth: int) -> None:
@@ -167,6 +168,25 @@ class FastPlan:
                 bits[(op.path, "always")] = site(op.path, op.always, "always")
             bits[(op.path, "lack")] = site(op.path, op.action, "lack")
 
+        def sealed(path: str, site: Site, is_date: bool) -> str:
+            """``SubjectKey.seal`` of v, inline for a string or date that is never null (and
+            without a retention period: its header names the day): the header and the associated
+            data's prefix are constants (names only), the AEAD and key link the subject's."""
+            if self.types[path] not in ("string", "date") or path in self.nullable:
+                arg = "v.isoformat() if v is not None else v" if is_date else "v"
+                return f"SK.seal({arg}, {const(site)})"
+            data = "v.isoformat().encode()" if is_date else "v.encode('utf-8', 'surrogatepass')"
+            if site.retention_days is not None:  # the header names today's period: the subject's pk
+                p, tail = f"SK.pk[{site.retention_days}]", const(site.aad)
+                if site.deterministic:
+                    return f"{p}[2] + B64({p}[5].encrypt({data}, [{p}[3] + {tail} + SK.lb]))"
+                return f"(p := {p})[0] + B64((n := TK._nonce()) + p[4].encrypt(n, {data}, p[1] + {tail} + SK.lb))"
+            header = f"{PREFIX}{'d' if site.deterministic else 'g'}s{KEY_VERSION}."
+            head, aad = const(header), const(header.encode() + site.aad)
+            if site.deterministic:
+                return f"{head} + B64(SK.siv.encrypt({data}, [{aad} + SK.lb]))"
+            return f"{head} + B64((n := TK._nonce()) + SK.gcm.encrypt(n, {data}, {aad} + SK.lb))"
+
         def action_leaf(path, fn, action, kind, there=False):
             bit = bits[(path, kind)]
             is_date = self.types[path] == "date"
@@ -180,8 +200,7 @@ class FastPlan:
                 # no action takes; the reference engine's, on purpose (decided here, per record)
                 value = "FB"
             elif isinstance(fn, Site):  # sealed under the subject's key (SK: read before any action)
-                arg = "v.isoformat() if v is not None else v" if is_date else "v"
-                value = f"SK.seal({arg}, {const(fn)})"
+                value = sealed(path, fn, is_date)
             elif act.keyed:
                 # the key port's memo (handed to this call), which computes what it lacks: for a
                 # str or None only (a number key could equal another type's: 1 == 1.0)

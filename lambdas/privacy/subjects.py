@@ -35,7 +35,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .keys import Keyring, Resolved, canonical
-from .tokens import Cipher, Site, TokenError, parse, period_data_key
+from . import tokens as _tokens
+from .tokens import PREFIX, Cipher, Site, TokenError, _b64, parse, period_data_key, plaintext
 
 ROOT_VERSION = 1
 LINK_PREFIX = "k:"  # a key link: "k:" and 22 base64url characters (128 random bits)
@@ -131,7 +132,7 @@ def _period_context(days: int, day: int) -> bytes:
 class SubjectKey:
     """One resolved subject: its key link and cipher, or ``forgotten``."""
 
-    __slots__ = ("_by_day", "_key", "_link", "_periods", "cipher", "forgotten", "link")
+    __slots__ = ("_by_day", "_heads", "_key", "_link", "_periods", "cipher", "forgotten", "gcm", "lb", "link", "pk", "siv")
 
     def __init__(self, link: str | None, key: bytes | None, periods: dict | None = None):
         self.link = link
@@ -139,14 +140,52 @@ class SubjectKey:
         self._link = link.encode() if link else b""
         self._key = key
         self.cipher = Cipher(key) if key is not None else None
+        # for the fast path's inline sealing: the AEADs (both made now, with the key cached) and the link
+        self.gcm = self.cipher.gcm if self.cipher is not None else None
+        self.siv = self.cipher.siv() if self.cipher is not None else None
+        self.lb = self._link
         self._periods = periods if periods is not None else {}  # the port's: days -> (day, period key)
         self._by_day: dict[int, tuple[int, Cipher]] = {}
+        self._heads: dict[tuple[Site, str], tuple] = {}  # (site, kind) -> (header, aad, aead, day)
+        # retention days -> today's (header, its bytes, deterministic header, its bytes, AES-GCM,
+        # AES-SIV) under the subject's period key, for inline sealing (``refresh``)
+        self.pk: dict[int, tuple] = {}
+        if key is not None:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Derive today's period ciphers (once a day, as the port's period keys change)."""
+        for days, (day, _key) in self._periods.items():
+            held = self.pk.get(days)
+            if held is None or held[6] != day:
+                cipher = self._period(days)[1]
+                g, d = f"{PREFIX}gs{cipher.version}.{day}.", f"{PREFIX}ds{cipher.version}.{day}."
+                self.pk[days] = (g, g.encode(), d, d.encode(), cipher.gcm, cipher.siv(), day)
 
     def seal(self, value: Any, site: Site) -> str:
-        if site.retention_days is None:
-            return self.cipher.seal(value, site, self._link)
-        day, cipher = self._period(site.retention_days)
-        return cipher.seal(value, site, self._link, day)
+        """``Cipher.seal`` of the value under this subject's key (or its period key), on the hot
+        path: the header, the associated data and the AEAD of each (site, kind) made once."""
+        if type(value) is str:
+            kind, data = "s", value.encode("utf-8", "surrogatepass")
+        else:
+            kind, data = plaintext(value)
+        head = self._heads.get((site, kind))
+        if head is None or (head[3] is not None and head[3] != self._periods[site.retention_days][0]):
+            head = self._head(site, kind)
+        if site.deterministic:
+            return head[0] + _b64(head[2].encrypt(data, [head[1]]))
+        nonce = _tokens._nonce()
+        return head[0] + _b64(nonce + head[2].encrypt(nonce, data, head[1]))
+
+    def _head(self, site: Site, kind: str) -> tuple:
+        day = None
+        cipher = self.cipher
+        if site.retention_days is not None:
+            day, cipher = self._period(site.retention_days)
+        header = f"{PREFIX}{'d' if site.deterministic else 'g'}{kind}{cipher.version}." + (f"{day}." if day is not None else "")
+        head = self._heads[(site, kind)] = (header, header.encode() + site.aad + self._link,
+                                            cipher.siv() if site.deterministic else cipher.gcm, day)
+        return head
 
     def _period(self, days: int) -> tuple[int, Cipher]:
         day, key = self._periods[days]  # KeyError: the port resolved no period key (fails the batch)
@@ -247,6 +286,8 @@ class SubjectKeys:
                 new[id] = Stored(link, self.root.wrap(os.urandom(32), _dk_context(id, link)), ROOT_VERSION)
         if new:
             found.update(self.store.create_many(new))
+        for sk in out.values():
+            sk.refresh()  # (a no-op but once a day)
         for id, keys in wanted.items():
             sk = self._material(id, found[id])
             self._cache[id] = (sk, now + self.ttl_s)

@@ -110,11 +110,11 @@ def plaintext(value: Any) -> tuple[str, bytes]:
 class Cipher:
     """One key's sealing and opening (its AEAD objects made once)."""
 
-    __slots__ = ("_gcm", "_key", "_siv", "version")
+    __slots__ = ("_key", "_siv", "gcm", "version")
 
     def __init__(self, key: bytes, version: int = KEY_VERSION):
         self._key = key
-        self._gcm = AESGCM(key)
+        self.gcm = AESGCM(key)
         self._siv: AESSIV | None = None
         self.version = version
 
@@ -132,7 +132,7 @@ class Cipher:
         if site.deterministic:
             return header + _b64(self.siv().encrypt(data, [aad]))
         nonce = _nonce()
-        return header + _b64(nonce + self._gcm.encrypt(nonce, data, aad))
+        return header + _b64(nonce + self.gcm.encrypt(nonce, data, aad))
 
     def open(self, token: str, site: Site, link: bytes) -> Any:
         parsed = parse(token)
@@ -143,7 +143,7 @@ class Cipher:
             else:
                 if len(parsed.body) < 28:
                     raise TokenError("malformed")
-                data = self._gcm.decrypt(parsed.body[:12], parsed.body[12:], aad)
+                data = self.gcm.decrypt(parsed.body[:12], parsed.body[12:], aad)
         except InvalidTag:
             raise TokenError("tampered") from None
         except ValueError:  # too short for SIV
