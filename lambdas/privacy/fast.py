@@ -19,6 +19,7 @@ import msgspec
 import orjson
 from msgspec import UNSET, UnsetType
 
+from . import tokens
 from .actions import LINK, REGISTRY
 from .codegen import _Code, _emit_consent_branches
 from .common import META_FIELD, Memo, _segments
@@ -28,7 +29,6 @@ from .fast_heads import consent_head, subject_getter, subject_head
 from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _needs_reference
 from .keys import NO_SUBJECTS
 from .patterns import compile_pattern
-from . import tokens
 from .tokens import KEY_VERSION, PREFIX, Site
 from .validation import _DATETIME_RE, _Node
 

@@ -21,7 +21,6 @@ up in bulk (creating keys for new ones), before any record of the batch is trans
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import hmac
 import os
@@ -34,8 +33,8 @@ from typing import Any, NamedTuple, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .keys import Keyring, Resolved, canonical
 from . import tokens as _tokens
+from .keys import Keyring, Resolved, canonical
 from .tokens import PREFIX, Cipher, Site, TokenError, _b64, parse, period_data_key, plaintext
 
 ROOT_VERSION = 1
@@ -43,7 +42,6 @@ LINK_PREFIX = "k:"  # a key link: "k:" and 22 base64url characters (128 random b
 DAY_S = 86400
 DEFAULT_TTL_S = 300
 DEFAULT_CACHE_SIZE = 100_000
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class Stored(NamedTuple):
@@ -91,10 +89,6 @@ class KeyStore(Protocol):
 
     def period(self, days: int, day: int, new: PeriodKey | None = None) -> PeriodKey | None:
         """The period key of retention ``days`` for ``day``; with ``new``, created if absent."""
-
-
-def _b64(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE).decode("ascii")
 
 
 class Root:
