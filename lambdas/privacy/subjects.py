@@ -256,6 +256,7 @@ class SubjectKeys:
     def _resolve(self, subjects: Iterable[Any]) -> Resolved:
         now = time.monotonic()
         out = Resolved()
+        cache = self._cache  # subject (its id, or b"\0" + its JSON) -> (SubjectKey, expiry)
         wanted: dict[str, list[Any]] = {}
         for s in subjects:
             if s is None:
@@ -263,13 +264,14 @@ class SubjectKeys:
             key = s if type(s) is str else b"\0" + canonical(s)
             if key in out:
                 continue
-            id = self.lookup_id(s)
-            held = self._cache.get(id)
+            held = cache.get(key)
             if held is not None and held[1] > now:
                 out[key] = held[0]
             else:
-                wanted.setdefault(id, []).append(key)
-        self._periods()
+                wanted.setdefault(self.lookup_id(s), []).append(key)
+        if self._periods():  # a new day: the cached subjects' period ciphers too
+            for sk in out.values():
+                sk.refresh()
         if not wanted:
             return out
         found = self.store.get_many(list(wanted))
@@ -280,16 +282,14 @@ class SubjectKeys:
                 new[id] = Stored(link, self.root.wrap(os.urandom(32), _dk_context(id, link)), ROOT_VERSION)
         if new:
             found.update(self.store.create_many(new))
-        for sk in out.values():
-            sk.refresh()  # (a no-op but once a day)
         for id, keys in wanted.items():
             sk = self._material(id, found[id])
-            self._cache[id] = (sk, now + self.ttl_s)
-            self._cache.move_to_end(id)
             for key in keys:
+                cache[key] = (sk, now + self.ttl_s)
+                cache.move_to_end(key)
                 out[key] = sk
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
+        while len(cache) > self.size:
+            cache.popitem(last=False)
         return out
 
     def _material(self, id: str, item: Stored | Tombstone) -> SubjectKey:
@@ -299,17 +299,21 @@ class SubjectKeys:
             raise TokenError("unknown_version")
         return SubjectKey(item.link, self.root.unwrap(item.wrapped, _dk_context(id, item.link)), self.periods)
 
-    def _periods(self) -> None:
-        """Today's period key of each retention policy (created by the first writer)."""
+    def _periods(self) -> bool:
+        """Today's period key of each retention policy (created by the first writer); True if
+        one changed (a new day)."""
         day = int(self.clock() // DAY_S)
+        changed = False
         for days in self.retention_days:
             held = self.periods.get(days)
             if held is not None and held[0] == day:
                 continue
+            changed = True
             expires = (day + 1 + days) * DAY_S
             new = PeriodKey(self.root.wrap(os.urandom(32), _period_context(days, day)), expires)
             pk = self.store.period(days, day, new)
             self.periods[days] = (day, self.root.unwrap(pk.wrapped, _period_context(days, day)))
+        return changed
 
 
 class Opener:

@@ -169,3 +169,26 @@ def test_the_scrubbers_cache_ttl_and_size_come_from_its_environment(tmp_path):
            "SUBJECT_KEYS_CACHE_TTL_S": "7", "SUBJECT_KEYS_CACHE_SIZE": "1234"}
     port = Settings(env, secret=lambda: TEST_KEYRING_SECRET, store=MemoryKeyStore()).scrubber().keys
     assert (port.ttl_s, port.size, port.retention_days) == (7.0, 1234, (730,))
+
+
+def test_a_new_day_seals_under_the_new_period_key_even_for_cached_subjects_and_old_ones_expire():
+    from privacy.tokens import parse
+
+    store, now = MemoryKeyStore(), [1_800_000_000.0]
+    scrubber = _scrubber(store, clock=lambda: now[0])
+    health = {**next(e for e in POOL if e["event_type"] == "health_form_submitted"), "data_share_consent": True}
+    first = _run(scrubber, [health])[0]
+    now[0] += 86400  # the subject's key is still cached: its period ciphers follow the day
+    second = _run(scrubber, [health])[0]
+    d1, d2 = parse(first["name"]).period, parse(second["name"]).period
+    assert d2 == d1 + 1 == int(now[0] // 86400)
+    for out in (first, second):  # both open today
+        record = json.loads(json.dumps(out))
+        assert open_record(record, CONTRACTS[out["_privacy"]["contract"]], Opener(store, clock=lambda: now[0])) == []
+    # 730 days after the first day ends, its period key refuses to open (by its own expiry time)
+    later = (d1 + 1 + 730) * 86400
+    record = json.loads(json.dumps(first))
+    problems = open_record(record, CONTRACTS[first["_privacy"]["contract"]], Opener(store, clock=lambda: later))
+    assert problems and {r for _p, r in problems} == {"expired"} and record["name"] == first["name"]
+    record = json.loads(json.dumps(second))  # the next day's values still open, for one more day
+    assert open_record(record, CONTRACTS[second["_privacy"]["contract"]], Opener(store, clock=lambda: later)) == []

@@ -1,0 +1,83 @@
+"""Tokens (privacy.tokens): any JSON value round-trips; a token moved to another field, event type
+or subject, or altered in any byte, fails to open with a reason, never as a wrong plaintext; and
+the overhead per value stays within 64 bytes for the values the contracts seal."""
+
+from __future__ import annotations
+
+import os
+import statistics
+
+import pytest
+from faker import Faker
+from hypothesis import given
+from hypothesis import strategies as st
+
+from privacy.subjects import SubjectKey
+from privacy.tokens import Cipher, TokenError, is_token, parse, site
+
+KEY = os.urandom(32)
+LINK, OTHER = b"k:AAAAAAAAAAAAAAAAAAAAAA", b"k:BBBBBBBBBBBBBBBBBBBBBB"
+NAME = site("customer_signed_up", "name")
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+                    max_leaves=8)
+
+
+@given(value=JSON, deterministic=st.booleans(), period=st.none() | st.integers(0, 99999))
+def test_any_json_value_round_trips(value, deterministic, period):
+    s = site("t", "f", deterministic, 30 if period is not None else None)
+    token = Cipher(KEY).seal(value, s, LINK, period)
+    assert is_token(token) and token.isascii() and '"' not in token and "\\" not in token
+    assert Cipher(KEY).open(token, s, LINK) == value
+    assert parse(token).period == period
+
+
+@given(value=st.text(min_size=1), deterministic=st.booleans())
+def test_a_token_moved_or_altered_fails_to_open(value, deterministic):
+    s = site("customer_signed_up", "name", deterministic)
+    token = Cipher(KEY).seal(value, s, LINK)
+    c = Cipher(KEY)
+    for other_site, link in ((site("customer_signed_up", "email", deterministic), LINK),  # another field
+                             (site("order_placed", "name", deterministic), LINK),  # another event type
+                             (s, OTHER)):  # another subject
+        with pytest.raises(TokenError) as exc:
+            c.open(token, other_site, link)
+        assert exc.value.reason == "tampered"
+    with pytest.raises(TokenError):
+        Cipher(os.urandom(32)).open(token, s, LINK)  # another key (a forgotten one's successor)
+    # every header character and a flipped body character
+    for i in range(1, len(token)):
+        for ch in ("g", "d", "s", "j", "2", ".", "A", "-"):
+            if token[i] == ch:
+                continue
+            bad = token[:i] + ch + token[i + 1:]
+            try:
+                got = c.open(bad, s, LINK)
+            except TokenError as exc:
+                assert exc.reason in ("malformed", "tampered", "unknown_version")
+            else:  # only base64 that decodes to the same bytes (its last character's unused bits)
+                assert got == value and i == len(token) - 1
+
+
+def test_subject_key_seal_is_cipher_seal():
+    """The hot path's sealing (headers and associated data made once) gives tokens the plain
+    Cipher opens, and the reverse."""
+    sk = SubjectKey(LINK.decode(), KEY)
+    for s in (NAME, site("t", "email", True)):
+        for v in ("Jane Doe", 1990, None, {"a": [1, 2]}):
+            assert Cipher(KEY).open(sk.seal(v, s), s, LINK) == v
+            assert Cipher(KEY).open(Cipher(KEY).seal(v, s, LINK), s, LINK) == v
+    assert sk.seal("x@y.z", site("t", "email", True)) == Cipher(KEY).seal("x@y.z", site("t", "email", True), LINK)
+
+
+def test_the_overhead_per_value_is_at_most_64_bytes_for_the_sealed_fields():
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "nl_NL"])
+    fake.seed_instance(11)
+    values = [v for _ in range(500) for v in (fake.name(), fake.ssn() if hasattr(fake, "ssn") else fake.bothify("###-##-####"),
+                                              fake.email(), fake.phone_number(), fake.street_address(), fake.city(),
+                                              fake.date_of_birth().isoformat())]
+    c = Cipher(KEY)
+    for s, period in ((NAME, None), (site("t", "email", True), None), (site("t", "name", False, 730), 20788)):
+        overhead = [len(c.seal(v, s, LINK, period)) - len(v.encode()) for v in values]
+        assert max(overhead) <= 64, (s, max(overhead))
+        assert statistics.median(overhead) <= 56
