@@ -127,6 +127,7 @@ test: venv cli
 ## Benchmarks (not part of the tests)
 bench: venv
 	$(PY) -m bench
+	$(PY) -m bench.keys
 
 ## Free-text detectors: recall on 10,000 generated values per detector, false positives on ordinary numbers
 detectors: venv

@@ -51,12 +51,19 @@ def test_a_token_moved_or_altered_fails_to_open(value, deterministic):
             if token[i] == ch:
                 continue
             bad = token[:i] + ch + token[i + 1:]
-            try:
-                got = c.open(bad, s, LINK)
-            except TokenError as exc:
-                assert exc.reason in ("malformed", "tampered", "unknown_version")
-            else:  # only base64 that decodes to the same bytes (its last character's unused bits)
+            got_reason, got = _open(c, bad, s)
+            if got_reason is None:  # only base64 that decodes to the same bytes (its last character's unused bits)
                 assert got == value and i == len(token) - 1
+            else:
+                assert got_reason in ("malformed", "tampered", "unknown_version")
+
+
+def _open(c, token, s):
+    """(reason, None) for a token that does not open, (None, value) for one that does."""
+    try:
+        return None, c.open(token, s, LINK)
+    except TokenError as exc:
+        return exc.reason, None
 
 
 def test_subject_key_seal_is_cipher_seal():
