@@ -6,8 +6,9 @@ from typing import Any
 
 import msgspec
 import orjson
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
+from .codec import decode_object
 from .common import _MISSING, Rejection
 from .engine import ContractSet
 from .fast import Fallback, FastPlan
@@ -15,6 +16,7 @@ from .fast_types import _INT_MAX, _INT_MIN, Unsupported
 from .keys import NO_SUBJECTS
 
 _SELECT_CACHE = 1024
+_NESTED = object()
 
 
 class FastContracts:
@@ -57,6 +59,49 @@ class FastContracts:
             if t is not None and v is not None and '"' not in t + v and "\\" not in t + v and self.select(t, v) is plan:
                 self._guess[t.encode() + self._between + v.encode()] = (plan.decode, plan.finish, plan.subject)
         self.prepare = self._preparer()
+        self._subject_decoder()
+
+    def _subject_decoder(self) -> None:
+        """Phase 1's decoder: the type, the version, and every top-level field some contract's
+        subject is (msgspec skips the rest of the record in C)."""
+        cs = self.cs
+        names = sorted({c.contract.subject for c in cs.compiled.values()
+                        if c.reads_subject and "." not in c.contract.subject} - {cs.type_field, cs.version_field})
+        fields = [("t", Any, UNSET), ("v", Any, UNSET)] + [(f"s{i}", Any, UNSET) for i in range(len(names))]
+        rename = {"t": cs.type_field, "v": cs.version_field, **{f"s{i}": n for i, n in enumerate(names)}}
+        self._subjects_head = msgspec.json.Decoder(msgspec.defstruct("SubjectHead", fields, rename=rename)).decode
+        attr = {n: f"s{i}" for i, n in enumerate(names)} | {cs.type_field: "t", cs.version_field: "v"}
+        # contract -> the head's attribute holding its subject; NESTED: read from a full decode
+        self._subject_attr = {cc: (attr[cc.contract.subject] if "." not in cc.contract.subject else _NESTED)
+                              for cc in cs.compiled.values() if cc.reads_subject}
+        self._contract_of: dict = {}
+
+    def subject_of(self, raw: bytes, forced=None):
+        """The subject id of a record, as phase 2 will read it, or None (none to read, or a record
+        that will fail: phase 2 says why)."""
+        try:
+            h = self._subjects_head(raw)
+            key = (h.t, h.v)
+            cc = forced or self._contract_of.get(key)
+        except (msgspec.DecodeError, TypeError):
+            return None
+        if cc is None:
+            try:
+                cc = self.cs.pick(_MISSING if h.t is UNSET else h.t, _MISSING if h.v is UNSET else h.v)
+            except Rejection:
+                return None
+            if type(h.t) is str and type(h.v) in (str, UnsetType) and len(self._contract_of) < _SELECT_CACHE:
+                self._contract_of[key] = cc
+        attr = self._subject_attr.get(cc)
+        if attr is None:
+            return None
+        if attr is _NESTED:
+            try:
+                return cc.subject_of(decode_object(raw))
+            except Exception:  # noqa: BLE001 - phase 2 fails it, with its reason
+                return None
+        v = getattr(h, attr)
+        return None if v is UNSET else v
 
     def select(self, t, v) -> FastPlan | None:
         """The plan for a record's type and version as decoded (UNSET when absent); None if its

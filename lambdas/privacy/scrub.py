@@ -16,10 +16,13 @@ the batch is transformed: nothing is emitted in clear.
 from __future__ import annotations
 
 from .codec import decode_object, encode_line
-from .common import _MISSING
 from .engine import CompiledContract, ContractSet
 from .fast_select import FastContracts, Tails
 from .keys import NO_SUBJECTS, KeyPort, Resolved
+
+
+def _none(_raw, _forced=None) -> None:
+    return None
 
 
 class Scrubber:
@@ -48,10 +51,13 @@ class Scrubber:
 
 
 class Batch:
-    """One batch's two phases. ``prepare(raw)`` for every record, then ``resolve()`` once, then
-    ``finish(prepared)`` for each: ``(line, redacted)``, or ``DecodeFailure`` / ``Rejection`` for a
-    record to quarantine. ``batch(raw)`` runs all three for one record (tests, tools).
-    ``handed`` counts the records the fast path handed to the reference engine."""
+    """One batch's two phases. ``prepare(raw)`` (or ``prepare_all``) for every record: its
+    subject is read (a head decode: the type, the version and the subject field); then
+    ``resolve()`` once; then ``finish(raw)`` for each: ``(line, redacted)``, or
+    ``DecodeFailure`` / ``Rejection`` for a record to quarantine. Each record is decoded for good
+    and transformed in one go in phase 2 (while it is in the CPU's caches), by the fast path or,
+    for what it declines, the reference engine. ``batch(raw)`` runs all three for one record
+    (tests, tools). ``handed`` counts the records the fast path handed to the reference engine."""
 
     def __init__(self, scrubber: Scrubber, redacted_at: str, forced: CompiledContract | None):
         cs = scrubber.contracts
@@ -64,34 +70,31 @@ class Batch:
         self._ids: list = []
         self._cs = cs
         self._forced = forced
+        # (a port without per-subject keys, the HMAC keyring alone, has nothing to resolve)
+        self._subject_of = scrubber.fast.subject_of if getattr(self.keys, "per_subject", False) else _none
         if forced is None:
-            self._fast = scrubber.fast.prepare
+            self._fast = scrubber.fast.scrub
         else:
             plan = scrubber.fast.plans.get((forced.contract.type, forced.contract.version))
-            self._fast = None if plan is None else (lambda raw: (plan.finish, (d := plan.decode(raw)), plan.subject(d)))
+            self._fast = plan.scrub if plan is not None else None
 
-    def prepare(self, raw: bytes) -> tuple:
-        """Phase 1: decode, choose the engine and read the subject. Never raises: what fails
-        here fails again, with its reason, in ``finish``."""
-        if self._fast is not None:
-            try:
-                finish, obj, subject = self._fast(raw)
-            except Exception:  # noqa: BLE001 - not for the fast path: the reference engine decides
-                pass  # (and its errors do not chain the fast path's, which may quote the record)
-            else:
-                if subject is not None:
-                    self._ids.append(subject)
-                return raw, finish, obj
-        try:
-            event = decode_object(raw)
-            contract = self._forced or self._cs.resolve(event)
-        except Exception:  # noqa: BLE001 - failed again in finish, with its reason
-            return raw, None, _MISSING
-        if contract.reads_subject:
-            subject = contract.subject_of(event)
-            if subject is not None:
-                self._ids.append(subject)
-        return raw, None, event
+    def prepare(self, raw: bytes) -> bytes:
+        """Phase 1: note the record's subject. Never raises: a record that cannot be read fails
+        in ``finish``, with its reason."""
+        subject = self._subject_of(raw, self._forced)
+        if subject is not None:
+            self._ids.append(subject)
+        return raw
+
+    def prepare_all(self, raws: list[bytes | None]) -> list[bytes | None]:
+        """``prepare`` of each record (None, a record that could not be read, is left out)."""
+        subject_of, forced, note = self._subject_of, self._forced, self._ids.append
+        if subject_of is _none:
+            return raws
+        for raw in raws:
+            if raw is not None and (subject := subject_of(raw, forced)) is not None:
+                note(subject)
+        return raws
 
     def resolve(self) -> None:
         """Between the phases: the key port looks up (or creates) every subject's key at once.
@@ -100,21 +103,19 @@ class Batch:
             self.subjects = self.keys.resolve(self._ids)
         self._ids = []
 
-    def finish(self, prepared: tuple) -> tuple[bytes, bool]:
-        """Phase 2: transform one prepared record."""
-        raw, finish, obj = prepared
-        if finish is not None:
+    def finish(self, raw: bytes) -> tuple[bytes, bool]:
+        """Phase 2: transform one record."""
+        if self._fast is not None:
             try:
-                return finish(obj, raw, self.tails, self.pseudonyms, self.subjects)
-            except Exception:  # noqa: BLE001 - as in prepare: the reference engine decides
-                pass
-            obj = _MISSING
+                return self._fast(raw, self.tails, self.pseudonyms, self.subjects)
+            except Exception:  # noqa: BLE001 - not for the fast path: the reference engine decides
+                pass  # (and its errors do not chain the fast path's, which may quote the record)
         self.handed += 1
-        event = decode_object(raw) if obj is _MISSING else obj
+        event = decode_object(raw)
         redacted = self._cs.apply(event, raw, self.redacted_at, contract=self._forced, subjects=self.subjects).redacted
         return encode_line(event), redacted
 
     def __call__(self, raw: bytes) -> tuple[bytes, bool]:
-        prepared = self.prepare(raw)
+        self.prepare(raw)
         self.resolve()
-        return self.finish(prepared)
+        return self.finish(raw)

@@ -258,6 +258,10 @@ class SubjectKeys:
         out = Resolved()
         cache = self._cache  # subject (its id, or b"\0" + its JSON) -> (SubjectKey, expiry)
         wanted: dict[str, list[Any]] = {}
+        try:
+            subjects = set(subjects)  # each once (a batch repeats its subjects)
+        except TypeError:
+            pass  # an id that is an object or a list: each as it comes
         for s in subjects:
             if s is None:
                 continue

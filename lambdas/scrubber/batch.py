@@ -23,6 +23,7 @@ Guarantees:
 from __future__ import annotations
 
 import binascii
+import gc
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -92,6 +93,27 @@ def process_records(
     budget: int = RESPONSE_BUDGET_BYTES,
     redrive: Redrive | None = None,
 ) -> BatchResult:
+    """``_process_records`` with the cyclic garbage collector paused: a batch allocates tens of
+    thousands of short-lived, acyclic objects (decoded records, output lines) while holding the
+    batch's records between its two phases, and the collector's passes over them cost about a
+    sixth of a batch's time for nothing to collect. Reference counting still frees everything; the
+    collector runs again after the batch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _process_records(records, scrubber, redacted_at, budget, redrive)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _process_records(
+    records: Iterable[Mapping],
+    scrubber: Scrubber,
+    redacted_at: str,
+    budget: int = RESPONSE_BUDGET_BYTES,
+    redrive: Redrive | None = None,
+) -> BatchResult:
     out: list[dict] = []
     res = BatchResult(records=out)
     failed = res.failed
@@ -105,16 +127,17 @@ def process_records(
     scrub = scrubber.batch(redacted_at)  # the fast path, or the reference engine for what it declines
     # Phase 1: decode every record and read its subject; then the key port resolves the batch's
     # subjects at once (a failure there raises: the invocation fails, and nothing is emitted)
-    prepared: list = []
-    prepare = scrub.prepare
+    raws: list[bytes | None] = []
     for rec in records:
         try:
             raw = _b64decode(rec.get("data"), validate=True)
         except (binascii.Error, ValueError, TypeError):
-            prepared.append(None)
-            continue
-        bytes_in += len(raw)
-        prepared.append(prepare(raw))
+            raw = None
+        else:
+            bytes_in += len(raw)
+        raws.append(raw)
+    prepared = scrub.prepare_all(raws)
+    del raws
     scrub.resolve()
     # Phase 2: transform each record, within the response's budget
     finish = scrub.finish
@@ -123,14 +146,14 @@ def process_records(
             reason = INVALID_BASE64
         else:
             try:
-                line, was_redacted = finish(item)
+                line, was_redacted = finish(item)  # (item: the record's bytes)
                 data = _b64encode(line)
                 if used + len(data) > budget:
                     key = _partition_key(rec) if redrive is not None else None
                     if key is None:
                         reason = RESPONSE_BUDGET
                     else:  # back to the stream, for a later batch (marked Dropped once it is there)
-                        overflow.append((key, item[0]))
+                        overflow.append((key, item))
                         append({"recordId": rec["recordId"], "result": DROPPED, "data": ""})
                         continue
                 else:
