@@ -39,6 +39,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keystore.items import KeyStoreError
 from privacy.codec import DecodeFailure
 from privacy.contract import ContractError
 from privacy.engine import ContractSet, Rejection
@@ -87,7 +90,6 @@ def cmd_scrub(args) -> int:
         if not (args.subject_keys and args.root_key) or args.redact_encrypted:
             raise InputError("--subject-keys and --root-key go together, and not with --redact-encrypted")
         from keystore.dynamo import DynamoKeyStore
-
         from privacy.subjects import SubjectKeys
 
         keyring = SubjectKeys(keyring, DynamoKeyStore(args.subject_keys, args.root_key),
@@ -213,6 +215,10 @@ def main(argv=None) -> int:
         return 1
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError, KeyStoreError) as exc:
+        print(f"error: the key table or its root key (--subject-keys, --root-key) cannot be used ({type(exc).__name__}); "
+              "the output files are incomplete", file=sys.stderr)
         return 2
 
 

@@ -88,26 +88,47 @@ def _subject(given: str) -> str:
 
 
 def _private_file(path: Path):
-    """A new or truncated file, owner-only (0600) whatever the umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    """A new file, owner-only (0600) whatever the umask: never an existing one, nor a link."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be written ({exc.strerror or type(exc).__name__}); give a new file") from None
     os.fchmod(fd, 0o600)
     return os.fdopen(fd, "wb")
+
+
+def _twin_owned(p: Path, flag: str, path: str) -> None:
+    """Refuse a path in the local cloud's state folder or in the copy of its lake (``out``): the
+    commands' output there would destroy the twin's state or be taken for its lake."""
+    from tools.scrub_files import twin_owned
+
+    owner = twin_owned(p)
+    if owner is not None:
+        raise UsageError(f"{flag} {path}: is inside {owner}, which the local cloud owns; write elsewhere")
 
 
 def _check_output(path: str | None) -> None:
     if path is None:
         return
     p = Path(path)
+    if p.is_symlink():
+        raise UsageError(f"--output {path}: is a symbolic link (its target is not overwritten); give a new file")
     if p.is_dir():
         raise UsageError(f"--output {path}: is a folder, not a file")
+    if p.exists():
+        raise UsageError(f"--output {path}: exists; an export is written to a new file only (it holds personal data)")
     if not p.parent.is_dir():
         raise UsageError(f"--output {path}: its folder does not exist")
+    _twin_owned(p, "--output", path)
 
 
 def _check_output_dir(path: str | None) -> None:
     if path is None:
         return
     p = Path(path)
+    if p.is_symlink():
+        raise UsageError(f"--output-dir {path}: is a symbolic link; give a new folder")
+    _twin_owned(p, "--output-dir", path)
     if p.exists() and (not p.is_dir() or any(p.iterdir())):
         raise UsageError(f"--output-dir {path}: exists and is not an empty folder (reveal writes into a new or empty one)")
 
@@ -194,9 +215,11 @@ def cmd_reveal(args) -> int:
     from rights.settings import Settings
 
     end = args.end or (max(args.start, date.today()) if args.start else None)
+    from rights.lake import RangeError
+
     try:
         reveal = Settings().rights().reveal(args.purpose, args.start, end)
-    except UnknownPurpose as exc:
+    except (UnknownPurpose, RangeError) as exc:
         raise UsageError(str(exc)) from None
     root = Path(args.output_dir) if args.output_dir else None
     current, fh, files = None, None, 0
@@ -210,7 +233,10 @@ def cmd_reveal(args) -> int:
                 if fh is not None:
                     fh.close()
                 target = _target(root, item.key)
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                for folder in reversed([target.parent, *target.parent.parents]):  # owner-only, every level made here
+                    if not folder.exists():
+                        folder.mkdir(mode=0o700)
+                        folder.chmod(0o700)
                 fh, current, files = _private_file(target), item.key, files + 1
             fh.write(line)
     finally:

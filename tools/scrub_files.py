@@ -112,9 +112,31 @@ def same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+_ROOT = Path(__file__).resolve().parent.parent
+TWIN_OWNED = (".twin", "out")  # the local cloud's state folder, and its copy of the lake
+
+
+def twin_owned(path: Path) -> Path | None:
+    """The twin folder ``path`` lies in (the local cloud's state, or the copy of its lake), if any."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        return None
+    for name in TWIN_OWNED:
+        folder = _ROOT / name
+        if resolved == folder or folder in resolved.parents:
+            return folder
+    return None
+
+
 def check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
-    """Refuse an output that is an input or another output, a folder, or in no folder."""
+    """Refuse an output that is an input or another output, a folder, a symbolic link, a file
+    the local cloud owns, or in no folder."""
     for label, out in outputs.items():
+        if out.is_symlink():
+            raise InputError(f"{label} {out}: is a symbolic link (its target is not overwritten); give a new file")
+        if (owner := twin_owned(out)) is not None:
+            raise InputError(f"{label} {out}: is inside {owner}, which the local cloud owns; write elsewhere")
         if out.is_dir():
             raise InputError(f"{label} {out}: is a folder, not a file")
         if out.exists() and not out.is_file():  # a device, a FIFO: not ours to change

@@ -16,8 +16,10 @@ TYPE_MISMATCH = "type_mismatch"
 VALIDATION_FAILED = "validation_failed"
 UNDECLARED_FIELD = "undeclared_field"
 UNDECLARED_PII = "undeclared_pii"
+# the subject's key, or a parent of it, spelt twice: whose data the record is cannot be told
+AMBIGUOUS_SUBJECT = "ambiguous_subject"
 REASONS = (UNKNOWN_CONTRACT, MISSING_EVENT_TYPE, INVALID_EVENT_TYPE, MISSING_SCHEMA_VERSION, INVALID_SCHEMA_VERSION,
-           TYPE_MISMATCH, VALIDATION_FAILED, UNDECLARED_FIELD, UNDECLARED_PII)
+           TYPE_MISMATCH, VALIDATION_FAILED, UNDECLARED_FIELD, UNDECLARED_PII, AMBIGUOUS_SUBJECT)
 
 META_FIELD = "_privacy"
 _MISSING = object()

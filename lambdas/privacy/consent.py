@@ -29,6 +29,24 @@ def _has_duplicate_key(raw: bytes, keys: frozenset) -> bool:
     return dup
 
 
+def unambiguous(raw: bytes | None, names: frozenset, literals: tuple) -> bool:
+    """Is each of ``names`` (the keys on the way to a value) spelt once per object in ``raw``?"""
+    if raw is None:
+        return True
+    # Without escapes a key is spelt one way, and a literal inside a string value has its
+    # quotes escaped: one literal occurrence means one key. Otherwise: the exact, slow check.
+    # (a one-byte search is a memchr; CPython's two-byte search is several times slower)
+    if (b"\\" not in raw or b"\\u" not in raw) and all(raw.count(lit) == 1 for lit in literals):
+        return True
+    return not _has_duplicate_key(raw, names)
+
+
+def key_literals(path: str) -> tuple[frozenset, tuple]:
+    """The keys on the way to ``path``'s value, and each as it is spelt in JSON."""
+    names = frozenset(name for name, _ in _segments(path))
+    return names, tuple(json.dumps(name).encode("utf-8") for name in sorted(names))
+
+
 class _ConsentReader:
     def __init__(self, c: Contract):
         self.model = c.consent.model
@@ -59,14 +77,7 @@ class _ConsentReader:
         return _MISSING
 
     def unambiguous(self, raw: bytes | None) -> bool:
-        if raw is None:
-            return True
-        # Without escapes a key is spelt one way, and a literal inside a string value has its
-        # quotes escaped: one literal occurrence means one key. Otherwise: the exact, slow check.
-        # (a one-byte search is a memchr; CPython's two-byte search is several times slower)
-        if (b"\\" not in raw or b"\\u" not in raw) and all(raw.count(lit) == 1 for lit in self.literals):
-            return True
-        return not _has_duplicate_key(raw, self.names)
+        return unambiguous(raw, self.names, self.literals)
 
     def malformed(self, event: dict) -> bool:
         """A consent value that is not a boolean (flag) or a list of purposes: it can be anything,

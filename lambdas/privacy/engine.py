@@ -21,6 +21,7 @@ from .codegen import _Code, _emit_consent_branches
 from .common import (
     _EXACT_LIMIT,
     _MISSING,
+    AMBIGUOUS_SUBJECT,
     INVALID_EVENT_TYPE,
     INVALID_SCHEMA_VERSION,
     META_FIELD,
@@ -36,7 +37,7 @@ from .common import (
     Rejection,
     _segments,
 )
-from .consent import _ConsentReader
+from .consent import _ConsentReader, key_literals, unambiguous
 from .contract import RESERVED, Contract
 from .detectors import Scanner
 from .keys import NO_SUBJECTS, Keyring, Resolved
@@ -58,6 +59,7 @@ class CompiledContract:
         # the subject's id and key are read once, before any action (see actions.PiiOp)
         self.reads_subject = any(op.reads_subject() for op in self.pii_ops)
         self.subject_segs = tuple(name for name, _each in _segments(contract.subject))
+        self.subject_keys = key_literals(contract.subject)
         self.keys = keyring  # the default key port (ContractSet hands its own to each call)
         self.scan_mode = contract.scan_mode
         self.scanner = Scanner(contract.detectors) if contract.scan_mode != "off" else None
@@ -252,6 +254,8 @@ class CompiledContract:
         integer beyond 64 bits: ContractSet.apply then re-parses ``raw`` exactly and retries."""
         applied: dict[str, str] = {}
         self._walk_fast(event, applied, exact)
+        if self.reads_subject and not unambiguous(raw, *self.subject_keys):
+            raise Rejection(AMBIGUOUS_SUBJECT)  # whose key would seal it, whose link would name it?
         consent = self.consent
         consented = consent.consented(event, raw)
         sk = subjects.of(self.subject_of(event)) if self.reads_subject else None

@@ -335,7 +335,7 @@ class FastPlan:
         head = consent_head(cc, code, site(consent_path, "redact", "consent"))
         if cc.reads_subject:
             self._declared_parents(cc.contract.subject)
-            head += subject_head(cc)
+            head += subject_head(cc, code)
         lines[0:0] = head
         # the provenance of this combination of transformations (serialised once), spliced in
         # after the encoded record's last field, then the redaction marker

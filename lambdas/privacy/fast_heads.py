@@ -7,6 +7,7 @@ from msgspec import UNSET
 
 from .actions import SUBJECT
 from .common import _segments
+from .consent import key_literals, unambiguous
 from .fast_types import MAX_DEPTH, _attr, _level, _needs_reference
 from .tokens import Site
 
@@ -31,7 +32,7 @@ def subject_getter(cc):
     return subject
 
 
-def subject_head(cc) -> list[str]:
+def subject_head(cc, code) -> list[str]:
     """Generated lines: read the subject's id and find its key (SK) before any action (every op
     that ``reads`` the ``SUBJECT`` sees it as it came). A forgotten subject's record is the
     reference engine's, and so is one whose values would be sealed when the key port has no key
@@ -41,7 +42,11 @@ def subject_head(cc) -> list[str]:
     parents = [("obj." + ".".join(_attr(s) for s, _ in segs[:i + 1])) for i in range(len(segs) - 1)]
     guard = " and ".join(f"{p} is not UNSET and {p} is not None" for p in parents)
     leaf = "obj." + ".".join(_attr(s) for s, _ in segs)
-    out = [f"    sv = {leaf} if {guard} else None" if guard else f"    sv = {leaf}",
+    # a subject key (or a parent of it) spelt twice: the reference engine's to refuse
+    names, literals = key_literals(cc.contract.subject)
+    check = f"{code.const(unambiguous)}(raw, {code.const(names)}, {code.const(literals)})"
+    out = [f"    if not {check}:", "        raise FB()",
+           f"    sv = {leaf} if {guard} else None" if guard else f"    sv = {leaf}",
            "    SK = S.get(sv) if type(sv) is str else S.of(sv)",
            "    if SK is not None and SK.link is None:",
            "        raise FB()"]

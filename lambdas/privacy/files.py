@@ -63,6 +63,8 @@ def load_contract_file(path: Path, root: Path | None = None) -> Contract:
     import yaml
 
     source = str(path.relative_to(root.parent) if root is not None else path)
+    if path.exists() and not path.is_file():  # a FIFO would block the read for ever; a device, a folder
+        raise ContractError(f"{source}: is not a regular file")
     try:
         raw = _load_yaml(path.read_text(encoding="utf-8"), source)
     except yaml.YAMLError as exc:
@@ -87,7 +89,7 @@ def load_contract_file(path: Path, root: Path | None = None) -> Contract:
 def load_contract_dir(root: Path) -> list[Contract]:
     root = Path(root)
     if not root.is_dir():
-        raise ContractError(f"{root}: the contracts folder does not exist")
+        raise ContractError(f"{root}: {'is not a folder' if root.exists() else 'the contracts folder does not exist'}")
     files = sorted(root.glob("*/*.yaml"))
     if not files:
         raise ContractError(f"{root}: holds no contract (expected <type>/<version>.yaml)")

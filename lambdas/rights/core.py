@@ -33,7 +33,7 @@ from privacy.tokens import TokenError, is_token
 from .lake import object_keys, partition_prefixes, read_objects
 from .ports import Lake, ReadOnlyStore, Receipts, RootReader
 from .receipt import ALREADY, FORGOTTEN, NO_KEY, Retention, erasure_receipt, iso, receipt_key
-from .records import ContractView, Opened, Views, open_fields, parse_line, walk
+from .records import ContractView, Opened, Views, open_fields, parse_line, unknown_sealed, walk
 
 Stop = Callable[[], bool]
 
@@ -227,6 +227,7 @@ class Rights:
                     continue
                 unopened: list[tuple[str, str]] = []
                 scan.opened += open_fields(record, view, view.sites, opener, link, unopened)
+                unknown_sealed(record, view, unopened)
                 view.set_subject(record, subject_id)
                 scan.unopened.update(reason for _, reason in unopened)
                 scan.returned += 1

@@ -167,3 +167,18 @@ def to_line(item: Opened) -> bytes:
         return orjson.dumps(record) + b"\n"
     except TypeError:  # an integer beyond 64 bits, a lone surrogate
         return json.dumps(record, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def unknown_sealed(record: dict, view: ContractView, unopened: list[tuple[str, str]]) -> None:
+    """Tokens at fields the record's provenance says were sealed but the contract, as loaded
+    now, does not seal (it changed without a new version): they cannot be opened here, and are
+    reported (``unknown_field``), so an export that misses them says it is incomplete."""
+    meta = record.get(META_FIELD)
+    applied = meta.get("applied") if type(meta) is dict else None
+    if type(applied) is not dict:
+        return
+    for path, action in applied.items():
+        if action == "encrypt" and type(path) is str and path not in view.sites:
+            for c, k, where in walk(record, _segments(path)):
+                if is_token(c[k]):
+                    unopened.append((where, "unknown_field"))

@@ -192,3 +192,22 @@ def test_a_new_day_seals_under_the_new_period_key_even_for_cached_subjects_and_o
     assert problems and {r for _p, r in problems} == {"expired"} and record["name"] == first["name"]
     record = json.loads(json.dumps(second))  # the next day's values still open, for one more day
     assert open_record(record, CONTRACTS[second["_privacy"]["contract"]], Opener(store, clock=lambda: later)) == []
+
+
+@pytest.mark.parametrize("second", [b'"subject_id":"someone-else"', b'"subject\\u005fid":"someone-else"'],
+                         ids=["spelt twice", "spelt again with an escape"])
+def test_a_subject_key_spelt_twice_is_quarantined_not_filed_under_either(second):
+    """Whose key would seal it, and whose export or forget would find it? Neither: quarantined,
+    on the fast path and the reference engine alike."""
+    store = MemoryKeyStore()
+    scrubber = _scrubber(store)
+    event = {**POOL[0], "data_share_consent": True}
+    raw = orjson.dumps(event)
+    raw = raw[:-1] + b"," + second + b"}"
+    res = process_records(firehose_event([raw])["records"], scrubber, NOW)
+    assert [r["result"] for r in res.records] == ["ProcessingFailed"] and res.failed == {"ambiguous_subject": 1}
+    from privacy.codec import decode_object
+
+    cc = scrubber.contracts.resolve(decode_object(raw))
+    with pytest.raises(Exception, match="ambiguous_subject"):
+        cc.apply(decode_object(raw), raw, NOW, keys=scrubber.keys)
