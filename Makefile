@@ -146,10 +146,10 @@ scrub: venv
 
 ## CloudFormation, with Lambda dependencies bundled locally (no Docker, no credentials)
 synth: venv cli
-	$(CDK) synth --quiet
+	$(CDK) synth --quiet$(if $(value CONTEXT), -c $(call arg,CONTEXT))
 
 deploy: venv cli
-	$(CDK) deploy --all
+	$(CDK) deploy --all$(if $(value CONTEXT), -c $(call arg,CONTEXT))
 
 clean:
 	rm -rf cdk.out out .pytest_cache .hypothesis
