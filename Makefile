@@ -126,8 +126,7 @@ test: venv cli
 
 ## Benchmarks (not part of the tests)
 bench: venv
-	$(PY) -m bench
-	$(PY) -m bench.keys
+	@rc=0; $(PY) -m bench || rc=$$?; $(PY) -m bench.keys || rc=$$?; exit $$rc
 
 ## Free-text detectors: recall on 10,000 generated values per detector, false positives on ordinary numbers
 detectors: venv
