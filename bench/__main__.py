@@ -66,7 +66,7 @@ def _prepare_scrubber_env() -> None:
 def _handler():
     """The scrubbing handler as deployed and its settings, the keyring served locally (no AWS)."""
     _prepare_scrubber_env()
-    from privacy.subjects import MemoryKeyStore
+    from privacy.memory_store import MemoryKeyStore
     from scrubber.handler import make_handler
     from scrubber.settings import Settings
 

@@ -49,7 +49,7 @@ def cold_start_ms(repeats: int = 5) -> float:
         "from bench.__main__ import BENCH_KEYRING, _prepare_scrubber_env\n"
         "_prepare_scrubber_env()\n"
         "import time; t=time.perf_counter(); import scrubber.handler as h; from scrubber.settings import Settings\n"
-        "from privacy.subjects import MemoryKeyStore\n"
+        "from privacy.memory_store import MemoryKeyStore\n"
         "h.make_handler(Settings(secret=lambda: BENCH_KEYRING, store=MemoryKeyStore())); print((time.perf_counter()-t)*1000)\n"
     )
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")

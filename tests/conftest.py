@@ -109,7 +109,7 @@ def config():
 
 
 def _memory_store():
-    from privacy.subjects import MemoryKeyStore
+    from privacy.memory_store import MemoryKeyStore
 
     return MemoryKeyStore()
 

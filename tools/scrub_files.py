@@ -133,6 +133,9 @@ def check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
     """Refuse an output that is an input or another output, a folder, a symbolic link, a file
     the local cloud owns, or in no folder."""
     for label, out in outputs.items():
+        for other_label, other in inputs.items():
+            if same_file(out, other):
+                raise InputError(f"{label} {out}: is the {other_label} file; writing it would destroy it")
         if out.is_symlink():
             raise InputError(f"{label} {out}: is a symbolic link (its target is not overwritten); give a new file")
         if (owner := twin_owned(out)) is not None:

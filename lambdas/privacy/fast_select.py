@@ -83,7 +83,7 @@ class FastContracts:
             h = self._subjects_head(raw)
             key = (h.t, h.v)
             cc = forced or self._contract_of.get(key)
-        except (msgspec.DecodeError, TypeError):
+        except Exception:  # noqa: BLE001 - not JSON, too deep, an unhashable type: phase 2 says why
             return None
         if cc is None:
             try:

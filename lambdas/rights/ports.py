@@ -20,7 +20,8 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
-from privacy.subjects import KeyStore, MemoryKeyStore, PeriodKey, Stored, Tombstone
+from privacy.memory_store import MemoryKeyStore
+from privacy.subjects import KeyStore, PeriodKey, Stored, Tombstone
 
 
 class Lake(Protocol):

@@ -47,7 +47,7 @@ asset, event_file, out_file = sys.argv[1:]
 sys.path.insert(0, asset)
 import scrubber.handler as h
 from scrubber.settings import Settings
-from privacy.subjects import MemoryKeyStore
+from privacy.memory_store import MemoryKeyStore
 assert callable(h.lambda_handler)
 handler = h.make_handler(Settings(secret=lambda: KEYRING, store=MemoryKeyStore()))
 class Context:

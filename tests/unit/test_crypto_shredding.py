@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privacy.keys import Keyring
+from privacy.memory_store import MemoryKeyStore
 from privacy.scrub import Scrubber
 from privacy.sealed import open_record
-from privacy.subjects import MemoryKeyStore, Opener, SubjectKeys, Tombstone
+from privacy.subjects import Opener, SubjectKeys, Tombstone
 from producer.events import EventFactory
 from scrubber.batch import OK, process_records
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, V1_TYPES, contract_set, firehose_event, string_values

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from keystore.dynamo import DynamoKeyStore
 from keystore.table import create_table
-from privacy.subjects import MemoryKeyStore
+from privacy.memory_store import MemoryKeyStore
 from scrubber import handler as scrubber_handler
 from scrubber.settings import Settings
 from tests.conftest import CONFIG, TEST_KEYRING_SECRET, V1_TYPES, firehose_event

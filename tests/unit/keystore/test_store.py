@@ -16,7 +16,8 @@ from moto import mock_aws
 from keystore.dynamo import DynamoKeyStore, from_env
 from keystore.items import KeyStoreError, RootMissing, cancellation_reasons, root_context
 from keystore.table import create_table
-from privacy.subjects import DAY_S, KeyStore, MemoryKeyStore, Opener, PeriodKey, Stored, Tombstone
+from privacy.memory_store import MemoryKeyStore
+from privacy.subjects import DAY_S, KeyStore, Opener, PeriodKey, Stored, Tombstone
 from privacy.tokens import TokenError, site
 
 from .conftest import ALIAS, TABLE, Wrapper

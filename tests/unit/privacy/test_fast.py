@@ -25,8 +25,9 @@ from privacy.fast import FastPlan
 from privacy.fast_select import FastContracts
 from privacy.fast_types import Unsupported
 from privacy.keys import Keyring, Resolved
+from privacy.memory_store import MemoryKeyStore
 from privacy.scrub import Scrubber
-from privacy.subjects import MemoryKeyStore, SubjectKeys, Tombstone
+from privacy.subjects import SubjectKeys, Tombstone
 from producer.events import MALFORMED_SAMPLES, EventFactory, encode
 from stacks.config import load_contracts
 from tests.conftest import CONFIG

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from privacy.keys import Keyring
-from privacy.subjects import DAY_S, MemoryKeyStore, Root, SubjectKeys, Tombstone
+from privacy.memory_store import MemoryKeyStore
+from privacy.subjects import DAY_S, Root, SubjectKeys, Tombstone
 from privacy.tokens import is_token
 from producer.events import EventFactory
 from rights.core import NoKeys, Rights, UnknownPurpose

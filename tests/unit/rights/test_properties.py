@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privacy.keys import Keyring
-from privacy.subjects import MemoryKeyStore, SubjectKeys
+from privacy.memory_store import MemoryKeyStore
+from privacy.subjects import SubjectKeys
 from privacy.tokens import is_token
 from rights.core import Rights
 from rights.ports import MemoryLake, MemoryReceipts, memory_root
