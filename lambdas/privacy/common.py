@@ -18,8 +18,12 @@ UNDECLARED_FIELD = "undeclared_field"
 UNDECLARED_PII = "undeclared_pii"
 # the subject's key, or a parent of it, spelt twice: whose data the record is cannot be told
 AMBIGUOUS_SUBJECT = "ambiguous_subject"
+# a subject id that is an empty string or has spaces at either end: no rights command could name
+# it as it is (make strips them), so it is never keyed
+INVALID_SUBJECT = "invalid_subject"
 REASONS = (UNKNOWN_CONTRACT, MISSING_EVENT_TYPE, INVALID_EVENT_TYPE, MISSING_SCHEMA_VERSION, INVALID_SCHEMA_VERSION,
-           TYPE_MISMATCH, VALIDATION_FAILED, UNDECLARED_FIELD, UNDECLARED_PII, AMBIGUOUS_SUBJECT)
+           TYPE_MISMATCH, VALIDATION_FAILED, UNDECLARED_FIELD, UNDECLARED_PII, AMBIGUOUS_SUBJECT,
+           INVALID_SUBJECT)
 
 META_FIELD = "_privacy"
 _MISSING = object()

@@ -24,6 +24,7 @@ from .common import (
     AMBIGUOUS_SUBJECT,
     INVALID_EVENT_TYPE,
     INVALID_SCHEMA_VERSION,
+    INVALID_SUBJECT,
     META_FIELD,
     MISSING_EVENT_TYPE,
     MISSING_SCHEMA_VERSION,
@@ -258,13 +259,18 @@ class CompiledContract:
             raise Rejection(AMBIGUOUS_SUBJECT)  # whose key would seal it, whose link would name it?
         consent = self.consent
         consented = consent.consented(event, raw)
-        sk = subjects.of(self.subject_of(event)) if self.reads_subject else None
+        sk = None
+        if self.reads_subject:
+            sv = self.subject_of(event)
+            if type(sv) is str and (not sv or sv[0].isspace() or sv[-1].isspace()):
+                raise Rejection(INVALID_SUBJECT)
+            sk = subjects.of(sv)
         forgotten = sk is not None and sk.link is None
         if forgotten:
             consented = frozenset()
         redacted = self._actions(event, consented, applied, self.keys if keys is None else keys, sk)
-        # (a forgotten subject's consent is moot: kept as it is if well formed, redacted if not)
-        if not consented and not forgotten and consent.voided(event):
+        # (a forgotten subject consents to nothing: a consent that says otherwise is voided too)
+        if not consented and consent.voided(event):
             applied[self.contract.consent.path] = "void"
             redacted = True
         elif consent.malformed(event):

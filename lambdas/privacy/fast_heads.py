@@ -47,7 +47,12 @@ def subject_head(cc, code) -> list[str]:
     check = f"{code.const(unambiguous)}(raw, {code.const(names)}, {code.const(literals)})"
     out = [f"    if not {check}:", "        raise FB()",
            f"    sv = {leaf} if {guard} else None" if guard else f"    sv = {leaf}",
-           "    SK = S.get(sv) if type(sv) is str else S.of(sv)",
+           "    if type(sv) is str:",
+           "        if not sv or sv[0].isspace() or sv[-1].isspace():",
+           "            raise FB()",  # an empty or space-edged id: the reference engine refuses it
+           "        SK = S.get(sv)",
+           "    else:",
+           "        SK = S.of(sv)",
            "    if SK is not None and SK.link is None:",
            "        raise FB()"]
     if any(isinstance(op.fn, Site) or isinstance(op.always_fn, Site) for op in cc.pii_ops):

@@ -97,11 +97,14 @@ class FastContracts:
             return None
         if attr is _NESTED:
             try:
-                return cc.subject_of(decode_object(raw))
+                v = cc.subject_of(decode_object(raw))
             except Exception:  # noqa: BLE001 - phase 2 fails it, with its reason
                 return None
-        v = getattr(h, attr)
-        return None if v is UNSET else v
+        else:
+            v = getattr(h, attr)
+        if v is UNSET or (type(v) is str and (not v or v[0].isspace() or v[-1].isspace())):
+            return None  # (an empty or space-edged id is refused in phase 2: never keyed)
+        return v
 
     def select(self, t, v) -> FastPlan | None:
         """The plan for a record's type and version as decoded (UNSET when absent); None if its

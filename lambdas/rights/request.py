@@ -78,6 +78,9 @@ def parse(payload: Any, today: Callable[[], date] = _today) -> Request:
                                        "a numeric id is given as its digits)")
     if len(subject) > MAX_SUBJECT_CHARS:
         raise BadRequest("subject_id", f"is longer than {MAX_SUBJECT_CHARS:,} characters")
+    if subject[0].isspace() or subject[-1].isspace():
+        raise BadRequest("subject_id", "starts or ends with a space: the scrubber refuses such ids (invalid_subject), so "
+                                       "no subject has one; give the id without them")
     if action == "forget":
         return Request(action, subject)
     start, end = _date(payload, "from"), _date(payload, "to")

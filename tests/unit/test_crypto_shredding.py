@@ -102,6 +102,8 @@ def test_a_forgotten_subjects_later_events_keep_none_of_their_personal_data():
         text = json.dumps(out)
         assert out["subject_id"] == "REDACTED_CONTENT" and link not in text  # no key recreated, no link
         assert out["_privacy"]["applied"]["subject_id"] == "redact" and out["data_redacted"] is True
+        # the consent they state is not what was applied: the output does not show it as consent
+        assert out["data_share_consent"] is False and out["_privacy"]["applied"]["data_share_consent"] == "void"
         for f in SEALED:
             assert e[f] not in text and not str(out[f]).startswith("~")  # redacted or masked, never sealed
         assert e["address"]["street"] not in text and out["address"]["street"] == "REDACTED_CONTENT"
@@ -212,3 +214,16 @@ def test_a_subject_key_spelt_twice_is_quarantined_not_filed_under_either(second)
     cc = scrubber.contracts.resolve(decode_object(raw))
     with pytest.raises(Exception, match="ambiguous_subject"):
         cc.apply(decode_object(raw), raw, NOW, keys=scrubber.keys)
+
+
+@pytest.mark.parametrize("subject", ["", " ", " 123", "123 ", "\t123"])
+def test_an_empty_or_space_edged_subject_id_is_quarantined_never_keyed(subject):
+    """No rights command could name such an id as it is (make strips leading spaces): it is
+    refused, on both engines, and no key is made for it."""
+    store = MemoryKeyStore()
+    scrubber = _scrubber(store)
+    raw = orjson.dumps({**POOL[0], "subject_id": subject, "data_share_consent": True})
+    res = process_records(firehose_event([raw])["records"], scrubber, NOW)
+    assert [r["result"] for r in res.records] == ["ProcessingFailed"] and res.failed == {"invalid_subject": 1}
+    assert not any(k.startswith("s#") and isinstance(v, Tombstone) is False for k, v in store.items.items()
+                   if k == _port(store).lookup_id(subject))

@@ -20,3 +20,14 @@ def test_a_token_the_contract_no_longer_seals_is_reported_not_passed_as_opened()
     unopened.clear()
     unknown_sealed(record, view, unopened)
     assert unopened == []
+
+
+def test_a_subject_id_with_spaces_at_either_end_is_refused_by_the_rights_function():
+    import pytest
+
+    from rights.request import BadRequest, parse
+
+    for bad in (" 123", "123 ", "\t123"):
+        with pytest.raises(BadRequest) as exc:
+            parse({"action": "forget", "subject_id": bad})
+        assert bad.strip() not in str(exc.value)
