@@ -338,10 +338,20 @@ def _parsed(raw: Any) -> Any:
     """The CDK CLI hands ``-c key=value`` over as a string: a JSON one is read as JSON."""
     if isinstance(raw, str):
         try:
-            return json.loads(raw)
+            return json.loads(raw, object_pairs_hook=_no_repeated_keys)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{CONTEXT_KEY} is not valid JSON: {exc.msg}") from None
     return raw
+
+
+def _no_repeated_keys(pairs: list) -> dict:
+    """A key given twice in an override would silently keep the last value: refused."""
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
+            raise ConfigError(f"{CONTEXT_KEY}: the key {k!r} is given twice")
+        seen.add(k)
+    return dict(pairs)
 
 
 def resolve_pipeline(base: Any, override: Any = None) -> Any:

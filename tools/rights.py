@@ -256,9 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     override = None
     for item in args.context:
-        key, _, value = item.partition("=")
-        if key == CONTEXT_KEY:
-            override = value
+        key, eq, value = item.partition("=")
+        if not eq or key != CONTEXT_KEY:  # as twin's -c: a context it does not know is refused, not ignored
+            print(f"error: -c {key or item!r}: must be {CONTEXT_KEY}='{{...}}', as with cdk -c", file=sys.stderr)
+            return 2
+        override = value
     try:
         config = load_from_cdk_json(ROOT / "cdk.json", override)
     except ConfigError as exc:
@@ -285,11 +287,16 @@ def _run(config, cloud, res, args) -> int:
     from privacy.contract import bundle_json
     from stacks.config import load_contracts
     from twin.lambdas import twin_environment
+    from twin.resources import recorded_retention
 
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "contracts.json"
         bundle.write_text(bundle_json(load_contracts(config.contracts)), encoding="utf-8")
-        with twin_environment(cloud.endpoint, res.rights_environment(config, str(bundle))):
+        env = res.rights_environment(config, str(bundle))
+        # the receipt states what the local cloud ran with (the table's recovery, the scrubbers' TTL),
+        # not what this command's CONTEXT says
+        env.update(recorded_retention(cloud.client("dynamodb"), res.subject_keys_table))
+        with twin_environment(cloud.endpoint, env):
             if args.command == "reveal":
                 return cmd_reveal(args)
             return (cmd_forget if args.command == "forget" else cmd_export)(config, cloud, args)

@@ -14,7 +14,7 @@ import secrets
 import string
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from keystore.table import create_table
 
@@ -173,7 +173,37 @@ def _key_table(dynamodb, config, kms_key_arn: str, created: list[str]) -> str:
             raise
         created.append(name)
     create_table(dynamodb, name, kms_key_arn)  # keystore.table: the schema the stack deploys
+    sk = config.subject_keys
+    # as the stack sets them: point-in-time recovery per config; and the scrubbers' cache TTL,
+    # recorded on the table, so that a receipt states what the pipeline ran with, not what a
+    # later command's CONTEXT says
+    days = sk.point_in_time_recovery_days
+    spec = {"PointInTimeRecoveryEnabled": days > 0, **({"RecoveryPeriodInDays": days} if days else {})}
+    try:
+        dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+    except (ClientError, ParamValidationError):  # an emulator without the recovery period
+        spec.pop("RecoveryPeriodInDays", None)
+        dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+    arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": CACHE_TTL_TAG, "Value": str(sk.cache_ttl_seconds)},
+                                                 {"Key": PITR_TAG, "Value": str(days)}])
     return name
+
+
+CACHE_TTL_TAG = "pii-scrub:scrubber-cache-ttl-seconds"
+PITR_TAG = "pii-scrub:point-in-time-recovery-days"
+
+
+def recorded_retention(dynamodb, table: str) -> dict[str, str]:
+    """What the key table says the pipeline ran with: its point-in-time recovery (as the table
+    reports it) and the scrubbers' cache TTL (recorded by the last run or push)."""
+    arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+    tags = {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])}
+    pitr = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    desc = pitr.get("PointInTimeRecoveryDescription", {})
+    on = desc.get("PointInTimeRecoveryStatus") == "ENABLED"
+    days = str(desc.get("RecoveryPeriodInDays") or tags.get(PITR_TAG) or 35) if on else "0"
+    return {"SUBJECT_KEYS_CACHE_TTL_S": tags.get(CACHE_TTL_TAG, "300"), "SUBJECT_KEYS_PITR_DAYS": days}
 
 
 def _destination(config, bucket: str, role_arn: str, lake_key: str, scrubber_arn: str) -> dict:

@@ -67,3 +67,23 @@ def test_the_pipeline_hands_the_scrubber_the_key_store(local_cloud):
     assert summary.counts_add_up
     assert seen["SUBJECT_KEYS_TABLE"] == config.subject_keys_table_name and seen["SUBJECT_KEYS_CACHE_SIZE"] == "100000"
     assert seen["SUBJECT_KEYS_ROOT_KEY"].startswith("arn:aws:kms:")
+
+
+def test_receipts_state_what_the_local_cloud_ran_with_not_the_commands_context(local_cloud):
+    """The key table records its point-in-time recovery (as the stack sets it) and the scrubbers'
+    cache TTL; the rights commands read them there, whatever their own CONTEXT says."""
+    from twin.resources import recorded_retention
+
+    config = fresh_config(subject_keys={"point_in_time_recovery_days": 7, "cache_ttl_seconds": 60})
+    ensure_resources(config, local_cloud)
+    dynamodb = local_cloud.client("dynamodb")
+    got = recorded_retention(dynamodb, config.subject_keys_table_name)
+    assert got == {"SUBJECT_KEYS_CACHE_TTL_S": "60", "SUBJECT_KEYS_PITR_DAYS": "7"}
+    status = dynamodb.describe_continuous_backups(TableName=config.subject_keys_table_name)
+    assert status["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    # the same cloud run again with the defaults: recovery off, the default TTL
+    plain = fresh_config()
+    plain = type(plain)(**{**plain.__dict__, "name_prefix": config.name_prefix})
+    ensure_resources(plain, local_cloud)
+    assert recorded_retention(dynamodb, config.subject_keys_table_name) == {"SUBJECT_KEYS_CACHE_TTL_S": "300",
+                                                                            "SUBJECT_KEYS_PITR_DAYS": "0"}
