@@ -141,15 +141,20 @@ def _write_state(state_dir: Path, state: dict) -> None:
 
 def _private_dir(state_dir: Path) -> None:
     """The state folder, owner-only: the state file holds the server's token, the log its requests."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    state_dir.chmod(0o700)
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ServerError(f"{state_dir}: the twin's state folder is not a folder")
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        state_dir.chmod(0o700)
+    except OSError as exc:
+        raise ServerError(f"{state_dir}: the twin's state folder cannot be made ({exc.strerror or type(exc).__name__})") from None
 
 
 @contextmanager
 def command_lock(state_dir: Path):
     """One twin command at a time per state folder (created if missing)."""
     _private_dir(state_dir)
-    with open(state_dir / "lock", "a") as f:
+    with os.fdopen(os.open(state_dir / "lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
