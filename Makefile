@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors forget export reveal
+.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors forget export reveal query
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -118,6 +118,13 @@ export: venv
 reveal: venv
 	$(if $(value PURPOSE),,$(error usage: make reveal PURPOSE=<name> [OUT=dir] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [CONTEXT=...]))
 	$(PY) -m tools.rights reveal$(RIGHTS_OPTS)$(if $(value OUT), --output-dir $(call arg,OUT)) -- $(call arg,PURPOSE)
+
+## SQL over ./out (the local copy of the lake) with DuckDB: make query SQL="select event_type, count(*) from events group by 1"
+## Views: events (every delivered record), one per event type, quarantine (error metadata, no raw data);
+## columns declared from the contracts (the same CONTEXT as the make run that wrote ./out)
+query: venv
+	$(if $(value SQL),,$(error usage: make query SQL="select ... from events" [CONTEXT=...]))
+	@$(PY) -m tools.query --out out$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,SQL)
 
 ## The test suite: unit, integration (moto) and infrastructure (CDK assertions + cdk-nag), in a random
 ## order (the seed is printed; replay it with .venv/bin/python -m pytest -n 2 --randomly-seed=<seed>)
