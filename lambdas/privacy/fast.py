@@ -30,7 +30,7 @@ from .fast_types import MAX_DEPTH, Unsupported, _attr, _leaf_type, _level, _need
 from .keys import NO_SUBJECTS
 from .patterns import compile_pattern
 from .tokens import KEY_VERSION, PREFIX, Site
-from .validation import _DATETIME_RE, _Node
+from .validation import _datetime_search, _Node
 
 
 class Fallback(Exception):
@@ -102,7 +102,7 @@ class FastPlan:
             ):
                 self.pinned[name] = t.__args__[0]
             if spec.enum is None and (spec.type == "datetime" or (spec.type == "string" and spec.pattern is not None)):
-                search = _DATETIME_RE.search if spec.type == "datetime" else compile_pattern(spec.pattern).search
+                search = _datetime_search if spec.type == "datetime" else compile_pattern(spec.pattern).search
                 self.checks.append((spec.path, search))
                 if required and not nullable:
                     self.always_str.add(spec.path)  # decoded as a str whenever its parent is there

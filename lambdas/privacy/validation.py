@@ -33,8 +33,19 @@ _DATETIME_RE = re.compile(
 
 
 def _is_datetime(v) -> bool:
-    """ISO 8601 date-time (RFC 3339 profile, offset optional). Shape only, like JSON Schema."""
-    return type(v) is str and _DATETIME_RE.match(v) is not None
+    """ISO 8601 date-time (RFC 3339 profile, offset optional), on a day that exists."""
+    if type(v) is not str or _DATETIME_RE.match(v) is None:
+        return False
+    try:  # a real day (the pattern lets 2026-02-31 through): Athena and DuckDB refuse the others
+        date.fromisoformat(v[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def _datetime_search(v):
+    """``_is_datetime`` in the shape of a pattern's search (None: no match), for the fast path."""
+    return True if _is_datetime(v) else None
 
 
 _PY_TYPES = {
