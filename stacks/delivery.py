@@ -7,7 +7,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -15,7 +14,8 @@ from constructs import Construct
 from privacy.contract import bundle_json
 
 from .config import PipelineConfig, load_contracts
-from .lambda_function import PythonFunction, retention
+from .lambda_function import PythonFunction
+from .log_groups import encrypted_log_group
 from .subject_keys import SubjectKeys
 
 
@@ -29,6 +29,7 @@ class Delivery(Construct):
         stream: kinesis.IStream,
         bucket: s3.IBucket,
         lake_key: kms.IKey,
+        log_key: kms.IKey,
         keyring: secretsmanager.ISecret,
         subject_keys: SubjectKeys,
         removal_policy: cdk.RemovalPolicy,
@@ -54,6 +55,12 @@ class Delivery(Construct):
                 **subject_keys.environment(),
             },
             removal_policy=removal_policy,
+            log_key=log_key,
+            no_dlq_reason=(
+                "Firehose invokes the function synchronously (RequestResponse); a DLQ only receives failed "
+                "asynchronous invocations. Firehose retries a failed batch, then writes it to the "
+                "quarantine prefix (processing-failed): nothing is dropped."
+            ),
         )
         keyring.grant_read(self.scrubber.role)
         subject_keys.grant_create_keys(self.scrubber.role)
@@ -61,11 +68,12 @@ class Delivery(Construct):
         stream.grant(self.scrubber.role, "kinesis:PutRecords")
         if stream.encryption_key is not None:
             stream.encryption_key.grant(self.scrubber.role, "kms:GenerateDataKey")
-        self.log_group = logs.LogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "FirehoseErrors",
-            log_group_name=config.firehose_log_group_name,
-            retention=retention(config.log_retention_days),
+            name=config.firehose_log_group_name,
+            key=log_key,
+            retention_days=config.log_retention_days,
             removal_policy=removal_policy,
         )
         processor = firehose.LambdaFunctionProcessor(

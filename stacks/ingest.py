@@ -21,6 +21,7 @@ class Ingest(Construct):
         *,
         config: PipelineConfig,
         stream_key: kms.IKey,
+        log_key: kms.IKey,
         removal_policy: cdk.RemovalPolicy,
     ):
         super().__init__(scope, id)
@@ -49,6 +50,11 @@ class Ingest(Construct):
             settings=config.producer,
             environment={"STREAM_NAME": self.stream.stream_name, "CONTRACTS_FILE": "/var/task/contracts.json"},
             removal_policy=removal_policy,
+            log_key=log_key,
+            no_dlq_reason=(
+                "Invoked synchronously by an operator (aws lambda invoke, RequestResponse) to generate "
+                "synthetic load; a failure is returned to the caller, and no event is lost: it generates them."
+            ),
         )
         # Least privilege: the producer only puts records, and only needs data keys for that.
         self.stream.grant(self.producer.role, "kinesis:PutRecords", "kinesis:PutRecord")

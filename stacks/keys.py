@@ -32,3 +32,10 @@ class Keys(Construct):
             description="Encrypts the scrubbed data lake and its quarantine (S3 SSE-KMS, bucket key on)",
             removal_policy=removal_policy,
         )
+        self.log_key = rotating_key(
+            self,
+            "LogKey",
+            alias=f"alias/{config.name_prefix}/logs",
+            description="Encrypts the stack's CloudWatch log groups (function logs, Firehose delivery errors)",
+            removal_policy=removal_policy,
+        )

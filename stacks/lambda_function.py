@@ -1,15 +1,21 @@
-"""A Lambda function with its own log group and a role that may write only to it."""
+"""A Lambda function with its own encrypted log group and a role that may write only to it.
+
+Its checkov skips (no VPC, no reserved concurrency, plain environment) are recorded here, with the
+reasons in scan_skips.py; the caller states why the function needs no dead-letter queue.
+"""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .bundling import RUNTIME, lambda_code
 from .config import FunctionConfig, PipelineConfig
+from .log_groups import encrypted_log_group
+from .scan_skips import NO_RESERVED_CONCURRENCY, NO_VPC, PLAIN_ENVIRONMENT, skip
 
 
 class PythonFunction(Construct):
@@ -25,15 +31,18 @@ class PythonFunction(Construct):
         settings: FunctionConfig,
         environment: dict[str, str],
         removal_policy: cdk.RemovalPolicy,
+        log_key: kms.IKey,
+        no_dlq_reason: str,
         extra_packages: tuple[str, ...] = (),
         files: dict[str, str] | None = None,
     ):
         super().__init__(scope, id)
-        self.log_group = logs.LogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention=retention(config.log_retention_days),
+            name=f"/aws/lambda/{function_name}",
+            key=log_key,
+            retention_days=config.log_retention_days,
             removal_policy=removal_policy,
         )
         self.role = iam.Role(
@@ -66,15 +75,7 @@ class PythonFunction(Construct):
             },
         )
 
-
-_RETENTION = {
-    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
-    60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
-    365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS",
-    1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
-    3653: "TEN_YEARS",
-}
-
-
-def retention(days: int) -> logs.RetentionDays:
-    return getattr(logs.RetentionDays, _RETENTION[days])
+        skip(self.function, "CKV_AWS_116", no_dlq_reason)
+        skip(self.function, "CKV_AWS_117", NO_VPC)
+        skip(self.function, "CKV_AWS_115", NO_RESERVED_CONCURRENCY)
+        skip(self.function, "CKV_AWS_173", PLAIN_ENVIRONMENT)

@@ -25,7 +25,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
 
         self.keys = Keys(self, "Keys", config=config, removal_policy=removal)
         self.storage = Storage(self, "Storage", config=config, lake_key=self.keys.lake_key, removal_policy=removal)
-        self.ingest = Ingest(self, "Ingest", config=config, stream_key=self.keys.stream_key, removal_policy=removal)
+        self.ingest = Ingest(self, "Ingest", config=config, stream_key=self.keys.stream_key,
+                             log_key=self.keys.log_key, removal_policy=removal)
         self.pseudonymisation = Pseudonymisation(self, "Pseudonymisation", config=config, removal_policy=removal)
         self.subject_keys = SubjectKeys(self, "SubjectKeys", config=config, removal_policy=removal)
         self.delivery = Delivery(
@@ -35,6 +36,7 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             stream=self.ingest.stream,
             bucket=self.storage.bucket,
             lake_key=self.keys.lake_key,
+            log_key=self.keys.log_key,
             keyring=self.pseudonymisation.secret,
             subject_keys=self.subject_keys,
             removal_policy=removal,
@@ -45,6 +47,7 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             config=config,
             lake=self.storage.bucket,
             lake_key=self.keys.lake_key,
+            log_key=self.keys.log_key,
             access_logs=self.storage.access_logs,
             subject_keys=self.subject_keys,
             contracts_json=self.delivery.contracts_json,

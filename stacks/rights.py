@@ -37,6 +37,7 @@ class Rights(Construct):
         config: PipelineConfig,
         lake: s3.IBucket,
         lake_key: kms.IKey,
+        log_key: kms.IKey,
         access_logs: s3.IBucket,
         subject_keys: SubjectKeys,
         contracts_json: str,
@@ -93,6 +94,11 @@ class Rights(Construct):
                 "CONTRACTS_FILE": "/var/task/contracts.json",
             },
             removal_policy=removal_policy,
+            log_key=log_key,
+            no_dlq_reason=(
+                "Invoked synchronously by the operator (aws lambda invoke, RequestResponse), who must see a "
+                "failed forget or export at once and retry it; a DLQ only receives failed asynchronous invocations."
+            ),
         )
         role = self.function.role
         subject_keys.grant_forget(role)

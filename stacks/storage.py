@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .config import PipelineConfig
 from .roles import person_role
+from .scan_skips import skip
 
 # Every action that reads object content or metadata, any version, replication included.
 _READ_OBJECT_ACTIONS = ["s3:GetObject*", "s3:RestoreObject"]
@@ -54,6 +55,12 @@ class Storage(Construct):
                 )
             ],
             removal_policy=removal_policy,
+        )
+        skip(
+            self.access_logs,
+            "CKV_AWS_18",
+            "This is the server access log target of the lake and receipts buckets; logging its own "
+            "access would log the log writes (a loop), and reads of it are in CloudTrail.",
         )
 
         data_rule = s3.LifecycleRule(

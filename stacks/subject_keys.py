@@ -24,6 +24,7 @@ from constructs import Construct
 
 from .config import PipelineConfig
 from .keys import rotating_key
+from .scan_skips import skip
 
 INDEX = "by-link"
 TTL_ATTRIBUTE = "ttl"
@@ -75,6 +76,14 @@ class SubjectKeys(Construct):
             deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
         )
+        if pitr == 0:
+            skip(
+                self.table,
+                "CKV_AWS_28",
+                "Point-in-time recovery would keep every forgotten subject key restorable for its window, "
+                "undoing crypto-shredding; off unless subject_keys.point_in_time_recovery_days turns it on "
+                "(each erasure receipt states the window).",
+            )
         self.table.add_global_secondary_index(
             index_name=INDEX,
             partition_key=dynamodb.Attribute(name="link", type=dynamodb.AttributeType.STRING),

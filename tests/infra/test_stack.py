@@ -20,7 +20,7 @@ from tests.infra.conftest import ref_id as _ref_id
 
 def test_keys_are_customer_managed_with_rotation(template):
     # stream, lake, keyring, subject-keys root, subject-keys table, receipts
-    template.resource_count_is("AWS::KMS::Key", 6)
+    template.resource_count_is("AWS::KMS::Key", 7)
     template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
