@@ -29,6 +29,7 @@ from .config_contracts import (  # noqa: F401
     load_contracts,
     read_contracts,
 )
+from .config_monitoring import MonitoringConfig, read_monitoring
 
 # AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
 _KINESIS_RETENTION_HOURS = (24, 8760)
@@ -124,6 +125,7 @@ class PipelineConfig:
     contracts: ContractsConfig = field(default_factory=ContractsConfig)
     subject_keys: SubjectKeysConfig = field(default_factory=SubjectKeysConfig)
     rights: FunctionConfig = field(default_factory=lambda: FunctionConfig(memory_mb=1024, timeout_seconds=900))
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     quarantine_reader_role_name: str = "pii-scrub-quarantine-reader"
     keyring_break_glass_role_name: str = "pii-scrub-keyring-break-glass"
     log_retention_days: int = 30
@@ -298,6 +300,11 @@ def load_config(raw: Any) -> PipelineConfig:
             f"({', '.join(map(str, sorted(_LOG_RETENTION_DAYS)))}), got {retention!r}"
         )
     arch = r.choice("lambda_architecture", "x86_64", ("x86_64", "arm64"))
+    monitoring = read_monitoring(
+        r.get("monitoring", {}), r.key("monitoring"), buffering_interval_s=delivery.buffering_interval_seconds,
+        processor_interval_s=delivery.processor_buffer_interval_seconds, scrubber_timeout_s=scrubber.timeout_seconds,
+        retention_hours=stream.retention_hours,
+    )
     r.done()
     return PipelineConfig(
         name_prefix=name_prefix,
@@ -309,6 +316,7 @@ def load_config(raw: Any) -> PipelineConfig:
         contracts=contracts,
         subject_keys=subject_keys,
         rights=rights,
+        monitoring=monitoring,
         quarantine_reader_role_name=role_name,
         keyring_break_glass_role_name=break_glass,
         log_retention_days=retention,

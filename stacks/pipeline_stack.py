@@ -10,6 +10,7 @@ from .config import PipelineConfig
 from .delivery import Delivery
 from .ingest import Ingest
 from .keys import Keys
+from .monitoring import Monitoring
 from .nag import acknowledge_findings
 from .pseudonymisation import Pseudonymisation
 from .rights import Rights
@@ -57,6 +58,11 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         self.pseudonymisation.fence(self.delivery.scrubber.role)
         # Only the scrubber and the subject-rights function may open the subjects' keys.
         self.subject_keys.fence(self.delivery.scrubber.role, self.rights.function.role)
+        self.monitoring = Monitoring(
+            self, "Monitoring", config=config, stream=self.ingest.stream,
+            delivery_stream_name=self.delivery.delivery_stream.delivery_stream_name,
+            scrubber=self.delivery.scrubber.function, rights=self.rights.function.function, removal_policy=removal,
+        )
 
         cdk.CfnOutput(self, "StreamName", value=self.ingest.stream.stream_name)
         cdk.CfnOutput(self, "ProducerFunctionName", value=self.ingest.producer.function.function_name)

@@ -20,7 +20,7 @@ from tests.infra.conftest import ref_id as _ref_id
 
 def test_keys_are_customer_managed_with_rotation(template):
     # stream, lake, keyring, subject-keys root, subject-keys table, receipts
-    template.resource_count_is("AWS::KMS::Key", 7)
+    template.resource_count_is("AWS::KMS::Key", 8)  # ... and the alarm topic's
     template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
@@ -243,7 +243,7 @@ def test_outputs(template):
     assert set(outputs) == {
         "StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "DataPrefix", "QuarantinePrefix",
         "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
-        "RightsFunctionName", "SubjectKeysTableName", "ReceiptsBucketName",
+        "RightsFunctionName", "SubjectKeysTableName", "ReceiptsBucketName", "AlarmTopicArn",
     }
     break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
     assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}
