@@ -29,6 +29,7 @@ from .config_contracts import (  # noqa: F401
     load_contracts,
     read_contracts,
 )
+from .config_query import QueryConfig, read_query
 
 # AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
 _KINESIS_RETENTION_HOURS = (24, 8760)
@@ -128,6 +129,7 @@ class PipelineConfig:
     keyring_break_glass_role_name: str = "pii-scrub-keyring-break-glass"
     log_retention_days: int = 30
     lambda_architecture: str = "x86_64"
+    query: QueryConfig = field(default_factory=QueryConfig)
 
     # Resource names, shared by the CDK app and the offline twin.
     @property
@@ -172,6 +174,11 @@ class PipelineConfig:
 
     def receipts_bucket_name(self, account: str, region: str) -> str:
         return f"{self.name_prefix}-receipts-{account}-{region}"
+
+    @property
+    def glue_database_name(self) -> str:
+        """The Glue database (and Athena workgroup name's base): Glue names take '_', not '-'."""
+        return self.name_prefix.replace("-", "_")
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,6 +305,7 @@ def load_config(raw: Any) -> PipelineConfig:
             f"({', '.join(map(str, sorted(_LOG_RETENTION_DAYS)))}), got {retention!r}"
         )
     arch = r.choice("lambda_architecture", "x86_64", ("x86_64", "arm64"))
+    query = read_query(r.get("query", {}), r.key("query"))
     r.done()
     return PipelineConfig(
         name_prefix=name_prefix,
@@ -313,6 +321,7 @@ def load_config(raw: Any) -> PipelineConfig:
         keyring_break_glass_role_name=break_glass,
         log_retention_days=retention,
         lambda_architecture=arch,
+        query=query,
     )
 
 
