@@ -30,6 +30,8 @@ from .config_contracts import (  # noqa: F401
     read_contracts,
 )
 from .config_monitoring import MonitoringConfig, read_monitoring
+from .config_query import QueryConfig, read_query
+from .config_subject_keys import SubjectKeysConfig, read_subject_keys
 
 # AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
 _KINESIS_RETENTION_HOURS = (24, 8760)
@@ -97,18 +99,6 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
-class SubjectKeysConfig:
-    """Per-subject keys (crypto-shredding): the key table and its cache in the scrubber."""
-
-    # the longest a key forgotten elsewhere stays usable in a warm scrubber (receipts state it)
-    cache_ttl_seconds: int = 300
-    cache_size: int = 100_000  # subjects per container
-    # 0: off. Else DynamoDB point-in-time recovery of the key table, over this many days: deleted
-    # keys stay restorable that long (the erasure receipt states the window)
-    point_in_time_recovery_days: int = 0
-
-
-@dataclass(frozen=True)
 class FunctionConfig:
     memory_mb: int
     timeout_seconds: int
@@ -130,6 +120,7 @@ class PipelineConfig:
     keyring_break_glass_role_name: str = "pii-scrub-keyring-break-glass"
     log_retention_days: int = 30
     lambda_architecture: str = "x86_64"
+    query: QueryConfig = field(default_factory=QueryConfig)
 
     # Resource names, shared by the CDK app and the offline twin.
     @property
@@ -174,6 +165,11 @@ class PipelineConfig:
 
     def receipts_bucket_name(self, account: str, region: str) -> str:
         return f"{self.name_prefix}-receipts-{account}-{region}"
+
+    @property
+    def glue_database_name(self) -> str:
+        """The Glue database (and Athena workgroup name's base): Glue names take '_', not '-'."""
+        return self.name_prefix.replace("-", "_")
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,14 +273,7 @@ def load_config(raw: Any) -> PipelineConfig:
     )
     rights = _function(r.get("rights", {}), r.key("rights"), FunctionConfig(1024, 900))
     contracts = read_contracts(r.get("contracts", {}), r.key("contracts"))
-    sk = _Reader(r.get("subject_keys", {}), r.key("subject_keys"))
-    skd = SubjectKeysConfig()
-    subject_keys = SubjectKeysConfig(
-        cache_ttl_seconds=sk.int_in("cache_ttl_seconds", skd.cache_ttl_seconds, 0, 3600),
-        cache_size=sk.int_in("cache_size", skd.cache_size, 1000, 10_000_000),
-        point_in_time_recovery_days=sk.int_in("point_in_time_recovery_days", skd.point_in_time_recovery_days, 0, 35),
-    )
-    sk.done()
+    subject_keys = read_subject_keys(r.get("subject_keys", {}), r.key("subject_keys"))
     role_name = r.string(
         "quarantine_reader_role_name", f"{name_prefix}-quarantine-reader", _ROLE_NAME_RE, "is not a valid IAM role name"
     )
@@ -305,6 +294,7 @@ def load_config(raw: Any) -> PipelineConfig:
         processor_interval_s=delivery.processor_buffer_interval_seconds, scrubber_timeout_s=scrubber.timeout_seconds,
         retention_hours=stream.retention_hours,
     )
+    query = read_query(r.get("query", {}), r.key("query"))
     r.done()
     return PipelineConfig(
         name_prefix=name_prefix,
@@ -321,6 +311,7 @@ def load_config(raw: Any) -> PipelineConfig:
         keyring_break_glass_role_name=break_glass,
         log_retention_days=retention,
         lambda_architecture=arch,
+        query=query,
     )
 
 

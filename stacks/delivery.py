@@ -37,7 +37,8 @@ class Delivery(Construct):
         super().__init__(scope, id)
         d = config.delivery
         # The data contracts, validated at synth and compiled into the scrubber's asset.
-        self.contracts_json = contracts_json = bundle_json(load_contracts(config.contracts))
+        self.contracts = load_contracts(config.contracts)
+        self.contracts_json = contracts_json = bundle_json(self.contracts)
         self.scrubber = PythonFunction(
             self,
             "Scrubber",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
+from .catalog import Catalog
 from .config import PipelineConfig
 from .delivery import Delivery
 from .ingest import Ingest
@@ -54,6 +55,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             contracts_json=self.delivery.contracts_json,
             removal_policy=removal,
         )
+        self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
+                               lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         # Only the scrubber (and the break-glass role) may read the keyring: explicit denies.
         self.pseudonymisation.fence(self.delivery.scrubber.role)
         # Only the scrubber and the subject-rights function may open the subjects' keys.
@@ -76,5 +79,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "RightsFunctionName", value=self.rights.function.function.function_name)
         cdk.CfnOutput(self, "SubjectKeysTableName", value=self.subject_keys.table.table_name)
         cdk.CfnOutput(self, "ReceiptsBucketName", value=self.rights.receipts.bucket_name)
+        cdk.CfnOutput(self, "GlueDatabaseName", value=self.catalog.database.database_name)
+        cdk.CfnOutput(self, "AthenaWorkGroup", value=self.catalog.workgroup.ref)
+        cdk.CfnOutput(self, "QueryResultsBucketName", value=self.catalog.results.bucket_name)
 
         acknowledge_findings(self)

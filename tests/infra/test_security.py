@@ -176,7 +176,7 @@ def test_break_glass_role_name_follows_the_prefix_and_is_validated():
 def test_every_bucket_policy_denies_tls_below_1_2_on_the_bucket_and_its_objects(template):
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = {p["Properties"]["Bucket"]["Ref"]: p for p in template.find_resources("AWS::S3::BucketPolicy").values()}
-    assert set(policies) == set(buckets) and len(buckets) == 3
+    assert set(policies) == set(buckets) and len(buckets) == 4  # access logs, lake, receipts, query results
     for bucket, policy in policies.items():
         tls = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
                if s["Effect"] == "Deny" and "s3:TlsVersion" in s.get("Condition", {}).get("NumericLessThan", {})]

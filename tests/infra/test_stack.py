@@ -19,8 +19,8 @@ from tests.infra.conftest import ref_id as _ref_id
 
 
 def test_keys_are_customer_managed_with_rotation(template):
-    # stream, lake, keyring, subject-keys root, subject-keys table, receipts
-    template.resource_count_is("AWS::KMS::Key", 8)  # ... and the alarm topic's
+    # stream, lake, logs, keyring, subject-keys root, subject-keys table, receipts, query results, alarm topic
+    template.resource_count_is("AWS::KMS::Key", 9)
     template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
@@ -70,7 +70,7 @@ def test_lake_bucket_is_kms_tls_only_private_versioned_with_lifecycle(template):
 def test_every_bucket_denies_plain_http_and_blocks_public_access(template):
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(buckets) == 3 and len(policies) == 3
+    assert len(buckets) == 4 and len(policies) == 4
     for b in buckets.values():
         assert b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     for p in policies.values():
@@ -244,6 +244,7 @@ def test_outputs(template):
         "StreamName", "ProducerFunctionName", "DeliveryStreamName", "BucketName", "DataPrefix", "QuarantinePrefix",
         "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
         "RightsFunctionName", "SubjectKeysTableName", "ReceiptsBucketName", "AlarmTopicArn",
+        "GlueDatabaseName", "AthenaWorkGroup", "QueryResultsBucketName",
     }
     break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
     assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}
