@@ -70,6 +70,9 @@ class BatchResult:
     bytes_in: int = 0
     reference_path: int = 0  # records the fast path handed to the reference engine (privacy.fast)
     redriven: int = 0  # records put back on the source stream: the response had no room for them
+    # each failed record's place in the stream and its reason (no content): (sequence number or the
+    # record id, arrival time in ms, reason), so an operator can tell why a quarantined one failed
+    failures: list = field(default_factory=list)
 
     @property
     def failed_total(self) -> int:
@@ -78,6 +81,13 @@ class BatchResult:
 
 # Puts (partition key, raw record) entries back on the source stream, or raises.
 Redrive = Callable[[list[tuple[str, bytes]]], None]
+
+
+def _sequence(rec: Mapping) -> str:
+    """The record's Kinesis sequence number (a Direct PUT record has none: its record id)."""
+    meta = rec.get("kinesisRecordMetadata")
+    seq = meta.get("sequenceNumber") if isinstance(meta, Mapping) else None
+    return seq if type(seq) is str else str(rec.get("recordId"))
 
 
 def _partition_key(rec: Mapping) -> str | None:
@@ -168,6 +178,7 @@ def _process_records(
             except Exception:  # noqa: BLE001 - fail closed on anything unforeseen, never pass through
                 reason = INTERNAL_ERROR
         failed[reason] += 1
+        res.failures.append((_sequence(rec), rec.get("approximateArrivalTimestamp"), reason))
         # Firehose writes the original record to the error prefix; echoing it back would only
         # spend response budget, so failed records carry empty data.
         append({"recordId": rec["recordId"], "result": FAILED, "data": ""})

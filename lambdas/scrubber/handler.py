@@ -62,6 +62,10 @@ def make_handler(settings: Settings | None = None, logger: Logger | None = None,
         # records outside the fast path (malformed, undeclared fields, ...): a rise means slower batches
         metrics.add_metric(name="RecordsReferencePath", unit=MetricUnit.Count, value=result.reference_path)
 
+        for seq, arrival, reason in result.failures:
+            # one line per quarantined record: where it sits in the stream, and why; never its content
+            logger.info("record quarantined", extra={"sequence_number": seq, "arrival_ms": arrival, "reason": reason,
+                                                        "invocation_id": fh_event.invocation_id})
         logger.info(
             "batch processed",
             extra={

@@ -233,3 +233,21 @@ def test_contracts_that_encrypt_refuse_to_run_without_the_key_table(bundle):
     with pytest.raises(RuntimeError, match="missing configuration: SUBJECT_KEYS_TABLE, SUBJECT_KEYS_ROOT_KEY; refusing"):
         Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET))
     Settings(env, secret=FakeSecret(TEST_KEYRING_SECRET), store=MemoryKeyStore())  # a store handed in: no table needed
+
+
+def test_each_quarantined_record_is_logged_with_its_place_in_the_stream_and_reason_only(handler, lambda_context, capfd, caplog):
+    """An operator can tell why a quarantined record failed: its sequence number, arrival time and
+    reason code are logged; its content never is."""
+    events, encode = _events(3)
+    bad = b'{"ssn": "987-65-4321", "email": "leak@example.com", "x": NaN}'
+    ev = firehose_event([encode(events[0]), bad, encode(events[1])])
+    handler(ev, lambda_context)
+    cap = capfd.readouterr()
+    out = cap.out + cap.err + "\n".join(json.dumps(r.__dict__, default=str) for r in caplog.records)
+    lines = [r.__dict__ for r in caplog.records if r.getMessage() == "record quarantined"]
+    lines += [json.loads(line) for line in (cap.out + cap.err).splitlines()
+              if line.startswith("{") and '"record quarantined"' in line]
+    meta = ev["records"][1]["kinesisRecordMetadata"]
+    assert sorted({(x["sequence_number"], x["arrival_ms"], x["reason"]) for x in lines}) == [
+        (meta["sequenceNumber"], ev["records"][1]["approximateArrivalTimestamp"], "invalid_json")]
+    assert "987-65-4321" not in out and "leak@example.com" not in out
