@@ -12,6 +12,7 @@ from faker import Faker
 from hypothesis import given
 from hypothesis import strategies as st
 
+from privacy import tokens
 from privacy.subjects import SubjectKey
 from privacy.tokens import Cipher, TokenError, is_token, parse, site
 
@@ -88,3 +89,35 @@ def test_the_overhead_per_value_is_at_most_64_bytes_for_the_sealed_fields():
         overhead = [len(c.seal(v, s, LINK, period)) - len(v.encode()) for v in values]
         assert max(overhead) <= 64, (s, max(overhead))
         assert statistics.median(overhead) <= 56
+
+
+@pytest.fixture
+def real_nonces(monkeypatch):
+    """The module's own nonce stream (test_fast fixes nonces for its byte-for-byte comparisons)."""
+    monkeypatch.setattr(tokens, "_nonce", tokens._nonce_stream())
+
+
+def test_nonces_are_fresh_and_never_repeat_across_pool_refills(real_nonces):
+    drawn = [tokens._nonce() for _ in range(3 * tokens.NONCE_POOL + 7)]  # across three refills
+    assert all(type(n) is bytes and len(n) == 12 for n in drawn)
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_a_forked_child_never_reuses_the_nonces_its_parent_holds(real_nonces):
+    tokens._nonce()  # the parent's pool is filled: its next nonces are in memory
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first nonces, to the parent
+        try:
+            os.write(w, b"".join(tokens._nonce() for _ in range(64)))
+        finally:
+            os._exit(0)
+    os.close(w)
+    child = b""
+    while chunk := os.read(r, 4096):
+        child += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    parent = {tokens._nonce() for _ in range(64)}
+    assert len(child) == 64 * 12
+    assert not parent & {child[i:i + 12] for i in range(0, len(child), 12)}
