@@ -17,6 +17,8 @@ Contenders:
                redact, mask, pseudonymise, generalise, drop, encrypt under per-subject keys, free-text
                scan), Logger + Metrics; the subjects' keys cached (a warm container)
 * DataMasking  Powertools DataMasking.erase with equivalent masking rules (timed on a sample)
+* plain        the same handler over the same contracts with nothing encrypted (bench.variants):
+               what sealing costs, as a ratio on the same batches
 * handler+pt   the same core, but building the response with Powertools'
                 KinesisFirehoseDataTransformationResponse/Record classes (measured, not shipped)
 
@@ -187,28 +189,6 @@ def datamasking_transform():
     return run
 
 
-def powertools_response_variant():
-    """The handler core with Powertools' response data classes, to measure what they cost."""
-    from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
-        KinesisFirehoseDataTransformationRecord,
-        KinesisFirehoseDataTransformationResponse,
-    )
-
-    from scrubber.batch import process_records
-    from scrubber.handler import utc_now
-
-    _, settings = _handler()
-
-    def run(event, _ctx=None):
-        res = process_records(event["records"], settings.scrubber(), utc_now())
-        resp = KinesisFirehoseDataTransformationResponse()
-        for r in res.records:
-            resp.add_record(KinesisFirehoseDataTransformationRecord(record_id=r["recordId"], result=r["result"], data=r["data"]))
-        return resp.asdict()
-
-    return run
-
-
 @contextmanager
 def stdout_to_devnull():
     """EMF metrics and logs go to stdout in Lambda too: keep their cost, discard their text."""
@@ -248,18 +228,22 @@ def time_rounds(contenders: dict, events: list[dict] | dict, rounds: int, before
 def _rounds(args) -> dict:
     """This process's share of the rounds: per-round times of each contender (seconds) and
     record counts, as JSON-able data."""
+    from bench.variants import plain_handler, powertools_response_variant
+
     handler, settings = _handler()
+    plain, plain_settings = plain_handler(BENCH_KEYRING, CONFIG.contracts)
     seeds = [1] * args.rounds if args.same_batch else [1 + args.first_seed + r for r in range(args.rounds)]
     events = [build_event(seed=s) for s in seeds] if not args.same_batch else [build_event(seed=1)] * args.rounds
     contenders = {
         BASELINE: baseline_transform,
         HANDLER: handler,
-        PT_VARIANT: powertools_response_variant(),
+        PLAIN: plain,
+        PT_VARIANT: powertools_response_variant(settings),
     }
     # The handler remembers pseudonyms and masked values between records and batches. Every run
     # starts with none (only repeats within the batch are remembered), and with the subjects' keys
     # cached: a warm container that has met them (issue 11's "warm keys").
-    forget = None if args.same_batch else (lambda ev: warm_keys(settings, ev))
+    forget = None if args.same_batch else (lambda ev: (warm_keys(settings, ev), warm_keys(plain_settings, ev)))
     times = time_rounds(contenders, events, args.rounds, before=forget)
     return {"times": times, "records": [len(e["records"]) for e in events], "bytes": [e["_bytes"] for e in events]}
 
@@ -281,6 +265,7 @@ def _run_workers(args) -> list[dict]:
 
 BASELINE = "baseline (stdlib json)"
 HANDLER = "scrubbing handler"
+PLAIN = "handler, same contracts, nothing encrypted"
 PT_VARIANT = "handler core + Powertools response classes"
 
 
