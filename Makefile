@@ -85,14 +85,17 @@ cli: $(CDK)
 ## 4566), started if this checkout's is not running and left running (state in .twin/server.json). 10,000
 ## events; the lake accumulates from command to command; ./out holds a copy of the local lake.
 ## Configuration overrides as with cdk synth -c: make run CONTEXT='pipeline={"name_prefix": "demo"}'
+## Ends with the AWS cost per million events of this configuration; RATE=<events/s> sets the rate it assumes (100)
+COST_OPTS = $(if $(value RATE), --rate $(call arg,RATE))
 run: venv
-	$(PY) -m twin run --events 10000 --out out $(if $(value CONTEXT),-c $(call arg,CONTEXT))
+	$(PY) -m twin run --events 10000 --out out$(COST_OPTS) $(if $(value CONTEXT),-c $(call arg,CONTEXT))
 
 ## Your own events through the producer, then delivered with everything pending: make push IN=events.jsonl
-## (one JSON object per line; split into requests within Lambda's 6 MB; ./out refreshed)
+## (one JSON object per line; split into requests within Lambda's 6 MB; ./out refreshed). DIRECT=1 puts them on
+## the stream as they are, without the producer and its contract check (events of the default contract)
 push: venv
-	$(if $(value IN),,$(error usage: make push IN=events.jsonl [CONTEXT=...]))
-	$(PY) -m twin push --out out$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,IN)
+	$(if $(value IN),,$(error usage: make push IN=events.jsonl [DIRECT=1] [RATE=events/s] [CONTEXT=...]))
+	$(PY) -m twin push --out out$(if $(value DIRECT), --direct)$(COST_OPTS)$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,IN)
 
 ## Stop the local cloud: no process, no open port; its lake, keys and resources go with it
 down:

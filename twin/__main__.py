@@ -21,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
 from twin.outdir import OutDirError, prepare
-from twin.pipeline import ROOT, ProducerError, push_file, run_pipeline
+from twin.pipeline import DEFAULT_EVENTS_PER_SECOND, ROOT, ProducerError, push_file, run_pipeline
+from twin.prices import DEFAULT_PRICES, PriceError, load_prices
 from twin.push import read_events
 from twin.resources import ResourceMismatch
 from twin.server import ServerError, command_lock, ensure_running, stop
@@ -57,6 +58,17 @@ def _share(text: str) -> float:
     return x
 
 
+def _rate(text: str) -> float:
+    """Events per second: a finite number above 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of events per second, got {text!r}") from None
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"must be more than 0 events per second, got {text!r}")
+    return x
+
+
 def _context(text: str) -> tuple[str, str]:
     key, eq, value = text.partition("=")
     if not eq or not key:
@@ -74,6 +86,11 @@ def _common(ap: argparse.ArgumentParser, *, config: bool = True) -> None:
                         help="folder that receives a copy of the local lake (data and quarantine) and summary.json; "
                              "an earlier command's copy is replaced; a folder with other files is refused")
         ap.add_argument("--no-throughput-limits", action="store_true", help="do not emulate per-shard write limits")
+        ap.add_argument("--rate", type=_rate, default=DEFAULT_EVENTS_PER_SECOND,
+                        help="events per second the cost estimate assumes (stream or shard hours, Firehose's batches, S3 objects); "
+                             f"default {DEFAULT_EVENTS_PER_SECOND:g}")
+        ap.add_argument("--prices", default=str(DEFAULT_PRICES),
+                        help="the price table of the cost estimate (default twin/prices_us-east-1.yaml)")
         ap.add_argument("-c", "--context", type=_context, action="append", default=[], metavar="KEY=VALUE",
                         help=f"as cdk -c: {CONTEXT_KEY}='{{...}}' (JSON) is deep-merged over cdk.json's {CONTEXT_KEY} "
                              "block; repeatable, the last value of a key wins")
@@ -87,6 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      "(one JSON object per line) through the producer, deliver everything pending, "
                                      "and refresh --out.")
         ap.add_argument("file", help="JSON-lines file of events")
+        ap.add_argument("--direct", action="store_true",
+                        help="put each event on the stream as it is (partition key: its line number), as your own "
+                             "applications would: no producer, no contract check (events of the default contract, "
+                             "without an event type, can be sent so); the scrubber quarantines what it cannot process")
         _common(ap)
     elif command == "down":
         ap = argparse.ArgumentParser(prog="python -m twin down", description="Stop the local cloud; its lake, keys "
@@ -126,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"Invalid configuration: {exc}", file=sys.stderr)
             return 1
+        try:
+            prices = load_prices(args.prices)
+        except PriceError as exc:
+            print(f"Invalid price table: {exc}", file=sys.stderr)
+            return 1
         given = None
         if args.command == "push":
             try:
@@ -136,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         out = prepare(args.out)  # refused before the local cloud is touched
         with command_lock(Path(args.state_dir)):
             cloud = ensure_running(args.state_dir, args.port)
-            common = dict(config=config, cloud=cloud, out_dir=out, throughput_limits=not args.no_throughput_limits)
+            common = dict(config=config, cloud=cloud, out_dir=out, throughput_limits=not args.no_throughput_limits,
+                          events_per_second=args.rate, prices=prices)
             if given is not None:
-                summary = push_file(given, **common)
+                summary = push_file(given, direct=args.direct, **common)
             else:
                 seed = args.seed if args.seed is not None else DEFAULT_SEED + cloud.runs()
                 summary = run_pipeline(events=args.events, seed=seed, consent_ratio=args.consent_ratio,

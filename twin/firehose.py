@@ -18,6 +18,10 @@ moto's Firehose neither reads Kinesis nor invokes processors, so this does both,
 5. Buffers ``Ok`` data by the S3 buffering hints and writes GZIP objects under the rendered data
    prefix with Firehose's key layout; writes failed records, raw, in Firehose's error-record format
    under the rendered quarantine prefix (error-output-type ``processing-failed``).
+
+For the cost estimate (``twin.cost``), ``DeliveryStats`` also keeps the size of every record read,
+in order, each invocation's handler time and records, the request bytes that are not record data
+(Firehose's metadata), and the GZIP bytes written.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import random
 import string
 import time
 import uuid
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +66,13 @@ class DeliveryStats:
     bytes_delivered: int = 0
     max_request_bytes: int = 0
     max_response_bytes: int = 0
+    # for the cost estimate
+    record_sizes: array = field(default_factory=lambda: array("L"))  # every record read, in order
+    handler_ms: list[float] = field(default_factory=list)  # each invocation's handler time, on this machine
+    records_invoked: int = 0  # records in the invocations that returned (retries not counted)
+    request_overhead_bytes: int = 0  # request bytes that are not base64 record data, over those invocations
+    data_bytes_gz: int = 0  # GZIP objects written (data)
+    error_bytes_gz: int = 0  # and quarantine
 
 
 _TS_TOKENS = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
@@ -144,6 +156,7 @@ class FirehoseEmulator:
     def read_all(self) -> list[SourceRecord]:
         records = self.source.read_all()
         self.stats.records_read += len(records)
+        self.stats.record_sizes.extend(len(r.data) for r in records)
         self.stats.get_records_calls = self.source.get_records_calls
         return records
 
@@ -194,7 +207,12 @@ class FirehoseEmulator:
 
     def _invoke(self, event_json: bytes) -> dict:
         """One Lambda invocation across a JSON boundary, with Lambda's payload limits."""
-        resp = self.handler(json.loads(event_json), self.context_factory())
+        event, context = json.loads(event_json), self.context_factory()
+        started = time.perf_counter()
+        try:
+            resp = self.handler(event, context)
+        finally:  # a failed invocation is billed too
+            self.stats.handler_ms.append((time.perf_counter() - started) * 1000)
         out = json.dumps(resp).encode("utf-8")
         self.stats.max_response_bytes = max(self.stats.max_response_bytes, len(out))
         if len(out) > LAMBDA_PAYLOAD_LIMIT:
@@ -250,6 +268,8 @@ class FirehoseEmulator:
                 last = ContractViolation("Lambda.FunctionError", f"The Lambda function failed ({type(exc).__name__})")
             self.stats.invocation_retries += 1
         now_ms = int(time.time() * 1000)
+        self.stats.records_invoked += len(batch)
+        self.stats.request_overhead_bytes += len(event_json) - sum(len(r["data"]) for r in event["records"])
         if records is None:
             for rid in ids:
                 self._fail(by_id[rid], attempts, last.code, last.message, now_ms)
@@ -299,7 +319,8 @@ class FirehoseEmulator:
         stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
         return f"{rendered}{self.config.delivery_stream_name}-1-{stamp}-{uuid.UUID(int=self.rng.getrandbits(128), version=4)}.gz"
 
-    def _put(self, key: str, lines: list[bytes]) -> None:
+    def _put(self, key: str, lines: list[bytes]) -> int:
+        """Write one GZIP object; returns its size."""
         body = gzip.compress(b"".join(lines), compresslevel=6, mtime=0)
         self.s3.put_object(
             Bucket=self.bucket,
@@ -309,12 +330,13 @@ class FirehoseEmulator:
             SSEKMSKeyId=self.kms_key_arn,
             BucketKeyEnabled=True,
         )
+        return len(body)
 
     def _flush_data(self) -> None:
         if not self._out:
             return
         key = self._object_key(self.config.delivery.data_prefix, self._out_first_ms)
-        self._put(key, self._out)
+        self.stats.data_bytes_gz += self._put(key, self._out)
         self.stats.data_objects.append(key)
         self.stats.bytes_delivered += self._out_bytes
         self._out, self._out_bytes, self._out_first_ms = [], 0, None
@@ -323,7 +345,7 @@ class FirehoseEmulator:
         if not self._errors:
             return
         key = self._object_key(self.config.delivery.quarantine_prefix, self._errors_first_ms, "processing-failed")
-        self._put(key, self._errors)
+        self.stats.error_bytes_gz += self._put(key, self._errors)
         self.stats.error_objects.append(key)
         self._errors, self._errors_first_ms = [], None
 

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from twin.resources import ACCOUNT, ON_DEMAND_INITIAL_SHARDS, REGION  # noqa: E402, F401  (the twin's account and region)
 
+DEFAULT_EVENTS_PER_SECOND = 100.0  # the cost estimate's assumed rate (stream-hours, batches, objects)
+
 
 class ProducerError(ValueError):
     """The producer refused a payload (its message names a payload key, never a value)."""
@@ -51,13 +53,19 @@ def run_pipeline(
     throughput_limits: bool = True,
     producer_payload_extra: dict | None = None,
     inspect=None,
+    events_per_second: float = DEFAULT_EVENTS_PER_SECOND,
+    prices=None,
 ):
     """Generate ``events`` with the producer and deliver everything pending, on ``cloud`` (a
     ``twin.server.LocalCloud``). ``inspect(s3, bucket)`` runs at the end.
 
     ``out_dir`` (a path, or a prepared ``twin.outdir.OutDir``): a folder that receives a copy of
     the local lake and ``summary.json``; it is emptied of an earlier command's output first, and
-    refused (``OutDirError``, before anything runs) if it holds anything else (``twin.outdir``)."""
+    refused (``OutDirError``, before anything runs) if it holds anything else (``twin.outdir``).
+
+    ``events_per_second`` and ``prices`` (a ``twin.prices.PriceTable``; default: the table in
+    ``twin/prices_us-east-1.yaml``): the assumed rate and the prices of the cost estimate
+    (``twin.cost``) the summary ends with."""
     import json
 
     payload = {
@@ -71,24 +79,30 @@ def run_pipeline(
         **(producer_payload_extra or {}),
     }
     summary = _command("run", cloud, config, [json.dumps(payload).encode("utf-8")], out_dir, throughput_limits, inspect,
-                       seed=seed)
+                       seed=seed, cost=(events_per_second, prices))
     return summary
 
 
 def push_file(path, *, cloud, config=None, out_dir=None, throughput_limits: bool = True, inspect=None,
-              payload_limit: int | None = None):
+              payload_limit: int | None = None, events_per_second: float = DEFAULT_EVENTS_PER_SECOND, prices=None,
+              direct: bool = False):
     """Send the events of a JSON-lines file (a path, or a ``twin.push.InputFile`` already read)
     through the producer (``{"events": [...]}``, split into requests within Lambda's limit) and
-    deliver everything pending; see ``twin.push``. Raises OSError if the file cannot be read."""
+    deliver everything pending; see ``twin.push``. Raises OSError if the file cannot be read.
+
+    ``direct``: put each event on the stream as it is (partition key: its line number), as your
+    own applications would, without the producer and its contract check: events of the default
+    contract (no event type) can be sent so, and the scrubber quarantines what it cannot process."""
     from twin.lambdas import LAMBDA_PAYLOAD_LIMIT
     from twin.push import InputFile, read_events, split_payloads
 
     limit = payload_limit or LAMBDA_PAYLOAD_LIMIT
     out = _prepared(out_dir)
     given = path if isinstance(path, InputFile) else read_events(path, limit)
-    chunks = split_payloads(given.events, limit)
+    chunks = [] if direct else split_payloads(given.events, limit)
     summary = _command("push", cloud, config, [c for _, _, c in chunks], out, throughput_limits, inspect,
-                       lines=[given.line_of[a:b] for a, b, _ in chunks], given=given)
+                       lines=[given.line_of[a:b] for a, b, _ in chunks], given=given, cost=(events_per_second, prices),
+                       direct=direct)
     return summary
 
 
@@ -110,7 +124,8 @@ def _contract_set(config, contracts):
                        token=c.redaction_token, keyring=Keyring({"count": b"\0" * 32}, "count"))
 
 
-def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect, lines=None, given=None, seed=None):
+def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect, lines=None, given=None, seed=None,
+             cost=(None, None), direct=False):
     import tempfile
 
     from privacy.contract import bundle_json
@@ -130,11 +145,13 @@ def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect,
             "CONTRACTS_FILE": str(bundle),
         }
         with twin_environment(cloud.endpoint, env):
-            return _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed)
+            return _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed, cost,
+                        given.events if direct else None)
 
 
-def _produce(config, cloud, requests, throughput_limits, lines):
-    """Invoke the producer once per request; returns its responses summed, and the limits' stats."""
+def _produce(config, cloud, requests, throughput_limits, lines, direct=None):
+    """Invoke the producer once per request (or put the ``direct`` events on the stream, with no
+    producer); returns its responses summed, and the limits' stats."""
     from botocore.config import Config
 
     from producer import handler as producer_handler
@@ -147,6 +164,12 @@ def _produce(config, cloud, requests, throughput_limits, lines):
     producer_handler._client = producer_client
     total = {k: 0 for k in ("produced", "sent", "failed", "batches", "retried", "malformed", "nonconforming")}
     total.update(refused={}, refused_lines=[], invocations=0, max_request=0)
+    if direct is not None:
+        from streams.kinesis_sink import KinesisSink
+
+        sent = KinesisSink(producer_client, config.stream_name).send((str(i + 1), e) for i, e in enumerate(direct))
+        total.update(produced=len(direct), **sent.as_dict())
+        return total, limits.stats
     try:
         for i, request in enumerate(requests):
             ctx = FakeLambdaContext(config.producer_function_name, config.producer.timeout_seconds, config.producer.memory_mb)
@@ -166,7 +189,7 @@ def _produce(config, cloud, requests, throughput_limits, lines):
     return total, limits.stats
 
 
-def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed):
+def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed, cost, direct):
     import importlib
     import os
 
@@ -204,7 +227,7 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
         positions=cloud.delivered(config.delivery_stream_name),
     )
     pending_before = emulator.source.count_pending()
-    prod, limit_stats = _produce(config, cloud, requests, throughput_limits, lines)
+    prod, limit_stats = _produce(config, cloud, requests, throughput_limits, lines, direct)
     stats = emulator.run()
     cloud.save_delivered(config.delivery_stream_name, emulator.checkpoint)
 
@@ -269,6 +292,34 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
         },
     )
     summary.check()
+    summary.cost = _cost(config, stats, scrubber_handler, *cost)
     if out is not None:
         out.write_summary({**asdict(summary), "complete": True})
     return summary
+
+
+def _cost(config, stats, scrubber_handler, events_per_second, prices) -> dict | None:
+    """The cost estimate (``twin.cost``) of what this command delivered; None if nothing went through."""
+    from twin.cost import Deployment, Usage, estimate, render
+    from twin.prices import load_prices
+
+    events = stats.records_read - stats.dropped  # a record put back and read again is one event
+    if events <= 0:
+        return None
+    prices = prices or load_prices()
+    store = scrubber_handler.deployed_handler().settings.store if scrubber_handler.deployed_handler.cache_info().currsize else None
+    calls, usage = getattr(store, "calls", {}), getattr(store, "usage", {})
+    measured = Usage(
+        events=events, record_sizes=stats.record_sizes, handler_ms=stats.handler_ms, records_invoked=stats.records_invoked,
+        keystore_calls=sum(calls.values()), keystore_wait_ms=sum(getattr(store, "waited_ms", {}).values()),
+        request_overhead_bytes=stats.request_overhead_bytes, delivered_bytes=stats.bytes_delivered,
+        data_bytes_gz=stats.data_bytes_gz, quarantined=stats.failed, error_bytes_gz=stats.error_bytes_gz,
+        kms_requests=sum(n for name, n in calls.items() if name.startswith("kms:")),
+        read_request_units=usage.get("read_request_units", 0), write_request_units=usage.get("write_request_units", 0),
+        key_bytes_stored=usage.get("stored_bytes", 0),
+    )
+    deployment = Deployment.of(config)
+    est = estimate(measured, deployment, prices, events_per_second or DEFAULT_EVENTS_PER_SECOND)
+    return {**est.as_dict(), "events_measured": events, "handler_ms": sum(stats.handler_ms),
+            "keystore_calls": dict(calls), "keystore_waited_ms": dict(getattr(store, "waited_ms", {})),
+            "table": render(est, prices)}

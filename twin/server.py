@@ -301,7 +301,8 @@ def _start(state_dir: Path, port: int) -> LocalCloud:
     log_fd = os.open(state_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            # moto's server, with its transactions made fast (twin.moto_server says why)
+            [sys.executable, "-m", "twin.moto_server", "-H", HOST, "-p", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=state_dir,
             start_new_session=True,  # not in the caller's process group: Ctrl-C on a command leaves it running
         )

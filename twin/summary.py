@@ -58,6 +58,7 @@ class Summary:
     quarantine_keys: list = field(default_factory=list)
     input: dict | None = None  # push: file, lines, events, blank, refused_lines [[line, reason]]
     seed: int | None = None  # run: the producer's seed
+    cost: dict | None = None  # the cost estimate per million events (twin.cost); its printed table in "table"
 
     def check(self) -> None:
         self.counts_add_up = (
@@ -102,8 +103,10 @@ class Summary:
             f"  produced            {self.produced:>10,}  ({'' if self.seed is None else f'seed {self.seed}, '}"
             f"sent {self.sent:,}, failed {self.producer_failed:,}, PutRecords calls {self.producer_batches:,}, "
             f"retried {self.producer_retried:,}, throttled by shard limits {self.throttled_entries:,})",
-            f"  producer            {self.producer_invocations:>10,}  invocation{'' if self.producer_invocations == 1 else 's'} "
-            f"(largest request {self.max_producer_request_bytes:,} bytes; Lambda takes at most {LAMBDA_PAYLOAD_LIMIT:,})",
+            (f"  producer            {self.producer_invocations:>10,}  invocation{'' if self.producer_invocations == 1 else 's'} "
+             f"(largest request {self.max_producer_request_bytes:,} bytes; Lambda takes at most {LAMBDA_PAYLOAD_LIMIT:,})"
+             if self.producer_invocations or self.input is None else
+             "  producer                     -  none: the events were put on the stream as they are (--direct)"),
             *self._refused_lines(),
             f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} "
             f"Lambda invocation{'' if self.invocations == 1 else 's'}{pending} "
@@ -129,4 +132,6 @@ class Summary:
         ]
         if self.out_dir:
             lines.append(f"  output              {self.out_dir} holds {self.out_holds}")
+        if self.cost:
+            lines += self.cost["table"]
         return "\n".join(lines)

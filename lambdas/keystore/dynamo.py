@@ -17,6 +17,12 @@ every attempt); this adapter retries what DynamoDB answers only partially (unpro
 cancelled transaction items), with capped exponential backoff and full jitter, bounded in
 attempts and in time. What it cannot retry propagates: the scrubber then fails the invocation
 and emits nothing (Firehose retries, then quarantines).
+
+``usage`` counts what the scrubber's calls bill on an on-demand table (the cost estimate,
+``twin.cost``): ``read_request_units`` and ``write_request_units`` (a transactional Put two per
+KB, and one more per KB for its copy in the ``by-link`` index, which DynamoDB writes after the
+transaction), and ``stored_bytes``, what the items written add to the table and its index;
+``waited_ms`` the time spent in each kind of call (a remote wait, not the handler's own work).
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ class DynamoKeyStore:
         self.root_key_id = root_key_id
         self.create_root = create_root
         self.calls: Counter = Counter()
+        self.usage: Counter = Counter()
+        self.waited_ms: Counter = Counter()
         self._dynamodb = dynamodb
         self._kms = kms
         self._clock = clock
@@ -94,7 +102,8 @@ class DynamoKeyStore:
         return self._kms
 
     def _call(self, name: str, method: Callable[..., dict], **kwargs: Any) -> dict:
-        """One AWS call, counted with botocore's retries of it."""
+        """One AWS call, counted with botocore's retries of it, and timed."""
+        started = time.perf_counter()
         try:
             response = method(**kwargs)
         except ClientError as exc:
@@ -103,6 +112,8 @@ class DynamoKeyStore:
         except BotoCoreError:  # no answer (connection, timeout), after botocore's retries
             self.calls[name] += 1
             raise
+        finally:
+            self.waited_ms[name] += (time.perf_counter() - started) * 1000
         self.calls[name] += 1 + it.retry_attempts(response)
         return response
 
@@ -133,10 +144,11 @@ class DynamoKeyStore:
                 raise RootMissing(version)
             made = self._call("kms:GenerateDataKey", self.kms.generate_data_key, KeyId=self.root_key_id,
                               NumberOfBytes=it.ROOT_BYTES, EncryptionContext=it.root_context(version))
+            item = {"id": {"S": it.root_id(version)}, "blob": {"B": made["CiphertextBlob"]}}
             try:
-                self._call("PutItem", self.dynamodb.put_item, TableName=self.table_name,
-                           Item={"id": {"S": it.root_id(version)}, "blob": {"B": made["CiphertextBlob"]}},
+                self._call("PutItem", self.dynamodb.put_item, TableName=self.table_name, Item=item,
                            ConditionExpression=it.ABSENT, ExpressionAttributeNames=it.NAMES_ID)
+                self._written(item, transactional=False)
                 return _root_secret(made["Plaintext"])
             except ClientError as exc:
                 if it.error_code(exc) != "ConditionalCheckFailedException":
@@ -165,10 +177,14 @@ class DynamoKeyStore:
             request = {table: {"Keys": [it.key(i) for i in unique[start:start + BATCH_GET]], "ConsistentRead": True}}
             attempt = 0
             while True:
+                asked = len(request[table]["Keys"])
                 response = self._call("BatchGetItem", self.dynamodb.batch_get_item, RequestItems=request)
-                for item in response.get("Responses", {}).get(table, ()):
+                items = response.get("Responses", {}).get(table, ())
+                for item in items:
                     out[item["id"]["S"]] = it.subject(item)
                 request = response.get("UnprocessedKeys") or {}
+                missing = asked - len(items) - len(request.get(table, {}).get("Keys", ()))
+                self._read(items, missing)
                 if not request.get(table, {}).get("Keys"):
                     break
                 attempt += 1
@@ -233,6 +249,8 @@ class DynamoKeyStore:
             if it.error_code(exc) != "TransactionCanceledException":
                 raise
             return it.cancellation_reasons(exc.response, len(chunk))
+        for put in puts:
+            self._written(put["Put"]["Item"], transactional=True)
         return None
 
     def by_link(self, link: str) -> tuple[str, Stored] | None:
@@ -272,9 +290,11 @@ class DynamoKeyStore:
         id = it.period_id(days, day)
         item = self._get_item(id)
         if item is None and new is not None:
+            item = it.period_item(id, new)
             try:
-                self._call("PutItem", self.dynamodb.put_item, TableName=self.table_name, Item=it.period_item(id, new),
+                self._call("PutItem", self.dynamodb.put_item, TableName=self.table_name, Item=item,
                            ConditionExpression=it.ABSENT, ExpressionAttributeNames=it.NAMES_ID)
+                self._written(item, transactional=False)
                 return new
             except ClientError as exc:
                 if it.error_code(exc) != "ConditionalCheckFailedException":
@@ -287,7 +307,25 @@ class DynamoKeyStore:
     def _get_item(self, id: str) -> dict | None:
         response = self._call("GetItem", self.dynamodb.get_item, TableName=self.table_name, Key=it.key(id),
                               ConsistentRead=True)
-        return response.get("Item")
+        item = response.get("Item")
+        self._read([item] if item else [], 0 if item else 1)
+        return item
+
+    # -- usage (the cost estimate) --------------------------------------------------------------
+
+    def _read(self, items, missing: int) -> None:
+        """Strongly consistent reads of ``items``, and of ``missing`` keys that had none."""
+        self.usage["read_request_units"] += missing + sum(it.units(it.item_bytes(i), it.READ_UNIT_BYTES) for i in items)
+
+    def _written(self, item: dict, *, transactional: bool) -> None:
+        """A new item written: in the table, and (one with a link) in the by-link index."""
+        size = it.item_bytes(item)
+        write = it.units(size, it.WRITE_UNIT_BYTES)
+        self.usage["write_request_units"] += 2 * write if transactional else write
+        self.usage["stored_bytes"] += size + it.ITEM_OVERHEAD_BYTES
+        if "link" in item:  # projected whole (ALL) into the index
+            self.usage["write_request_units"] += write
+            self.usage["stored_bytes"] += size + it.ITEM_OVERHEAD_BYTES
 
 
 def _root_secret(plaintext: bytes) -> bytes:

@@ -117,6 +117,41 @@ def cancellation_reasons(response: dict[str, Any], count: int) -> list[dict[str,
     return [{"Code": c} for c in codes]
 
 
+# On-demand request units (the cost estimate, ``twin.cost``): a strongly consistent read takes one
+# read unit per 4 KB of the item, a missing item one; a write one write unit per 1 KB, twice that
+# in a transaction. Each stored item carries 100 bytes of overhead, in the table and in an index.
+READ_UNIT_BYTES = 4096
+WRITE_UNIT_BYTES = 1024
+ITEM_OVERHEAD_BYTES = 100
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: each attribute's name (UTF-8) and value; a number
+    takes 1 byte per two significant digits and 1 more. The key table's types only (S, B, N,
+    BOOL, NULL): another fails, named by its attribute."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        (kind, v), = value.items()
+        if kind == "S":
+            size += len(v.encode())
+        elif kind == "B":
+            size += len(v)
+        elif kind == "N":
+            digits = v.lstrip("-").replace(".", "").strip("0") or "0"
+            size += (len(digits) + 1) // 2 + 1
+        elif kind in ("BOOL", "NULL"):
+            size += 1
+        else:
+            raise KeyStoreError(f"attribute {name} has type {kind}, which the key table never holds")
+    return size
+
+
+def units(size: int, unit: int) -> int:
+    """Request units of an item of ``size`` bytes (at least one)."""
+    return max(1, -(-size // unit))
+
+
 def error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return response.get("Error", {}).get("Code", "")
