@@ -61,12 +61,12 @@ def report(r: Rehearsal, elapsed: float) -> str:
         f"Deploy rehearsal on the local cloud {r.endpoint} ({r.server})",
         f"  stack               {r.stack}, name prefix {r.prefix!r}; none of its names was held outside the stack",
         f"  cdk bootstrap {r.timings['cdk bootstrap']:7.1f} s  aws://{ACCOUNT}/{REGION}: CDKToolkit (staging bucket, publishing roles)",
-        f"  cdk synth     {r.timings['cdk synth']:7.1f} s  {r.assets} Lambda assets bundled locally, in {r.out_dir}",
+        f"  cdk synth     {r.timings['cdk synth']:7.1f} s  {r.assets} Lambda assets bundled locally, kept in {r.out_dir}",
         f"  cdk deploy    {r.timings['cdk deploy']:7.1f} s  --method direct: stack {_DEPLOYED[r.deploy]}; assets in the staging bucket",
         f"  stand-ins           {si.references} reference(s) to {len(si.of_resources)} skipped resource(s), in "
         f"{len(si.in_resources)} created one(s): {', '.join(si.in_resources) or '-'}",
         f"  moto created        {len(r.created)} of {total} resources: {_counts(created_types)}",
-        "moto skipped: " + ", ".join(f"{t}{f' ({len(ids)})' if len(ids) > 1 else ''}" for t, ids in r.skipped.items()
+        f"  {'moto skipped:':<20}" + ", ".join(f"{t}{f' ({len(ids)})' if len(ids) > 1 else ''}" for t, ids in r.skipped.items()
                                      if t in r.predicted),
         f"  outputs             {len(o.ok)} of {declared} as the template and the configuration say"
         + (f"; {len(o.not_produced)} not produced (each names a skipped resource): "

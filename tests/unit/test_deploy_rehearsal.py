@@ -211,7 +211,7 @@ def test_the_report_names_what_moto_skipped_and_passes():
     r = _rehearsal()
     text = rr.report(r, 6.5)
     assert r.passed and text.endswith("result              ok")
-    assert ("moto skipped: AWS::CloudWatch::Alarm, AWS::KinesisFirehose::DeliveryStream, AWS::SecretsManager::Secret"
+    assert ("  moto skipped:       AWS::CloudWatch::Alarm, AWS::KinesisFirehose::DeliveryStream, AWS::SecretsManager::Secret"
             in text.splitlines())
     assert "3 of 4 as the template and the configuration say; 1 not produced" in text and "PROBLEM" not in text
 
@@ -223,7 +223,7 @@ def test_a_resource_moto_can_create_but_the_stack_lacks_fails_the_report():
     text = rr.report(r, 1.0)
     assert not r.passed and r.lost == {"AWS::IAM::Role": ["Role"]}
     assert "PROBLEM             1 AWS::IAM::Role lost in the update" in text
-    assert "AWS::IAM::Role" not in next(ln for ln in text.splitlines() if ln.startswith("moto skipped:"))
+    assert "AWS::IAM::Role" not in next(ln for ln in text.splitlines() if ln.startswith("  moto skipped:"))
     assert text.endswith("FAILED: 1 problem(s)")
 
 
