@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors forget export reveal query
+.PHONY: run push down test bench synth deploy deploy-local venv cli clean contracts scrub python FORCE detectors forget export reveal query
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -159,6 +159,12 @@ synth: venv cli
 
 deploy: venv cli
 	$(CDK) deploy --all$(if $(value CONTEXT), -c $(call arg,CONTEXT))
+
+## Deploy rehearsal: the pinned CDK CLI's `cdk bootstrap` and `cdk deploy` against the local cloud (started
+## if not running, as `make run` does), under the name prefix PREFIX (default rehearsal, apart from the twin's
+## resources); prints what moto skipped, checks the stack's outputs and every resource moto created
+deploy-local: venv cli
+	$(PY) -m tools.deploy_local$(if $(value PREFIX), --prefix $(call arg,PREFIX))$(if $(value CONTEXT), -c $(call arg,CONTEXT))
 
 clean:
 	rm -rf cdk.out out .pytest_cache .hypothesis
