@@ -321,7 +321,17 @@ def test_malformed_records_are_in_quarantine_raw_and_nowhere_else(run):
     assert "no_such_type" not in text
 
 
-def test_shard_throttling_is_retried_and_nothing_is_lost(local_cloud):
+def test_shard_throttling_is_retried_and_nothing_is_lost(local_cloud, monkeypatch):
+    import functools
+    import itertools
+
+    from twin import kinesis_limits
+
+    # the shard's clock advances 0.1 s per PutRecords call, however slow the machine: 100 records
+    # of throughput per call, so 500-record calls are throttled whatever the load
+    ticks = itertools.count()
+    monkeypatch.setattr(kinesis_limits, "KinesisLimits",
+                        functools.partial(kinesis_limits.KinesisLimits, clock=lambda: next(ticks) * 0.1))
     cfg = fresh_config(stream={"mode": "PROVISIONED", "shard_count": 1})
     s = run_pipeline(cloud=local_cloud, config=cfg, events=2500, seed=4, malformed_ratio=0.0, consent_noise=0.0)
     assert s.throttled_entries > 0 and s.producer_retried >= s.throttled_entries
