@@ -47,7 +47,7 @@ fi
 endef
 
 # A venv of another version (made before the switch to $(PYTHON_VERSION)) is rebuilt, not reused.
-VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt lambdas/rights/requirements.txt
+VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt lambdas/rights/requirements.txt lambdas/backfill/requirements.txt
 ifneq ($(wildcard $(VENV)/.installed),)
 ifneq ($(shell $(call VERSION_OF,$(PY))),$(PYTHON_VERSION))
 VENV_DEPS += FORCE
