@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors forget export reveal query
+.PHONY: run push down test bench synth deploy venv cli clean contracts scrub python FORCE detectors forget export reveal query backfill
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -149,6 +149,13 @@ scrub: venv
 	$(PY) -m tools.contracts scrub $(call arg,IN) $(if $(value OUT),--output $(call arg,OUT)) $(if $(value KEYRING),--keyring $(call arg,KEYRING)) \
 	  $(if $(value SUBJECT_KEYS),--subject-keys $(call arg,SUBJECT_KEYS)) $(if $(value ROOT_KEY),--root-key $(call arg,ROOT_KEY)) \
 	  $(if $(value REDACT_ENCRYPTED),--redact-encrypted)
+
+## A lake-scale backfill, offline: an S3 Batch Operations job (emulated on the local cloud) that runs the deployed
+## backfill function's handler once per object: make backfill SRC=<JSON-lines file, folder, or s3://bucket/prefix/>
+## (files uploaded to the backfill bucket first; records partitioned by event time; ./out refreshed for make query)
+backfill: venv
+	$(if $(value SRC),,$(error usage: make backfill SRC=<file|folder|s3://bucket/prefix/> [CONTEXT=...]))
+	$(PY) -m tools.backfill --out out$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,SRC)
 
 ## CloudFormation, with Lambda dependencies bundled locally (no Docker, no credentials)
 synth: venv cli

@@ -29,8 +29,8 @@ _TIMEOUT_S = (60, 900)
 # What S3 Batch Operations itself writes in the stack's backfill bucket: never a source.
 RESERVED_PREFIXES = ("manifests/", "reports/")
 # The spooled output (uncompressed) over the object's uncompressed size, with room to spare: measured
-# at about 1.4 for the producer's events (tokens and provenance); README "Backfills at lake scale".
-SPOOL_FACTOR = 2
+# at 1.56 for the producer's events (tokens and provenance); small events with every field sealed grow more.
+SPOOL_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class BackfillConfig:
     # the top-level field whose time (ISO 8601) chooses a record's partition; the source object's
     # last-modified time when a record has none
     time_field: str = "event_time"
-    memory_mb: int = 2048
+    memory_mb: int = 1769  # one full vCPU: the scrubbing is single-threaded
     timeout_seconds: int = 900
     ephemeral_storage_mib: int = 4096
     max_object_mib: int = 1024  # uncompressed bytes of one source object

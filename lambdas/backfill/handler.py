@@ -113,7 +113,8 @@ def make_handler(settings: BackfillSettings | None = None, logger: Logger | None
             detail = str(exc) if isinstance(exc, (Failure, ConfigurationError)) else ""  # sizes, limits, names
             metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=1)
             logger.warning("object not backfilled", extra={"job_id": job_id, "bucket": source.bucket, "key": source.key,
-                                                           "result": code, "reason": reason, "aws_error": aws})
+                                                           "result": code, "reason": reason, "aws_error": aws,
+                                                           "exception": type(exc).__name__})  # its class, never its message
             return _result(task, code, {"error": reason, **({"aws_error": aws} if aws else {}),
                                         **({"detail": detail} if detail else {})})
         _record(metrics, out)

@@ -177,7 +177,8 @@ class ObjectBackfill:
         self.lake = lake
         self.data_prefix = data_prefix
         self.quarantine_prefix = quarantine_prefix
-        self.sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": lake_key, "BucketKeyEnabled": True} if lake_key else {}
+        # (the bucket's own setting keeps its S3 Bucket Key on: upload_fileobj takes no BucketKeyEnabled)
+        self.sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": lake_key} if lake_key else {}
         self.time_of = time_reader(time_field)
         self.max_bytes = max_bytes
         self.redacted_at = redacted_at

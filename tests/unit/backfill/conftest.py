@@ -21,7 +21,6 @@ from tests.conftest import CONFIG, TEST_KEYRING_SECRET, LambdaContext
 
 SOURCE = "history-source"
 LAKE = "pii-scrub-lake-123456789012-us-east-1"
-LAKE_KEY = "arn:aws:kms:us-east-1:123456789012:key/lake"
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +33,11 @@ def bundle(tmp_path_factory):
     return path
 
 
-def env_for(bundle, **over) -> dict[str, str]:
+def env_for(bundle, lake_key: str = "", **over) -> dict[str, str]:
     """The function's environment as the stack sets it (the lake's prefixes from cdk.json)."""
     d = CONFIG.delivery
     return {"CONTRACTS_FILE": str(bundle), "CONTRACT_SELECTOR": CONFIG.contracts.selector_json(),
-            **environment(lake_bucket=LAKE, lake_key="", data_prefix=d.data_prefix, quarantine_prefix=d.quarantine_prefix,
+            **environment(lake_bucket=LAKE, lake_key=lake_key, data_prefix=d.data_prefix, quarantine_prefix=d.quarantine_prefix,
                           time_field=CONFIG.backfill.time_field, max_object_bytes=CONFIG.backfill.max_object_bytes),
             **over}
 
@@ -53,9 +52,10 @@ class Cloud:
             self.s3.create_bucket(Bucket=bucket)
             self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         self.store = MemoryKeyStore()
+        self.lake_key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
 
     def handler(self, store=None, s3=None, **env):
-        e = env_for(self.bundle, **env)
+        e = env_for(self.bundle, self.lake_key, **env)
         scrubber = Settings(e, secret=lambda: TEST_KEYRING_SECRET, store=store if store is not None else self.store)
         return make_handler(BackfillSettings(e, scrubber=scrubber, s3=s3 if s3 is not None else self.s3))
 

@@ -35,7 +35,7 @@ def test_an_external_source_is_read_with_its_key():
     ({"time_field": "event time"}, r"pipeline\.backfill\.time_field is not a valid field name"),
     ({"timeout_seconds": 901}, r"pipeline\.backfill\.timeout_seconds must be between 60 and 900"),
     ({"ephemeral_storage_mib": 256}, r"pipeline\.backfill\.ephemeral_storage_mib must be between 512 and 10240"),
-    ({"max_object_mib": 3000}, r"max_object_mib must be at most pipeline\.backfill\.ephemeral_storage_mib / 2 \(2048\)"),
+    ({"max_object_mib": 1400}, r"max_object_mib must be at most pipeline\.backfill\.ephemeral_storage_mib / 3 \(1365\)"),
     ({"max_object_mib": 0}, r"pipeline\.backfill\.max_object_mib must be between 1 and"),
     ({"source_expiration_days": 0}, r"pipeline\.backfill\.source_expiration_days must be between 1 and 3650"),
     ({"colour": "red"}, r"pipeline\.backfill has unknown key\(s\): colour"),

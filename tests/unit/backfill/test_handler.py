@@ -139,6 +139,9 @@ def test_both_schemas_name_the_object_and_are_answered_per_task(cloud, pool, sch
     etag = cloud.s3.head_object(Bucket=SOURCE, Key=key)["ETag"]
     assert result["source_id"] == source_id(SOURCE, key, etag)
     assert all(k.endswith(f"/backfill-{result['source_id']}.gz") for k in cloud.data())
+    for key in cloud.lake():  # written SSE-KMS with the lake key, as Firehose writes
+        head = cloud.s3.head_object(Bucket=LAKE, Key=key)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", cloud.lake_key)
 
 
 def test_a_version_id_reads_that_version(cloud, pool):
