@@ -55,12 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def local_files(source: str) -> list[tuple[Path, str]]:
-    """(file, name under the source prefix) of a file or of every regular file under a folder."""
+    """(file, name under the source prefix) of a file or of every regular file under a folder (hidden ones left out)."""
     p = Path(source)
     if p.is_file():
         return [(p, p.name)]
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.is_symlink())
+        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.is_symlink()
+                       and not any(part.startswith(".") for part in f.relative_to(p).parts))  # no .DS_Store, no .git
         if not files:
             raise UsageError(f"{source}: the folder holds no file")
         return [(f, f.relative_to(p).as_posix()) for f in files]

@@ -64,19 +64,20 @@ class Cloud:
         r = self.s3.put_object(Bucket=SOURCE, Key=key, Body=gzip.compress(body) if gz else body)
         return {"key": key, "version": r.get("VersionId"), "etag": r["ETag"]}
 
-    def lake(self, prefix: str = "") -> dict[str, bytes]:
-        """The lake's current objects under ``prefix``, decompressed."""
+    def lake(self, prefix: str = "", name: str = "") -> dict[str, bytes]:
+        """The lake's current objects under ``prefix`` (named ``name``, if given), decompressed."""
         out = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=LAKE, Prefix=prefix):
             for o in page.get("Contents", []):
-                out[o["Key"]] = gzip.decompress(self.s3.get_object(Bucket=LAKE, Key=o["Key"])["Body"].read())
+                if o["Key"].endswith(name):
+                    out[o["Key"]] = gzip.decompress(self.s3.get_object(Bucket=LAKE, Key=o["Key"])["Body"].read())
         return out
 
-    def data(self) -> dict[str, bytes]:
-        return self.lake(CONFIG.delivery.data_root)
+    def data(self, name: str = "") -> dict[str, bytes]:
+        return self.lake(CONFIG.delivery.data_root, name)
 
-    def quarantine(self) -> dict[str, bytes]:
-        return self.lake(CONFIG.delivery.quarantine_root)
+    def quarantine(self, name: str = "") -> dict[str, bytes]:
+        return self.lake(CONFIG.delivery.quarantine_root, name)
 
 
 @pytest.fixture

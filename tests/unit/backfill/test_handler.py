@@ -6,14 +6,15 @@ tells S3 Batch Operations whether to retry, having written nothing."""
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from backfill.layout import ERROR_TYPE, source_id
 from keystore.items import KeyStoreError
@@ -22,14 +23,19 @@ from privacy.common import Rejection
 from privacy.scrub import Scrubber
 from producer.events import MALFORMED_SAMPLES, EventFactory, encode
 from tests.conftest import CONFIG, LambdaContext, contract_set
-from tests.unit.backfill.conftest import LAKE, SOURCE, Cloud, event, invoke
+from tests.unit.backfill.conftest import LAKE, SOURCE, event, invoke
 
 HIDING = {"encrypt", "redact", "mask", "pseudonymise", "generalise", "drop"}  # actions after which the raw value is gone
 
 
+@functools.cache
+def _reference() -> Scrubber:
+    return Scrubber(contract_set())
+
+
 def expected(lines: list[bytes]) -> list[str | None]:
     """What the stream's scrubber does with each line: None (delivered) or its quarantine reason."""
-    scrubber = Scrubber(contract_set())
+    scrubber = _reference()
     out = []
     for line in lines:
         try:
@@ -90,17 +96,20 @@ _line = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+_objects = itertools.count()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=st.lists(_line, min_size=1, max_size=60), gz=st.booleans(), crlf=st.booleans(), schema=st.sampled_from(["1.0", "2.0"]))
-def test_every_line_is_delivered_scrubbed_or_quarantined_and_the_counts_add_up(bundle, pool, items, gz, crlf, schema):
+def test_every_line_is_delivered_scrubbed_or_quarantined_and_the_counts_add_up(cloud, handler, pool, items, gz, crlf, schema):
     events, encoded = pool
     lines = [encoded[x] if kind == "event" else x for kind, x in items]
-    with mock_aws():
-        cloud = Cloud(bundle)
-        cloud.put("h/part-0001.jsonl", lines, gz=gz, newline=b"\r\n" if crlf else b"\n")
-        code, result, _ = invoke(cloud.handler(), event("h/part-0001.jsonl", schema=schema))
-        data, quarantine = cloud.data(), cloud.quarantine()
+    key = f"h/part-{next(_objects):04d}.jsonl"  # each example its own source object in the one local lake
+    cloud.put(key, lines, gz=gz, newline=b"\r\n" if crlf else b"\n")
+    code, result, _ = invoke(handler, event(key, schema=schema))
     assert code == "Succeeded"
+    mine = f"backfill-{result['source_id']}.gz"
+    data, quarantine = cloud.data(mine), cloud.quarantine(mine)
     non_blank = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     want = expected([line for _, line in non_blank])
     assert result["lines"] == len(lines) and result["blank"] == len(lines) - len(non_blank)
@@ -113,10 +122,15 @@ def test_every_line_is_delivered_scrubbed_or_quarantined_and_the_counts_add_up(b
     records = [json.loads(x) for x in quarantine[result["quarantine_object"]].splitlines()]
     assert [(r["source"]["line"], base64.b64decode(r["rawData"]), r["errorMessage"]) for r in records] == [
         (n, line, reason) for (n, line), reason in zip(non_blank, want, strict=True) if reason is not None]
-    assert all(r["errorCode"] == "Backfill.ProcessingFailed" and r["source"]["key"] == "h/part-0001.jsonl" for r in records)
+    assert all(r["errorCode"] == "Backfill.ProcessingFailed" and r["source"]["key"] == key for r in records)
     assert sum(result["reasons"].values()) == result["quarantined"]
     assert_no_plaintext(data, [events[x] for kind, x in items if kind == "event"])
     assert_no_content(result, lines)
+
+
+@pytest.fixture
+def handler(cloud):
+    return cloud.handler()
 
 
 def test_sealed_and_redacted_values_never_reach_the_lake_in_clear(cloud, pool):
