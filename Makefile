@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run push down test bench synth deploy deploy-local venv cli clean contracts scrub python FORCE detectors forget export reveal query
+.PHONY: run push down test bench synth deploy deploy-local venv cli clean contracts scrub python FORCE detectors forget export reveal query backfill
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -47,7 +47,7 @@ fi
 endef
 
 # A venv of another version (made before the switch to $(PYTHON_VERSION)) is rebuilt, not reused.
-VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt lambdas/rights/requirements.txt
+VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt lambdas/rights/requirements.txt lambdas/backfill/requirements.txt
 ifneq ($(wildcard $(VENV)/.installed),)
 ifneq ($(shell $(call VERSION_OF,$(PY))),$(PYTHON_VERSION))
 VENV_DEPS += FORCE
@@ -152,6 +152,13 @@ scrub: venv
 	$(PY) -m tools.contracts scrub $(call arg,IN) $(if $(value OUT),--output $(call arg,OUT)) $(if $(value KEYRING),--keyring $(call arg,KEYRING)) \
 	  $(if $(value SUBJECT_KEYS),--subject-keys $(call arg,SUBJECT_KEYS)) $(if $(value ROOT_KEY),--root-key $(call arg,ROOT_KEY)) \
 	  $(if $(value REDACT_ENCRYPTED),--redact-encrypted)
+
+## A lake-scale backfill, offline: an S3 Batch Operations job (emulated on the local cloud) that runs the deployed
+## backfill function's handler once per object: make backfill SRC=<JSON-lines file, folder, or s3://bucket/prefix/>
+## (files uploaded to the backfill bucket first; records partitioned by event time; ./out refreshed for make query)
+backfill: venv
+	$(if $(value SRC),,$(error usage: make backfill SRC=<file|folder|s3://bucket/prefix/> [CONTEXT=...]))
+	$(PY) -m tools.backfill --out out$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,SRC)
 
 ## CloudFormation, with Lambda dependencies bundled locally (no Docker, no credentials)
 synth: venv cli

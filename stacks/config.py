@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # Re-exported: the rest of the code imports them from here.
+from .config_backfill import BackfillConfig, read_backfill
 from .config_contracts import (  # noqa: F401
     CONTEXT_KEY,
     REPO_ROOT,
@@ -121,6 +122,7 @@ class PipelineConfig:
     log_retention_days: int = 30
     lambda_architecture: str = "x86_64"
     query: QueryConfig = field(default_factory=QueryConfig)
+    backfill: BackfillConfig = field(default_factory=BackfillConfig)
 
     # Resource names, shared by the CDK app and the offline twin.
     @property
@@ -295,6 +297,7 @@ def load_config(raw: Any) -> PipelineConfig:
         retention_hours=stream.retention_hours,
     )
     query = read_query(r.get("query", {}), r.key("query"))
+    backfill = read_backfill(r.get("backfill", {}), r.key("backfill"))
     r.done()
     return PipelineConfig(
         name_prefix=name_prefix,
@@ -312,6 +315,7 @@ def load_config(raw: Any) -> PipelineConfig:
         log_retention_days=retention,
         lambda_architecture=arch,
         query=query,
+        backfill=backfill,
     )
 
 

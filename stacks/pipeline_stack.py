@@ -6,6 +6,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
+from .backfill import Backfill
 from .catalog import Catalog
 from .config import PipelineConfig
 from .delivery import Delivery
@@ -57,10 +58,15 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         )
         self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
                                lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
-        # Only the scrubber (and the break-glass role) may read the keyring: explicit denies.
-        self.pseudonymisation.fence(self.delivery.scrubber.role)
-        # Only the scrubber and the subject-rights function may open the subjects' keys.
-        self.subject_keys.fence(self.delivery.scrubber.role, self.rights.function.role)
+        self.backfill = Backfill(
+            self, "Backfill", config=config, lake=self.storage.bucket, lake_key=self.keys.lake_key, log_key=self.keys.log_key,
+            access_logs=self.storage.access_logs, keyring=self.pseudonymisation.secret, subject_keys=self.subject_keys,
+            contracts_json=self.delivery.contracts_json, removal_policy=removal,
+        )
+        # Only the scrubbers (the stream's and the backfill's, and the break-glass role) may read the keyring: explicit denies.
+        self.pseudonymisation.fence(self.delivery.scrubber.role, self.backfill.function.role)
+        # Only the scrubbers and the subject-rights function may open the subjects' keys.
+        self.subject_keys.fence(self.delivery.scrubber.role, self.rights.function.role, self.backfill.function.role)
         self.monitoring = Monitoring(
             self, "Monitoring", config=config, stream=self.ingest.stream,
             delivery_stream_name=self.delivery.delivery_stream.delivery_stream_name,
@@ -82,5 +88,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "GlueDatabaseName", value=self.catalog.database.database_name)
         cdk.CfnOutput(self, "AthenaWorkGroup", value=self.catalog.workgroup.ref)
         cdk.CfnOutput(self, "QueryResultsBucketName", value=self.catalog.results.bucket_name)
+        cdk.CfnOutput(self, "BackfillFunctionArn", value=self.backfill.function.function.function_arn)
+        cdk.CfnOutput(self, "BackfillJobRoleArn", value=self.backfill.job_role.role_arn)
+        cdk.CfnOutput(self, "BackfillBucketName", value=self.backfill.bucket.bucket_name)
 
         acknowledge_findings(self)

@@ -76,10 +76,11 @@ class Pseudonymisation(Construct):
         self.secret.grant_read(self.break_glass)
         self.secret.grant_write(self.break_glass)
 
-    def fence(self, reader: iam.IRole) -> None:
-        """Deny reading the keyring to every principal but ``reader`` (the scrubber's role) and the
-        break-glass role, in the secret's resource policy and in its key's policy."""
-        allowed = {"aws:PrincipalArn": [reader.role_arn, self.break_glass.role_arn]}
+    def fence(self, *readers: iam.IRole) -> None:
+        """Deny reading the keyring to every principal but ``readers`` (the roles that run the
+        scrubber: the stream's, and the backfill's) and the break-glass role, in the secret's resource
+        policy and in its key's policy."""
+        allowed = {"aws:PrincipalArn": [*(r.role_arn for r in readers), self.break_glass.role_arn]}
         self.secret.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="KeyringReadableOnlyByScrubberAndBreakGlass",

@@ -21,7 +21,7 @@ def _packages_of_another_checkout() -> dict[str, str]:
     a venv shared with another clone or worktree imports the code of whichever installed it last."""
     root = Path(__file__).resolve().parent.parent
     wrong = {}
-    for name in ("privacy", "scrubber", "producer", "keystore", "rights", "stacks", "twin", "tools", "bench"):
+    for name in ("privacy", "scrubber", "producer", "keystore", "rights", "backfill", "stacks", "twin", "tools", "bench"):
         spec = importlib.util.find_spec(name)
         origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
         if origin is None or root not in origin.parents:
@@ -211,6 +211,7 @@ def _reset_module_state() -> None:
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities import parameters
 
+    from backfill.handler import deployed_handler as deployed_backfill
     from producer import handler as producer
     from scrubber.handler import deployed_handler
 
@@ -220,6 +221,7 @@ def _reset_module_state() -> None:
         shared.clear()
     parameters.clear_caches()
     deployed_handler.cache_clear()
+    deployed_backfill.cache_clear()
     producer._client = producer._conformance = producer._contracts = None
 
 

@@ -80,8 +80,9 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
-    assert len(assets) == 3
-    scrub = next(p for p in assets if (p / "scrubber" / "handler.py").exists())
+    assert len(assets) == 4
+    backfill = next(p for p in assets if (p / "backfill" / "handler.py").exists())
+    scrub = next(p for p in assets if (p / "scrubber" / "handler.py").exists() and p != backfill)
     prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
     rights = next(p for p in assets if (p / "rights").is_dir())
     assert list((scrub / "orjson").glob(f"orjson.{TAG}-x86_64-linux-gnu.so"))
@@ -98,6 +99,11 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     assert json.loads((rights / "contracts.json").read_text()) == json.loads((scrub / "contracts.json").read_text())
     assert not (rights / "faker").exists() and not (rights / "streams").exists() and not (rights / "scrubber").exists()
     assert not list(rights.rglob("requirements.txt"))
+    # the backfill function: its package and the scrubber's (the same Scrubber and settings), the contracts
+    for package in ("backfill", "scrubber", "privacy", "keystore", "aws_lambda_powertools", "msgspec", "orjson", "re2"):
+        assert (backfill / package).exists(), package
+    assert json.loads((backfill / "contracts.json").read_text()) == json.loads((scrub / "contracts.json").read_text())
+    assert not (backfill / "faker").exists() and not list(backfill.rglob("requirements.txt"))
     for asset in assets:
         # no bytecode of any version: pip's would be the build machine's, not the runtime's
         assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("__pycache__")), asset.name
@@ -141,3 +147,12 @@ def test_the_rights_function_pins_the_scrubbers_versions():
     rights, scrubber = pins("rights"), pins("scrubber")
     assert {"aws-lambda-powertools", "orjson", "msgspec", "google-re2", "cryptography", "pybase64"} <= set(rights)
     assert {name: scrubber.get(name) for name in rights} == rights
+
+
+def test_the_backfill_function_pins_the_scrubbers_versions():
+    """It runs the scrubber itself over historic objects: exactly the scrubber's wheels and versions."""
+    def pins(package: str) -> dict[str, str]:
+        lines = (ROOT / "lambdas" / package / "requirements.txt").read_text().splitlines()
+        return dict(line.split("==") for line in lines if line.strip() and not line.startswith("#"))
+
+    assert pins("backfill") == pins("scrubber")

@@ -80,6 +80,7 @@ def fence(template):
         "key": template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"],
         "secret": secret_policies[0],
         "scrubber": _resolve({"Fn::GetAtt": [ref_id(template, "AWS::IAM::Role", "ScrubberRole"), "Arn"]}),
+        "backfill": _resolve({"Fn::GetAtt": [ref_id(template, "AWS::IAM::Role", "BackfillFunctionRole"), "Arn"]}),
         "break_glass": _resolve({"Fn::GetAtt": [ref_id(template, "AWS::IAM::Role", "BreakGlass"), "Arn"]}),
     }
 
@@ -91,12 +92,13 @@ def test_the_secret_policy_denies_reading_to_all_but_the_scrubber_and_break_glas
     assert deny["Resource"] == "*"
     assert set(deny["Condition"]) == {"ArnNotEquals"}
     assert sorted(_resolve(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])) == sorted(
-        [fence["scrubber"], fence["break_glass"]]
+        [fence["scrubber"], fence["backfill"], fence["break_glass"]]
     )
     read = {"action": "secretsmanager:GetSecretValue", "context": {}}
     assert _denied(fence["secret"], principal=ADMIN, **read)
     assert _denied(fence["secret"], principal=ROOT_ARN, **read)
     assert not _denied(fence["secret"], principal=fence["scrubber"], **read)
+    assert not _denied(fence["secret"], principal=fence["backfill"], **read)  # it runs the same scrubber
     assert not _denied(fence["secret"], principal=fence["break_glass"], **read)
     assert not _denied(fence["secret"], principal=ADMIN, action="secretsmanager:DescribeSecret", context={})
 
@@ -112,7 +114,7 @@ def test_the_key_policy_denies_decrypting_to_all_but_the_scrubber_and_break_glas
         "StringNotEquals": {"kms:EncryptionContext:SecretVersionId": "RequestToValidateKeyAccess"},
     }
     assert sorted(_resolve(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])) == sorted(
-        [fence["scrubber"], fence["break_glass"]]
+        [fence["scrubber"], fence["backfill"], fence["break_glass"]]
     )
     version = {"kms:EncryptionContext:SecretVersionId": "0f5c3d2e-version-of-the-keyring"}
     via_secrets_manager = {"kms:ViaService": SECRETS_MANAGER, **version}
@@ -125,6 +127,7 @@ def test_the_key_policy_denies_decrypting_to_all_but_the_scrubber_and_break_glas
     # Secrets Manager decrypting for the scrubber's GetSecretValue is a forward access session:
     # KMS sees the scrubber's role as the principal, which the deny excepts
     assert not _denied(fence["key"], principal=fence["scrubber"], action="kms:Decrypt", context=via_secrets_manager)
+    assert not _denied(fence["key"], principal=fence["backfill"], action="kms:Decrypt", context=via_secrets_manager)
     assert not _denied(fence["key"], principal=fence["break_glass"], action="kms:Decrypt", context=via_secrets_manager)
     # CloudFormation creating the secret: Secrets Manager checks the caller may use the key
     cfn = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1"
@@ -143,7 +146,7 @@ def test_the_keyring_key_stays_administrable_and_usable_by_its_readers(fence):
                    and s["Action"] == "kms:*" and "Condition" not in s]
     assert len(root_allows) == 1
     # the readers' own grant: decryption only through Secrets Manager
-    for reader in ("scrubber", "break_glass"):
+    for reader in ("scrubber", "backfill", "break_glass"):
         grants = [s for s in _resolve(fence["key"]) if s["Effect"] == "Allow" and "kms:Decrypt" in actions(s)
                   and fence[reader] in _principals(s)]
         assert len(grants) == 1 and grants[0]["Condition"] == {"StringEquals": {"kms:ViaService": SECRETS_MANAGER}}
@@ -176,7 +179,7 @@ def test_break_glass_role_name_follows_the_prefix_and_is_validated():
 def test_every_bucket_policy_denies_tls_below_1_2_on_the_bucket_and_its_objects(template):
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = {p["Properties"]["Bucket"]["Ref"]: p for p in template.find_resources("AWS::S3::BucketPolicy").values()}
-    assert set(policies) == set(buckets) and len(buckets) == 4  # access logs, lake, receipts, query results
+    assert set(policies) == set(buckets) and len(buckets) == 5  # access logs, lake, receipts, query results, backfill
     for bucket, policy in policies.items():
         tls = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
                if s["Effect"] == "Deny" and "s3:TlsVersion" in s.get("Condition", {}).get("NumericLessThan", {})]

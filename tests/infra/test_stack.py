@@ -19,8 +19,8 @@ from tests.infra.conftest import ref_id as _ref_id
 
 
 def test_keys_are_customer_managed_with_rotation(template):
-    # stream, lake, logs, keyring, subject-keys root, subject-keys table, receipts, query results, alarm topic
-    template.resource_count_is("AWS::KMS::Key", 9)
+    # stream, lake, logs, keyring, subject-keys root, subject-keys table, receipts, query results, alarm topic, backfill
+    template.resource_count_is("AWS::KMS::Key", 10)
     template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
@@ -70,7 +70,7 @@ def test_lake_bucket_is_kms_tls_only_private_versioned_with_lifecycle(template):
 def test_every_bucket_denies_plain_http_and_blocks_public_access(template):
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(buckets) == 4 and len(policies) == 4
+    assert len(buckets) == 5 and len(policies) == 5
     for b in buckets.values():
         assert b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     for p in policies.values():
@@ -139,7 +139,7 @@ def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template
 
 def test_lambdas_run_python_3_13_with_their_configuration(template, config):
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 3 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
+    assert len(functions) == 4 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -222,12 +222,13 @@ def test_keyring_secret_is_generated_and_encrypted_with_its_own_key(template):
                                      "PasswordLength": 64, "ExcludePunctuation": True},
         },
     )
-    # no principal but the scrubber and the break-glass role is granted the keyring
+    # no principal but the scrubbers (the stream's, the backfill's) and the break-glass role is granted the keyring
     readers = [p["Properties"]["Roles"] for p in template.find_resources("AWS::IAM::Policy").values()
                if any("secretsmanager:GetSecretValue" in _actions(s) for s in p["Properties"]["PolicyDocument"]["Statement"])]
     scrubber = _ref_id(template, "AWS::IAM::Role", "ScrubberRole")
+    backfill = _ref_id(template, "AWS::IAM::Role", "BackfillFunctionRole")
     break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
-    assert sorted(readers, key=str) == sorted([[{"Ref": scrubber}], [{"Ref": break_glass}]], key=str)
+    assert sorted(readers, key=str) == sorted([[{"Ref": scrubber}], [{"Ref": backfill}], [{"Ref": break_glass}]], key=str)
 
 
 def test_firehose_destination_role_cannot_delete_or_rewrite_policy(template):
@@ -245,6 +246,7 @@ def test_outputs(template):
         "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
         "RightsFunctionName", "SubjectKeysTableName", "ReceiptsBucketName", "AlarmTopicArn",
         "GlueDatabaseName", "AthenaWorkGroup", "QueryResultsBucketName",
+        "BackfillFunctionArn", "BackfillJobRoleArn", "BackfillBucketName",
     }
     break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
     assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}

@@ -49,6 +49,7 @@ def ids(template):
         "table_key": ref_id(template, "AWS::KMS::Key", "SubjectKeysTableKey"),
         "scrubber": ref_id(template, "AWS::IAM::Role", "ScrubberRole"),
         "rights": ref_id(template, "AWS::IAM::Role", "RightsFunctionRole"),
+        "backfill": ref_id(template, "AWS::IAM::Role", "BackfillFunctionRole"),
         "lake": ref_id(template, "AWS::S3::Bucket", "StorageLake"),
         "lake_key": ref_id(template, "AWS::KMS::Key", "LakeKey"),
         "receipts": ref_id(template, "AWS::S3::Bucket", "RightsReceipts"),
@@ -128,15 +129,16 @@ def test_only_the_rights_function_may_forget_keys(template, ids):
         assert _who_may(template, action, ids["table"]) == {}, action
 
 
-def test_only_the_scrubber_may_create_keys_and_roots(template, ids):
-    assert set(_who_may(template, "dynamodb:PutItem", ids["table"])) == {ids["scrubber"]}
-    assert set(_who_may(template, "kms:GenerateDataKey", ids["root"])) == {ids["scrubber"]}
+def test_only_the_scrubbers_may_create_keys_and_roots(template, ids):
+    # the stream's scrubber, and the backfill running the same scrubber over historic objects
+    assert set(_who_may(template, "dynamodb:PutItem", ids["table"])) == {ids["scrubber"], ids["backfill"]}
+    assert set(_who_may(template, "kms:GenerateDataKey", ids["root"])) == {ids["scrubber"], ids["backfill"]}
 
 
-def test_only_the_scrubber_and_the_rights_function_may_open_root_secrets(template, ids):
+def test_only_the_scrubbers_and_the_rights_function_may_open_root_secrets(template, ids):
     for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
         allowed = _who_may(template, action, ids["root"])
-        assert set(allowed) == ({ids["scrubber"], ids["rights"]} if action == "kms:Decrypt" else set()), action
+        assert set(allowed) == ({ids["scrubber"], ids["rights"], ids["backfill"]} if action == "kms:Decrypt" else set()), action
         for statements in allowed.values():  # and only for root secrets (their encryption context)
             assert all(s["Condition"] == ROOT_CONTEXT for s in statements)
     # the key policy grants nothing but the account's administration ...
@@ -144,12 +146,12 @@ def test_only_the_scrubber_and_the_rights_function_may_open_root_secrets(templat
     allows = [s for s in _resolve(statements) if s["Effect"] == "Allow"]
     assert allows == [{"Action": "kms:*", "Effect": "Allow", "Principal": {"AWS": ROOT_ARN}, "Resource": "*"}]
     # ... and denies decryption to every other principal, whatever their IAM policies allow
-    scrubber, rights = (_resolve({"Fn::GetAtt": [ids[r], "Arn"]}) for r in ("scrubber", "rights"))
+    scrubber, rights, backfill = (_resolve({"Fn::GetAtt": [ids[r], "Arn"]}) for r in ("scrubber", "rights", "backfill"))
     context = {"kms:EncryptionContext:purpose": "pii-subject-keys-root"}
     for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
         for principal in (ADMIN, ROOT_ARN, _resolve({"Fn::GetAtt": [ref_id(template, "AWS::IAM::Role", "QuarantineReader"), "Arn"]})):
             assert _denied(statements, principal=principal, action=action, context=context), (principal, action)
-    for principal in (scrubber, rights):
+    for principal in (scrubber, rights, backfill):
         assert not _denied(statements, principal=principal, action="kms:Decrypt", context=context)
     # nothing but decryption is denied: the key stays administrable
     for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation", "kms:DescribeKey", "kms:GenerateDataKey"):
