@@ -31,6 +31,7 @@ from .config_contracts import (  # noqa: F401
 )
 from .config_monitoring import MonitoringConfig, read_monitoring
 from .config_query import QueryConfig, read_query
+from .config_redrive import RedriveConfig, read_redrive
 from .config_subject_keys import SubjectKeysConfig, read_subject_keys
 
 # AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
@@ -121,6 +122,7 @@ class PipelineConfig:
     log_retention_days: int = 30
     lambda_architecture: str = "x86_64"
     query: QueryConfig = field(default_factory=QueryConfig)
+    redrive: RedriveConfig = field(default_factory=RedriveConfig)
 
     # Resource names, shared by the CDK app and the offline twin.
     @property
@@ -295,6 +297,7 @@ def load_config(raw: Any) -> PipelineConfig:
         retention_hours=stream.retention_hours,
     )
     query = read_query(r.get("query", {}), r.key("query"))
+    redrive = read_redrive(r.get("redrive", {}), r.key("redrive"))
     r.done()
     return PipelineConfig(
         name_prefix=name_prefix,
@@ -312,6 +315,7 @@ def load_config(raw: Any) -> PipelineConfig:
         log_retention_days=retention,
         lambda_architecture=arch,
         query=query,
+        redrive=redrive,
     )
 
 

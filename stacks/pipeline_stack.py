@@ -14,6 +14,7 @@ from .keys import Keys
 from .monitoring import Monitoring
 from .nag import acknowledge_findings
 from .pseudonymisation import Pseudonymisation
+from .redrive import Redrive
 from .rights import Rights
 from .storage import Storage
 from .subject_keys import SubjectKeys
@@ -55,6 +56,10 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             contracts_json=self.delivery.contracts_json,
             removal_policy=removal,
         )
+        # Quarantined records back on the stream, once their cause is fixed (make redrive offline)
+        self.redrive = Redrive(self, "Redrive", config=config, stream=self.ingest.stream, stream_key=self.keys.stream_key,
+                               storage=self.storage, lake_key=self.keys.lake_key, log_key=self.keys.log_key,
+                               removal_policy=removal)
         self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
                                lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         # Only the scrubber (and the break-glass role) may read the keyring: explicit denies.
@@ -82,5 +87,6 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "GlueDatabaseName", value=self.catalog.database.database_name)
         cdk.CfnOutput(self, "AthenaWorkGroup", value=self.catalog.workgroup.ref)
         cdk.CfnOutput(self, "QueryResultsBucketName", value=self.catalog.results.bucket_name)
+        cdk.CfnOutput(self, "RedriveFunctionName", value=self.redrive.function.function.function_name)
 
         acknowledge_findings(self)

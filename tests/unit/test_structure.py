@@ -23,6 +23,7 @@ PACKAGES = {
     "streams": ROOT / "lambdas" / "streams",
     "keystore": ROOT / "lambdas" / "keystore",
     "rights": ROOT / "lambdas" / "rights",
+    "quarantine": ROOT / "lambdas" / "quarantine",
     "stacks": ROOT / "stacks",
     "twin": ROOT / "twin",
     "tools": ROOT / "tools",
