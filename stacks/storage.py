@@ -1,8 +1,9 @@
 """The S3 sink: the data lake bucket, its quarantine prefix, and the access-log bucket.
 
 Firehose writes processing-failed records *raw* (base64 of the original event) under the
-quarantine prefix, so that prefix holds personal data: only the named quarantine-reader role may
-read it (an explicit deny in the bucket policy covers everyone else), and it expires quickly.
+quarantine prefix, so that prefix holds personal data: only the named quarantine-reader role (and
+the redrive function's, ``allow_quarantine_read``) may read it (an explicit deny in the bucket
+policy covers everyone else), and it expires quickly.
 """
 
 from __future__ import annotations
