@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # holds (spaces, quotes, braces, $): single-quoted, with each ' written as '\''
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: run push down test bench synth deploy deploy-local venv cli clean contracts scrub python FORCE detectors forget export reveal query backfill
+.PHONY: run push down test bench synth deploy deploy-local venv cli clean contracts scrub python FORCE detectors forget export reveal query backfill redrive
 
 # Prints an interpreter's major.minor (nothing if it does not run: pyenv shims exist for versions
 # that are installed but not active, and fail when called).
@@ -47,7 +47,7 @@ fi
 endef
 
 # A venv of another version (made before the switch to $(PYTHON_VERSION)) is rebuilt, not reused.
-VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt lambdas/rights/requirements.txt lambdas/backfill/requirements.txt
+VENV_DEPS := pyproject.toml requirements.txt requirements-dev.txt lambdas/scrubber/requirements.txt lambdas/producer/requirements.txt lambdas/rights/requirements.txt lambdas/backfill/requirements.txt lambdas/quarantine/requirements.txt
 ifneq ($(wildcard $(VENV)/.installed),)
 ifneq ($(shell $(call VERSION_OF,$(PY))),$(PYTHON_VERSION))
 VENV_DEPS += FORCE
@@ -96,6 +96,13 @@ run: venv
 push: venv
 	$(if $(value IN),,$(error usage: make push IN=events.jsonl [DIRECT=1] [RATE=events/s] [CONTEXT=...]))
 	$(PY) -m twin push --out out$(if $(value DIRECT), --direct)$(COST_OPTS)$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -- $(call arg,IN)
+
+## Quarantined records back through the pipeline, once their cause is fixed (a contract added, say), against the
+## running local cloud: make redrive [SINCE=2026-01-15] [UNTIL=2026-01-16T06:00:00Z] (error objects whose oldest
+## record arrived in [SINCE, UNTIL): UTC days or ISO-8601 times with a zone; default: all). Runs the redrive
+## function's handler, moves the redriven error objects aside, delivers everything pending; ./out refreshed
+redrive: venv
+	$(PY) -m twin redrive --out out$(if $(value SINCE), --since $(call arg,SINCE))$(if $(value UNTIL), --until $(call arg,UNTIL))$(if $(value CONTEXT), -c $(call arg,CONTEXT))
 
 ## Stop the local cloud: no process, no open port; its lake, keys and resources go with it
 down:

@@ -32,6 +32,7 @@ from .config_contracts import (  # noqa: F401
 )
 from .config_monitoring import MonitoringConfig, read_monitoring
 from .config_query import QueryConfig, read_query
+from .config_redrive import RedriveConfig, read_redrive
 from .config_subject_keys import SubjectKeysConfig, read_subject_keys
 
 # AWS documented ranges (Firehose, Kinesis, Lambda, S3) that a config value must respect.
@@ -123,6 +124,7 @@ class PipelineConfig:
     lambda_architecture: str = "x86_64"
     query: QueryConfig = field(default_factory=QueryConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
+    redrive: RedriveConfig = field(default_factory=RedriveConfig)
 
     # Resource names, shared by the CDK app and the offline twin.
     @property
@@ -298,6 +300,7 @@ def load_config(raw: Any) -> PipelineConfig:
     )
     query = read_query(r.get("query", {}), r.key("query"))
     backfill = read_backfill(r.get("backfill", {}), r.key("backfill"))
+    redrive = read_redrive(r.get("redrive", {}), r.key("redrive"))
     r.done()
     return PipelineConfig(
         name_prefix=name_prefix,
@@ -316,6 +319,7 @@ def load_config(raw: Any) -> PipelineConfig:
         lambda_architecture=arch,
         query=query,
         backfill=backfill,
+        redrive=redrive,
     )
 
 

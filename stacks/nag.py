@@ -9,6 +9,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import NagPackSuppression, NagSuppressions
 
+from quarantine.layout import Layout
+
 from .bundling import RUNTIME
 
 
@@ -78,6 +80,7 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
     )
     for function in (
         "Ingest/Producer/Function/Resource", "Delivery/Scrubber/Function/Resource", "Rights/Function/Function/Resource",
+        "Redrive/Function/Function/Resource",
     ):
         _ack(
             stack,
@@ -126,6 +129,20 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
             f"Resource::<{lake}.Arn>/{stack.config.delivery.data_root}*",
             f"Resource::<{receipts}.Arn>/receipts/*",
             f"Resource::<{receipts}.Arn>/exports/*",
+        ],
+    )
+    layout = Layout(stack.config.delivery.quarantine_prefix)
+    _ack(
+        stack,
+        "Redrive/Function/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5",
+        "The redrive function reads, deletes and splits Firehose's error objects (s3:GetObject, "
+        "s3:DeleteObject, s3:PutObject), whose keys Firehose generates under the processing-failed "
+        "folder of the quarantine prefix, and writes the ones it put back under the redriven folder "
+        "(s3:PutObject): the object wildcards are those two folders, both inside the quarantine's fence.",
+        applies_to=[
+            f"Resource::<{lake}.Arn>/{layout.listing}*",
+            f"Resource::<{lake}.Arn>/{layout.redriven_listing}*",
         ],
     )
     if not stack.config.subject_keys.point_in_time_recovery_days:

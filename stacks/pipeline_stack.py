@@ -15,6 +15,7 @@ from .keys import Keys
 from .monitoring import Monitoring
 from .nag import acknowledge_findings
 from .pseudonymisation import Pseudonymisation
+from .redrive import Redrive
 from .rights import Rights
 from .storage import Storage
 from .subject_keys import SubjectKeys
@@ -56,6 +57,10 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             contracts_json=self.delivery.contracts_json,
             removal_policy=removal,
         )
+        # Quarantined records back on the stream, once their cause is fixed (make redrive offline)
+        self.redrive = Redrive(self, "Redrive", config=config, stream=self.ingest.stream, stream_key=self.keys.stream_key,
+                               storage=self.storage, lake_key=self.keys.lake_key, log_key=self.keys.log_key,
+                               removal_policy=removal)
         self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
                                lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         self.backfill = Backfill(
@@ -91,5 +96,6 @@ class PiiScrubbingPipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "BackfillFunctionArn", value=self.backfill.function.function.function_arn)
         cdk.CfnOutput(self, "BackfillJobRoleArn", value=self.backfill.job_role.role_arn)
         cdk.CfnOutput(self, "BackfillBucketName", value=self.backfill.bucket.bucket_name)
+        cdk.CfnOutput(self, "RedriveFunctionName", value=self.redrive.function.function.function_name)
 
         acknowledge_findings(self)

@@ -1,8 +1,9 @@
 """The S3 sink: the data lake bucket, its quarantine prefix, and the access-log bucket.
 
 Firehose writes processing-failed records *raw* (base64 of the original event) under the
-quarantine prefix, so that prefix holds personal data: only the named quarantine-reader role may
-read it (an explicit deny in the bucket policy covers everyone else), and it expires quickly.
+quarantine prefix, so that prefix holds personal data: only the named quarantine-reader role (and
+the redrive function's, ``allow_quarantine_read``) may read it (an explicit deny in the bucket
+policy covers everyone else), and it expires quickly.
 """
 
 from __future__ import annotations
@@ -110,13 +111,20 @@ class Storage(Construct):
             description="The only principal allowed to read quarantined (raw, unscrubbed) records",
         )
         self.bucket.grant_read(self.quarantine_reader, f"{quarantine_root}*")
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="QuarantineReadableOnlyByReaderRole",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=_READ_OBJECT_ACTIONS,
-                resources=[self.bucket.arn_for_objects(f"{quarantine_root}*")],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.quarantine_reader.role_arn}},
-            )
+        # Everyone else is denied, but the roles let through with ``allow_quarantine_read`` (the
+        # redrive function's: it puts the records back on the stream and never returns them).
+        self._quarantine_readers = [self.quarantine_reader.role_arn]
+        self._quarantine_fence = iam.PolicyStatement(
+            sid="QuarantineReadableOnlyByReaderRole",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=_READ_OBJECT_ACTIONS,
+            resources=[self.bucket.arn_for_objects(f"{quarantine_root}*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": self.quarantine_reader.role_arn}},
         )
+        self.bucket.add_to_resource_policy(self._quarantine_fence)
+
+    def allow_quarantine_read(self, role: iam.IRole) -> None:
+        """Let ``role`` through the quarantine's fence (it still needs an allow of its own)."""
+        self._quarantine_readers.append(role.role_arn)
+        self._quarantine_fence.add_condition("ArnNotEquals", {"aws:PrincipalArn": list(self._quarantine_readers)})

@@ -21,7 +21,7 @@ def _packages_of_another_checkout() -> dict[str, str]:
     a venv shared with another clone or worktree imports the code of whichever installed it last."""
     root = Path(__file__).resolve().parent.parent
     wrong = {}
-    for name in ("privacy", "scrubber", "producer", "keystore", "rights", "backfill", "stacks", "twin", "tools", "bench"):
+    for name in ("privacy", "scrubber", "producer", "keystore", "rights", "backfill", "quarantine", "stacks", "twin", "tools", "bench"):
         spec = importlib.util.find_spec(name)
         origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
         if origin is None or root not in origin.parents:

@@ -2,6 +2,8 @@
 
     python -m twin [run] [--events N ...]   generate events, deliver everything pending
     python -m twin push FILE.jsonl          push your own events (JSON lines), deliver everything pending
+    python -m twin redrive [--since T] [--until T]
+                                            put quarantined records back on the stream, deliver everything pending
     python -m twin down                     stop the local cloud (its lake, keys and resources go with it)
 
 run and push start the local cloud (a moto server on 127.0.0.1, port TWIN_PORT or 4566) if this
@@ -21,13 +23,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
 from twin.outdir import OutDirError, prepare
-from twin.pipeline import DEFAULT_EVENTS_PER_SECOND, ROOT, ProducerError, push_file, run_pipeline
+from twin.pipeline import DEFAULT_EVENTS_PER_SECOND, ROOT, ProducerError, push_file, redrive_quarantine, run_pipeline
 from twin.prices import DEFAULT_PRICES, PriceError, load_prices
 from twin.push import read_events
+from twin.redrive import RedriveRefused
 from twin.resources import ResourceMismatch
-from twin.server import ServerError, command_lock, ensure_running, stop
+from twin.server import ServerError, command_lock, ensure_running, running, stop
 
-COMMANDS = ("run", "push", "down")
+COMMANDS = ("run", "push", "redrive", "down")
 
 MAX_EVENTS = 1_000_000  # the producer's limit on one invocation's count
 DEFAULT_SEED = 7  # of the first run on a local cloud; the next runs take 8, 9, ... (new events, same lake)
@@ -109,6 +112,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "applications would: no producer, no contract check (events of the default contract, "
                              "without an event type, can be sent so); the scrubber quarantines what it cannot process")
         _common(ap)
+    elif command == "redrive":
+        ap = argparse.ArgumentParser(prog="python -m twin redrive", description="Put the records of the quarantine's "
+                                     "error objects back on the stream (the redrive function, run here), move the "
+                                     "objects aside, deliver everything pending, and refresh --out. Needs the local "
+                                     "cloud an earlier command left running.")
+        ap.add_argument("--since", help="redrive the error objects whose oldest record arrived at or after this: a UTC day "
+                                        "(YYYY-MM-DD) or an ISO-8601 time with its zone (default: the oldest)")
+        ap.add_argument("--until", help="... and before this (same forms; default: now)")
+        _common(ap)
     elif command == "down":
         ap = argparse.ArgumentParser(prog="python -m twin down", description="Stop the local cloud; its lake, keys "
                                      "and resources go with it.")
@@ -153,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Invalid price table: {exc}", file=sys.stderr)
             return 1
         given = None
+        if args.command == "redrive":
+            from quarantine.layout import RangeError, parse_range
+
+            try:
+                parse_range(args.since, args.until)  # refused before the local cloud is touched
+            except RangeError as exc:
+                print(f"error: redrive: --{exc}", file=sys.stderr)
+                return 2
         if args.command == "push":
             try:
                 given = read_events(args.file)  # read before the local cloud is touched
@@ -161,17 +181,20 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         out = prepare(args.out)  # refused before the local cloud is touched
         with command_lock(Path(args.state_dir)):
-            cloud = ensure_running(args.state_dir, args.port)
+            # a redrive reads what earlier commands left: a new, empty local cloud has nothing for it
+            cloud = running(args.state_dir) if args.command == "redrive" else ensure_running(args.state_dir, args.port)
             common = dict(config=config, cloud=cloud, out_dir=out, throughput_limits=not args.no_throughput_limits,
                           events_per_second=args.rate, prices=prices)
-            if given is not None:
+            if args.command == "redrive":
+                summary = redrive_quarantine(since=args.since, until=args.until, **common)
+            elif given is not None:
                 summary = push_file(given, direct=args.direct, **common)
             else:
                 seed = args.seed if args.seed is not None else DEFAULT_SEED + cloud.runs()
                 summary = run_pipeline(events=args.events, seed=seed, consent_ratio=args.consent_ratio,
                                        consent_noise=args.consent_noise, malformed_ratio=args.malformed_ratio, **common)
                 cloud.count_run()
-    except (OutDirError, ServerError, ResourceMismatch, ProducerError) as exc:
+    except (OutDirError, ServerError, ResourceMismatch, ProducerError, RedriveRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:  # the local server went away (or refused) mid-command
@@ -180,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(summary.report())
     refused = summary.input is not None and (summary.input["refused_lines"] or summary.nonconforming)
-    return 0 if summary.counts_add_up and not refused else 1
+    r = summary.redrive
+    left = r is not None and (not r["complete"] or r["records_failed"] or r["objects_skipped"])
+    return 0 if summary.counts_add_up and not refused and not left else 1
 
 
 if __name__ == "__main__":

@@ -124,8 +124,19 @@ def _contract_set(config, contracts):
                        token=c.redaction_token, keyring=Keyring({"count": b"\0" * 32}, "count"))
 
 
+def redrive_quarantine(*, cloud, config=None, since: str | None = None, until: str | None = None, out_dir=None,
+                       throughput_limits: bool = True, inspect=None, events_per_second: float = DEFAULT_EVENTS_PER_SECOND,
+                       prices=None):
+    """Run the quarantine redrive function over the error objects of [since, until) (``twin.redrive``)
+    and deliver everything pending, as ``run`` and ``push`` do."""
+    from twin.redrive import payload
+
+    return _command("redrive", cloud, config, [], _prepared(out_dir), throughput_limits, inspect,
+                    cost=(events_per_second, prices), redrive=payload(since, until))
+
+
 def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect, lines=None, given=None, seed=None,
-             cost=(None, None), direct=False):
+             cost=(None, None), direct=False, redrive=None):
     import tempfile
 
     from privacy.contract import bundle_json
@@ -146,7 +157,7 @@ def _command(kind, cloud, config, requests, out_dir, throughput_limits, inspect,
         }
         with twin_environment(cloud.endpoint, env):
             return _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed, cost,
-                        given.events if direct else None)
+                        given.events if direct else None, redrive)
 
 
 def _produce(config, cloud, requests, throughput_limits, lines, direct=None):
@@ -189,7 +200,8 @@ def _produce(config, cloud, requests, throughput_limits, lines, direct=None):
     return total, limits.stats
 
 
-def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed, cost, direct):
+def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspect, lines, given, seed, cost, direct,
+         redrive=None):
     import importlib
     import os
 
@@ -227,7 +239,13 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
         positions=cloud.delivered(config.delivery_stream_name),
     )
     pending_before = emulator.source.count_pending()
-    prod, limit_stats = _produce(config, cloud, requests, throughput_limits, lines, direct)
+    redriven = None
+    if redrive is None:
+        prod, limit_stats = _produce(config, cloud, requests, throughput_limits, lines, direct)
+    else:  # the redrive function puts quarantined records back on the stream, instead of the producer
+        from twin.redrive import invoke_redrive
+
+        prod, limit_stats, redriven = invoke_redrive(config, cloud, res.bucket, redrive, throughput_limits)
     stats = emulator.run()
     cloud.save_delivered(config.delivery_stream_name, emulator.checkpoint)
 
@@ -236,7 +254,12 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
     quarantine = read_objects(s3, res.bucket, "", stats.error_objects)
     counts = count_delivered(data.values(), _contract_set(config, contracts))
     lake_data = read_objects(s3, res.bucket, config.delivery.data_root)
-    lake_quarantine = read_objects(s3, res.bucket, config.delivery.quarantine_root)
+    # the quarantine as it stands: what a redrive moved aside (quarantine.layout) is not quarantined any more
+    from quarantine.layout import Layout
+
+    redriven_root = Layout(config.delivery.quarantine_prefix).redriven_root
+    lake_quarantine = {k: v for k, v in read_objects(s3, res.bucket, config.delivery.quarantine_root).items()
+                       if not k.startswith(redriven_root)}
     if out is not None:
         out.write_objects(res.bucket, lake_data, quarantine=False)
         out.write_objects(res.bucket, lake_quarantine, quarantine=True)
@@ -246,6 +269,7 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
     summary = Summary(
         command=kind,
         seed=seed,
+        redrive=redriven,
         endpoint=cloud.endpoint,
         server_pid=cloud.pid,
         server_started=cloud.started_now,

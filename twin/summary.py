@@ -1,4 +1,4 @@
-"""What one twin command did (``run`` or ``push``), and what the local lake holds after it.
+"""What one twin command did (``run``, ``push`` or ``redrive``), and what the local lake holds after it.
 
 Counts are read back from what landed in S3. "Counts add up" checks this command's delivery:
 every record read from the stream (those this command sent, and any an earlier command left
@@ -59,6 +59,7 @@ class Summary:
     input: dict | None = None  # push: file, lines, events, blank, refused_lines [[line, reason]]
     seed: int | None = None  # run: the producer's seed
     cost: dict | None = None  # the cost estimate per million events (twin.cost); its printed table in "table"
+    redrive: dict | None = None  # redrive: the redrive function's answer (twin.redrive); it stands for the producer
 
     def check(self) -> None:
         self.counts_add_up = (
@@ -91,15 +92,15 @@ class Summary:
             lines.append(f"                      ... and more (summary.json lists up to {len(named):,})")
         return lines
 
-    def report(self) -> str:
-        what = "Offline pipeline run" if self.command == "run" else "Events pushed through the offline pipeline"
-        server = f"moto server pid {self.server_pid}, {'started by this command' if self.server_started else 'already running'}"
-        pending = f", {self.pending_before:,} left pending by an earlier command" if self.pending_before else ""
-        lake = self.lake
-        lines = [
-            f"{what} (local cloud {self.endpoint}, {server})",
-            f"  resources           {'created: ' + ', '.join(self.resources_created) if self.resources_created else 'found and reused'}",
-            *self._input_lines(),
+    def _source_lines(self) -> list[str]:
+        """Where this command's records came from: the producer, or the redrive function."""
+        if self.redrive is not None:
+            from twin.redrive import report_lines
+
+            return [*report_lines(self.redrive, self.lake["bucket"]),
+                    f"  PutRecords          {self.producer_batches:>10,}  calls (retried {self.producer_retried:,}, "
+                    f"throttled by shard limits {self.throttled_entries:,})"]
+        return [
             f"  produced            {self.produced:>10,}  ({'' if self.seed is None else f'seed {self.seed}, '}"
             f"sent {self.sent:,}, failed {self.producer_failed:,}, PutRecords calls {self.producer_batches:,}, "
             f"retried {self.producer_retried:,}, throttled by shard limits {self.throttled_entries:,})",
@@ -108,6 +109,19 @@ class Summary:
              if self.producer_invocations or self.input is None else
              "  producer                     -  none: the events were put on the stream as they are (--direct)"),
             *self._refused_lines(),
+        ]
+
+    def report(self) -> str:
+        what = {"run": "Offline pipeline run", "redrive": "Quarantined records redriven through the offline pipeline"}.get(
+            self.command, "Events pushed through the offline pipeline")
+        server = f"moto server pid {self.server_pid}, {'started by this command' if self.server_started else 'already running'}"
+        pending = f", {self.pending_before:,} left pending by an earlier command" if self.pending_before else ""
+        lake = self.lake
+        lines = [
+            f"{what} (local cloud {self.endpoint}, {server})",
+            f"  resources           {'created: ' + ', '.join(self.resources_created) if self.resources_created else 'found and reused'}",
+            *self._input_lines(),
+            *self._source_lines(),
             f"  read by Firehose    {self.read:>10,}  in {self.invocations:,} "
             f"Lambda invocation{'' if self.invocations == 1 else 's'}{pending} "
             f"(largest request {self.max_lambda_request_bytes / 1e6:.2f} MB, response {self.max_lambda_response_bytes / 1e6:.2f} MB)",
@@ -118,10 +132,12 @@ class Summary:
             f"  dropped             {self.dropped:>10,}"
             + ("  (put back on the stream by the scrubber, its response having no room for them; read again)"
                if self.dropped else ""),
-            f"  quarantined         {self.quarantined:>10,}  ({self.malformed_injected:,} malformed records injected)",
+            f"  quarantined         {self.quarantined:>10,}  "
+            + ("(again)" if self.redrive is not None else f"({self.malformed_injected:,} malformed records injected)"),
             f"  objects written     {self.objects_written:>10,}  data + {self.quarantine_objects:,} quarantine",
             f"  elapsed             {self.elapsed_seconds:>10.2f} s",
-            f"  counts add up       {'yes' if self.counts_add_up else 'NO'}  (sent {self.sent:,}"
+            f"  counts add up       {'yes' if self.counts_add_up else 'NO'}  ({'put back' if self.redrive is not None else 'sent'} "
+            f"{self.sent:,}"
             + (f" + pending {self.pending_before:,}" if self.pending_before else "")
             + (f" + put back {self.dropped:,} = read {self.read:,}" if self.dropped else
                (f" = read {self.read:,}" if self.pending_before else ""))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,6 +46,9 @@ class SendResult:
     batches: int = 0
     retried: int = 0
     rejected_too_large: int = 0
+    # the records not sent (given up on, or never sendable), as given: a caller that must know
+    # which ones (the quarantine redrive) reads them; not part of the counts
+    unsent: list[tuple[str, bytes]] = field(default_factory=list, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "batches": self.batches, "retried": self.retried}
@@ -56,6 +59,7 @@ class SendResult:
         self.batches += other.batches
         self.retried += other.retried
         self.rejected_too_large += other.rejected_too_large
+        self.unsent.extend(other.unsent)
 
 
 def record_size(partition_key: str, data: bytes) -> int:
@@ -72,11 +76,13 @@ def plan_batches(records: Iterable[tuple[str, bytes]], result: SendResult) -> It
     for pk, data in records:
         if not 1 <= len(pk) <= MAX_PARTITION_KEY_CHARS:
             result.failed += 1
+            result.unsent.append((pk, data))
             continue
         rs = record_size(pk, data)
         if rs > MAX_RECORD_BYTES:
             result.failed += 1
             result.rejected_too_large += 1
+            result.unsent.append((pk, data))
             continue
         if batch and (len(batch) == MAX_RECORDS_PER_CALL or size + rs > MAX_BYTES_PER_CALL):
             yield batch
@@ -145,6 +151,7 @@ class KinesisSink:
             if not pending:
                 return
         result.failed += len(pending)
+        result.unsent.extend(pending)
 
     def send(self, records: Iterable[tuple[str, bytes]]) -> SendResult:
         result = SendResult()

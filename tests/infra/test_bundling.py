@@ -80,7 +80,7 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
-    assert len(assets) == 4
+    assert len(assets) == 5  # producer, scrubber, rights, backfill, redrive
     backfill = next(p for p in assets if (p / "backfill" / "handler.py").exists())
     scrub = next(p for p in assets if (p / "scrubber" / "handler.py").exists() and p != backfill)
     prod = next(p for p in assets if (p / "producer" / "handler.py").exists())
@@ -104,6 +104,13 @@ def test_cdk_cli_synth_bundles_lambdas_locally(tmp_path):
         assert (backfill / package).exists(), package
     assert json.loads((backfill / "contracts.json").read_text()) == json.loads((scrub / "contracts.json").read_text())
     assert not (backfill / "faker").exists() and not list(backfill.rglob("requirements.txt"))
+    # the quarantine redrive: its package, the Kinesis sink, Powertools; no engine, no contracts
+    redrive = next(p for p in assets if (p / "quarantine" / "handler.py").exists())
+    for package in ("quarantine", "streams", "aws_lambda_powertools"):
+        assert (redrive / package).exists(), package
+    for absent in ("privacy", "faker", "scrubber", "contracts.json", "orjson"):
+        assert not (redrive / absent).exists(), absent
+    assert not list(redrive.rglob("requirements.txt"))
     for asset in assets:
         # no bytecode of any version: pip's would be the build machine's, not the runtime's
         assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("__pycache__")), asset.name

@@ -20,7 +20,7 @@ EXPECTED_SKIPS = {
     ("CKV_AWS_28", "SubjectKeysTable"),  # point-in-time recovery off by default (crypto-shredding)
     *{
         (check, fn)
-        for fn in ("IngestProducerFunction", "DeliveryScrubberFunction", "RightsFunction", "BackfillFunction")
+        for fn in ("IngestProducerFunction", "DeliveryScrubberFunction", "RightsFunction", "BackfillFunction", "RedriveFunction")
         for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")
     },
 }
@@ -83,7 +83,7 @@ def test_log_groups_are_encrypted_with_the_log_key(template):
 
     key = ref_id(template, "AWS::KMS::Key", "LogKey")
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 5
+    assert len(groups) == 6  # producer, scrubber, rights, backfill, redrive, Firehose
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
     statements = template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"]

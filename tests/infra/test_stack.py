@@ -80,8 +80,9 @@ def test_every_bucket_denies_plain_http_and_blocks_public_access(template):
         )
 
 
-def test_quarantine_is_readable_only_by_the_named_role(template):
+def test_quarantine_is_readable_only_by_the_named_role_and_the_redrive(template):
     reader = _ref_id(template, "AWS::IAM::Role", "QuarantineReader")
+    redrive = _ref_id(template, "AWS::IAM::Role", "RedriveFunctionRole")
     template.has_resource_properties("AWS::IAM::Role", {"RoleName": "pii-scrub-quarantine-reader"})
     lake_policy = [
         p for p in template.find_resources("AWS::S3::BucketPolicy").values()
@@ -93,7 +94,8 @@ def test_quarantine_is_readable_only_by_the_named_role(template):
     assert stmt["Effect"] == "Deny" and stmt["Principal"] == {"AWS": "*"}
     assert set(stmt["Action"]) == {"s3:GetObject*", "s3:RestoreObject"}  # every version, replication included
     assert stmt["Resource"]["Fn::Join"][1][-1] == "/quarantine/*"
-    assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [reader, "Arn"]}}}
+    assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [
+        {"Fn::GetAtt": [reader, "Arn"]}, {"Fn::GetAtt": [redrive, "Arn"]}]}}
 
 
 def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template, config):
@@ -139,7 +141,7 @@ def test_firehose_reads_the_stream_and_runs_the_scrubber_with_buffering(template
 
 def test_lambdas_run_python_3_13_with_their_configuration(template, config):
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 4 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
+    assert len(functions) == 5 and {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -246,7 +248,7 @@ def test_outputs(template):
         "QuarantineReaderRoleArn", "PseudonymKeyringSecretArn", "KeyringBreakGlassRoleArn",
         "RightsFunctionName", "SubjectKeysTableName", "ReceiptsBucketName", "AlarmTopicArn",
         "GlueDatabaseName", "AthenaWorkGroup", "QueryResultsBucketName",
-        "BackfillFunctionArn", "BackfillJobRoleArn", "BackfillBucketName",
+        "BackfillFunctionArn", "BackfillJobRoleArn", "BackfillBucketName", "RedriveFunctionName",
     }
     break_glass = _ref_id(template, "AWS::IAM::Role", "BreakGlass")
     assert outputs["KeyringBreakGlassRoleArn"]["Value"] == {"Fn::GetAtt": [break_glass, "Arn"]}

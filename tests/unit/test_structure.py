@@ -24,6 +24,7 @@ PACKAGES = {
     "keystore": ROOT / "lambdas" / "keystore",
     "rights": ROOT / "lambdas" / "rights",
     "backfill": ROOT / "lambdas" / "backfill",
+    "quarantine": ROOT / "lambdas" / "quarantine",
     "stacks": ROOT / "stacks",
     "twin": ROOT / "twin",
     "tools": ROOT / "tools",

@@ -154,3 +154,20 @@ def test_an_invalid_override_exits_naming_the_key(value, message, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("Invalid configuration: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_redrive_with_a_bad_range_or_no_local_cloud_is_refused_in_one_line(tmp_path, capsys):
+    """Refused before the local cloud is touched; and a redrive never starts one (nothing to redrive)."""
+    a = twin_main.parse_args(["redrive", "--since", "2026-01-15", "--until", "2026-01-16T06:00:00Z"])
+    assert (a.command, a.since, a.until, a.out) == ("redrive", "2026-01-15", "2026-01-16T06:00:00Z", "out")
+    state = tmp_path / "s"
+    for argv, message in (
+        (["--since", "2026-01-15T09:00"], "error: redrive: --since: must carry its time zone (Z or +HH:MM)"),
+        (["--since", "2026-01-16", "--until", "2026-01-15"], "error: redrive: --until: must be after since"),
+    ):
+        assert twin_main.main(["redrive", *argv, "--out", str(tmp_path / "out"), "--state-dir", str(state)]) == 2
+        assert capsys.readouterr().err.strip() == message
+    assert twin_main.main(["redrive", "--out", str(tmp_path / "out"), "--state-dir", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no local cloud is running") and "make run" in err and "Traceback" not in err
+    assert not (state / "server.json").exists()

@@ -65,3 +65,26 @@ def test_a_long_list_of_refused_lines_is_cut_in_the_report():
                         "producer_refused_lines": []})
     text = s.report()
     assert "line 20: not JSON" in text and "line 21:" not in text and "... and 10 more (summary.json lists them)" in text
+
+
+def test_a_redrive_reports_the_redrive_function_in_place_of_the_producer():
+    answer = {"since": "2026-01-15T00:00:00Z", "until": None, "complete": False, "objects": 4, "objects_redriven": 1,
+              "objects_split": 1, "objects_kept": 0, "objects_skipped": 1, "objects_finished": 0, "objects_not_reached": 1,
+              "records_read": 10, "records_reput": 9, "records_failed": 1,
+              "skipped": [{"key": "quarantine/processing-failed/x.txt", "reason": "not_a_firehose_name"}],
+              "error": "quarantine/processing-failed/y.gz: SlowDown", "moved_to": "quarantine/redriven/processing-failed/"}
+    s = _summary(command="redrive", redrive=answer, produced=10, sent=9, producer_failed=1, read=9, delivered=8,
+                 dropped=0, quarantined=1, malformed_injected=0)
+    text = s.report()
+    assert s.counts_add_up
+    assert text.startswith("Quarantined records redriven through the offline pipeline")
+    for line in ("  redriven                     9  records put back on the stream, of 10 read from 4 error objects in "
+                 "[2026-01-15T00:00:00Z, now); 1 still refused by Kinesis (left in quarantine)",
+                 "  error objects                1  moved aside to s3://b/quarantine/redriven/processing-failed/, 1 split, "
+                 "0 kept, 1 skipped, 0 finished, 1 not reached",
+                 "                      skipped quarantine/processing-failed/x.txt: not_a_firehose_name",
+                 "  INCOMPLETE          quarantine/processing-failed/y.gz: SlowDown: run it again",
+                 "  quarantined                  1  (again)",
+                 "counts add up       yes  (put back 9 = delivered 8 + dropped 0 + quarantined 1)"):
+        assert line in text, line
+    assert "produced" not in text and "producer" not in text
