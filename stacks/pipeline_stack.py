@@ -43,6 +43,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             subject_keys=self.subject_keys,
             removal_policy=removal,
         )
+        self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
+                               lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         self.rights = Rights(
             self,
             "Rights",
@@ -53,10 +55,9 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             access_logs=self.storage.access_logs,
             subject_keys=self.subject_keys,
             contracts_json=self.delivery.contracts_json,
+            catalog=self.catalog,
             removal_policy=removal,
         )
-        self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
-                               lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         # Only the scrubber (and the break-glass role) may read the keyring: explicit denies.
         self.pseudonymisation.fence(self.delivery.scrubber.role)
         # Only the scrubber and the subject-rights function may open the subjects' keys.
