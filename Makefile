@@ -114,6 +114,8 @@ down:
 ##   make reveal PURPOSE=<name> [OUT=dir]         every record with the purpose's fields opened for the subjects who
 ##                                                consented to it (one JSON-lines file per lake object under OUT, or stdout)
 ## FROM=YYYY-MM-DD [TO=YYYY-MM-DD] limit export and reveal to the lake's partitions of those days (UTC).
+## FINDER=athena|scan: how export finds the subject's objects (default: query.export_finder, athena; offline
+## that is DuckDB over ./out searching their key link, as Athena does deployed; scan reads every object).
 ## The subject id goes to the command on its standard input (not in its arguments), and is never printed.
 RIGHTS_OPTS = $(if $(value FROM), --from $(call arg,FROM))$(if $(value TO), --to $(call arg,TO))$(if $(value CONTEXT), -c $(call arg,CONTEXT))
 
@@ -122,8 +124,8 @@ forget: venv
 	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights forget$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -
 
 export: venv
-	$(if $(value SUBJECT),,$(error usage: make export SUBJECT=<id> [OUT=file] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [CONTEXT=...]))
-	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights export$(RIGHTS_OPTS)$(if $(value OUT), --output $(call arg,OUT)) -
+	$(if $(value SUBJECT),,$(error usage: make export SUBJECT=<id> [OUT=file] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [FINDER=athena|scan] [CONTEXT=...]))
+	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights export$(RIGHTS_OPTS)$(if $(value OUT), --output $(call arg,OUT))$(if $(value FINDER), --finder $(call arg,FINDER)) -
 
 reveal: venv
 	$(if $(value PURPOSE),,$(error usage: make reveal PURPOSE=<name> [OUT=dir] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [CONTEXT=...]))

@@ -34,6 +34,7 @@ from .config import ConfigError, PipelineConfig
 from .keys import rotating_key
 
 EVENTS_TABLE = "events"
+RESULTS_PREFIX = "athena/"  # where the workgroup writes query results in its bucket
 OPENX_JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 # Projected years: Firehose partitions by arrival time, so nothing precedes the first deployment;
 # the range bounds what a query without a year filter enumerates (8,928 hours a year).
@@ -152,7 +153,7 @@ class Catalog(Construct):
                 requester_pays_enabled=False,
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="Athena engine version 3"),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=self.results.s3_url_for_object("athena/"),
+                    output_location=self.results.s3_url_for_object(RESULTS_PREFIX),
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
                         encryption_option="SSE_KMS", kms_key=self.results_key.key_arn,
                     ),

@@ -18,6 +18,9 @@ Glue stores column and struct field names in lower case, and the SerDe matches J
 regard to case (its default), as ``lake_schema`` merges them. Contract field names are already
 ASCII letters, digits and ``_`` (privacy.document refuses others), which Athena can hold.
 
+``subject_paths`` gives the subject export's Athena search (``rights.athena``) the contracts'
+subject fields as paths into these columns: it is computed here, at synth, where the types are.
+
 Free of ``aws_cdk`` and DuckDB imports: the types are text, testable alone.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from privacy.contract import Contract
+from rights.finder import SubjectPath
 from tools.lake_schema import JSON, LakeType, Partitions, lake_columns
 
 _HIVE_SCALARS = {
@@ -49,3 +53,34 @@ def glue_columns(contracts: Sequence[Contract], data_prefix: str) -> tuple[list[
     parts = Partitions.of_prefix(data_prefix)
     cols = [(n.lower(), hive_type(t)) for n, t in lake_columns(contracts, parts).items()]
     return cols, [(n.lower(), _HIVE_SCALARS[t]) for n, t in parts.types]
+
+
+def _named(fields, name: str) -> LakeType | None:
+    """A column's or struct field's type by name, without regard to case (as Glue and the SerDe)."""
+    return next((t for n, t in fields if n.casefold() == name.casefold()), None)
+
+
+def subject_path(names: Sequence[str], columns: dict[str, LakeType]) -> SubjectPath | None:
+    """The subject field ``names`` (its path, split) as the table holds it, or None when its column
+    cannot hold a string there (so no record holds a key link in it): struct fields dereferenced,
+    the rest of the path read as JSON text below a column that another contract made JSON."""
+    t = _named(columns.items(), names[0])
+    for i, name in enumerate(names[1:], start=1):
+        if t == JSON:
+            return SubjectPath(tuple(names), json_from=i)
+        if not (isinstance(t, tuple) and t[0] == "STRUCT"):
+            return None
+        t = _named(t[1], name)
+    return SubjectPath(tuple(names)) if t is not None and hive_type(t) == "string" else None
+
+
+def subject_paths(contracts: Sequence[Contract], data_prefix: str) -> list[SubjectPath]:
+    """Every contract's subject field as a path into the ``events`` table, each once (names
+    matched without regard to case), in contract order; those that cannot hold a link left out."""
+    columns = lake_columns(contracts, Partitions.of_prefix(data_prefix))
+    out: dict[tuple[str, ...], SubjectPath] = {}
+    for c in contracts:
+        p = subject_path(c.subject.split("."), columns)
+        if p is not None:
+            out.setdefault(tuple(n.casefold() for n in p.names), p)
+    return list(out.values())

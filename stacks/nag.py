@@ -145,6 +145,18 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
             f"Resource::<{lake}.Arn>/{layout.redriven_listing}*",
         ],
     )
+    if stack.config.query.export_finder == "athena":
+        results = stack.resolve(stack.catalog.results.node.default_child.logical_id)
+        _ack(
+            stack,
+            "Rights/Function/Role/DefaultPolicy/Resource",
+            "AwsSolutions-IAM5",
+            "An export finds the subject's objects with an Athena query, which writes its result (under a "
+            "generated key) to the workgroup's results prefix with the caller's permissions and is read "
+            "back by GetQueryResults as the caller: the object wildcard is that prefix of the results "
+            "bucket, nothing else of it.",
+            applies_to=[f"Resource::<{results}.Arn>/athena/*"],
+        )
     if not stack.config.subject_keys.point_in_time_recovery_days:
         _ack(
             stack,

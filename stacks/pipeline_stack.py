@@ -45,6 +45,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             subject_keys=self.subject_keys,
             removal_policy=removal,
         )
+        self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
+                               lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         self.rights = Rights(
             self,
             "Rights",
@@ -55,14 +57,13 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             access_logs=self.storage.access_logs,
             subject_keys=self.subject_keys,
             contracts_json=self.delivery.contracts_json,
+            catalog=self.catalog,
             removal_policy=removal,
         )
         # Quarantined records back on the stream, once their cause is fixed (make redrive offline)
         self.redrive = Redrive(self, "Redrive", config=config, stream=self.ingest.stream, stream_key=self.keys.stream_key,
                                storage=self.storage, lake_key=self.keys.lake_key, log_key=self.keys.log_key,
                                removal_policy=removal)
-        self.catalog = Catalog(self, "Catalog", config=config, contracts=self.delivery.contracts,
-                               lake=self.storage.bucket, access_logs=self.storage.access_logs, removal_policy=removal)
         self.backfill = Backfill(
             self, "Backfill", config=config, lake=self.storage.bucket, lake_key=self.keys.lake_key, log_key=self.keys.log_key,
             access_logs=self.storage.access_logs, keyring=self.pseudonymisation.secret, subject_keys=self.subject_keys,

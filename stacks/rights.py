@@ -12,6 +12,13 @@ a KMS key of its own rather than the lake's: the receipts outlive the lake's dat
 lifecycle, their readers (auditors, a DPO) need not be able to decrypt the lake, and the lake's
 readers (Firehose, the quarantine reader) have no business with receipts. A receipt holds no raw
 identifier.
+
+With ``query.export_finder: athena`` (the default) an export finds the subject's objects with one
+Athena query in the catalog's workgroup (``rights.athena``). The function may then start, watch,
+read and stop queries in that workgroup only; read the database and the ``events`` table (not
+their partitions: they are projected, Athena asks Glue for none); let Athena read the data prefix
+as itself (already granted, plus the bucket's location); and write and read the results under the
+results bucket's ``athena/`` prefix, with the results key. Nothing else of the catalog.
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from privacy.contract import load_bundle
+from rights.finder import dump_paths
+
+from .catalog import RESULTS_PREFIX, Catalog
+from .catalog_columns import subject_paths
 from .config import PipelineConfig
 from .keys import rotating_key
 from .lambda_function import PythonFunction
@@ -41,9 +53,11 @@ class Rights(Construct):
         access_logs: s3.IBucket,
         subject_keys: SubjectKeys,
         contracts_json: str,
+        catalog: Catalog,
         removal_policy: cdk.RemovalPolicy,
     ):
         super().__init__(scope, id)
+        search = config.query.export_finder == "athena"
         data_root = config.delivery.data_root  # never empty, never overlapping the quarantine (config)
         self.receipts_key = rotating_key(
             self,
@@ -92,6 +106,8 @@ class Rights(Construct):
                 "RECEIPTS_BUCKET": self.receipts.bucket_name,
                 "CONTRACT_SELECTOR": config.contracts.selector_json(),
                 "CONTRACTS_FILE": "/var/task/contracts.json",
+                "EXPORT_FINDER": config.query.export_finder,
+                **(self._search_environment(config, catalog, contracts_json) if search else {}),
             },
             removal_policy=removal_policy,
             log_key=log_key,
@@ -117,3 +133,34 @@ class Rights(Construct):
             self.receipts.arn_for_objects("receipts/*"), self.receipts.arn_for_objects("exports/*")])
         iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"], resource_arns=[self.receipts.arn_for_objects("receipts/*")])
         self.receipts_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
+        if search:
+            self._grant_search(role, lake, catalog)
+
+    @staticmethod
+    def _search_environment(config: PipelineConfig, catalog: Catalog, contracts_json: str) -> dict[str, str]:
+        paths = subject_paths(load_bundle(contracts_json), config.delivery.data_prefix)
+        return {
+            "ATHENA_WORKGROUP": catalog.workgroup.ref,
+            "GLUE_DATABASE": catalog.database.database_name,
+            "GLUE_TABLE": catalog.table.table_name,
+            "EXPORT_SUBJECT_PATHS": dump_paths(paths),
+            "EXPORT_QUERY_TIMEOUT_S": str(config.query.export_query_timeout_seconds),
+        }
+
+    def _grant_search(self, role: iam.IRole, lake: s3.IBucket, catalog: Catalog) -> None:
+        workgroup = cdk.Stack.of(self).format_arn(service="athena", resource="workgroup", resource_name=catalog.workgroup.ref)
+        iam.Grant.add_to_principal(grantee=role, resource_arns=[workgroup], actions=[
+            "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
+            "athena:StopQueryExecution",  # a query that outlives its wait is stopped, not left billing
+        ])
+        glue_catalog = cdk.Stack.of(self).format_arn(service="glue", resource="catalog")
+        iam.Grant.add_to_principal(grantee=role, actions=["glue:GetDatabase", "glue:GetTable"], resource_arns=[
+            glue_catalog, catalog.database.database_arn, catalog.table.table_arn])
+        # Athena reads the lake and writes the results with the caller's permissions
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:GetBucketLocation"],
+                                   resource_arns=[lake.bucket_arn, catalog.results.bucket_arn])
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:ListBucket"], resource_arns=[catalog.results.bucket_arn],
+                                   conditions={"StringLike": {"s3:prefix": [f"{RESULTS_PREFIX}*"]}})
+        iam.Grant.add_to_principal(grantee=role, resource_arns=[catalog.results.arn_for_objects(f"{RESULTS_PREFIX}*")], actions=[
+            "s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"])
+        catalog.results_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")

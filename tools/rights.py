@@ -1,7 +1,7 @@
 """``python -m tools.rights``: a data subject's rights, against the running local cloud (the twin).
 
     python -m tools.rights forget [SUBJECT]                   crypto-shred the subject's key; print the receipt
-    python -m tools.rights export [SUBJECT] [--from D --to D] [--output FILE]
+    python -m tools.rights export [SUBJECT] [--from D --to D] [--output FILE] [--finder athena|scan]
                                                               their records, decrypted, as JSON lines
     python -m tools.rights reveal PURPOSE [--from D --to D] [--output-dir DIR]
                                                               every record, the purpose's fields opened where
@@ -15,6 +15,11 @@ new one: without it there is nothing to read); reveal runs the same core directl
 function does not serve it: its output is the whole lake). What is printed never holds the
 subject's id, their lookup id or their key link; export and reveal write personal data, in clear,
 to the file or folder given (created owner-only) or to standard output.
+
+export finds the subject's objects as the deployed function does (``query.export_finder``): with
+``athena``, offline, DuckDB searches the copy of the lake ``make run`` left in ``./out`` for their
+key link (``tools.lake_finder``; objects the copy lacks are read in full); with ``scan``, every
+object of the range is read.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rights.finder import FinderError
 from rights.settings import ConfigurationError
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
 from twin.pipeline import ROOT
@@ -66,6 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.add_argument("--to", dest="end", type=_day, help="last day (UTC), included")
         if name == "export":
             p.add_argument("--output", help="file for the JSON lines (created owner-only); default: standard output")
+            p.add_argument("--finder", choices=("athena", "scan"), default=None,
+                           help="how the subject's objects are found: athena (offline: DuckDB over --lake-copy, the "
+                                "stand-in for Athena) or scan (every object); default: the configuration's "
+                                "query.export_finder")
+            p.add_argument("--lake-copy", default="out", help="the twin's copy of the lake (default: out, as make run)")
         p.add_argument("--state-dir", default=str(ROOT / ".twin"), help="the local cloud's state folder (default .twin)")
         p.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
                        help=f"as cdk -c: {CONTEXT_KEY}='{{...}}' over cdk.json (the same as the make run that made the cloud)")
@@ -133,12 +144,28 @@ def _check_output_dir(path: str | None) -> None:
         raise UsageError(f"--output-dir {path}: exists and is not an empty folder (reveal writes into a new or empty one)")
 
 
-def _invoke(config, payload: dict) -> dict:
+def _invoke(config, payload: dict, settings=None) -> dict:
     from rights.handler import make_handler
     from twin.lambdas import FakeLambdaContext, invoke
 
     ctx = FakeLambdaContext(config.rights_function_name, config.rights.timeout_seconds, config.rights.memory_mb)
-    return invoke(make_handler(), json.dumps(payload).encode("utf-8"), ctx)
+    return invoke(make_handler(settings), json.dumps(payload).encode("utf-8"), ctx)
+
+
+def _export_settings(config, res, contracts, args):
+    """The function's settings from the environment (the twin's), with the offline stand-in for
+    its Athena search unless the export scans."""
+    from rights.settings import Settings
+
+    if (args.finder or config.query.export_finder) == "scan":
+        return Settings()
+    import boto3
+
+    from rights.aws import S3Lake
+    from tools.lake_finder import LocalFinder
+
+    lake = S3Lake(boto3.client("s3"), res.bucket)  # the local cloud's lake (twin_environment's endpoint)
+    return Settings(finder=LocalFinder(lake, Path(args.lake_copy) / res.bucket, config.delivery.data_prefix, contracts))
 
 
 def cmd_forget(config, cloud, args) -> int:
@@ -154,13 +181,13 @@ def cmd_forget(config, cloud, args) -> int:
     return 0
 
 
-def cmd_export(config, cloud, args) -> int:
+def cmd_export(config, cloud, args, settings=None) -> int:
     payload = {"action": "export", "subject_id": args.subject_id}
     if args.start:
         payload["from"] = args.start.isoformat()  # without --to: up to today (the function's default)
     if args.end:
         payload["to"] = args.end.isoformat()
-    answer = _invoke(config, payload)
+    answer = _invoke(config, payload, settings)
     if "error" in answer:
         print(f"export refused: {answer['error']}", file=sys.stderr)
         return 2
@@ -189,10 +216,22 @@ def cmd_export(config, cloud, args) -> int:
               f"{s['objects_total']:,} lake objects ({s['records_read']:,} records read); tokens opened "
               f"{s['tokens_opened']:,}, not opened {_reasons(s['tokens_unopened'])}; records of unknown contracts "
               f"{s['unknown_contract']:,}{where}", file=sys.stderr)
+        print(f"export: {_search(s.get('search') or {}, args.lake_copy)}", file=sys.stderr)
         if answer.get("incomplete"):
             print(f"export: INCOMPLETE: {answer['incomplete']}", file=sys.stderr)
             return 1
     return 0
+
+
+def _search(search: dict, copy: str) -> str:
+    """How the objects were chosen, in a line."""
+    if search.get("finder") != "duckdb":
+        return "every lake object of the range was read (--finder scan)"
+    line = (f"objects chosen by DuckDB over {copy}/ (the local stand-in for the deployed Athena query): "
+            f"{search['objects_found']:,} of {search['objects_in_copy']:,} copied objects of the range hold the link")
+    if search["objects_not_in_copy"]:
+        line += f"; {search['objects_not_in_copy']:,} not in the copy were read in full (`make run` refreshes it)"
+    return line
 
 
 def _reasons(counts: dict) -> str:
@@ -275,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             cloud = running(args.state_dir)
             res = find_resources(config, cloud)
             return _run(config, cloud, res, args)
-    except (UsageError, ServerError, ResourceMismatch, ConfigurationError) as exc:
+    except (UsageError, ServerError, ResourceMismatch, ConfigurationError, FinderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
@@ -289,9 +328,10 @@ def _run(config, cloud, res, args) -> int:
     from twin.lambdas import twin_environment
     from twin.resources import recorded_retention
 
+    contracts = load_contracts(config.contracts)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "contracts.json"
-        bundle.write_text(bundle_json(load_contracts(config.contracts)), encoding="utf-8")
+        bundle.write_text(bundle_json(contracts), encoding="utf-8")
         env = res.rights_environment(config, str(bundle))
         # the receipt states what the local cloud ran with (the table's recovery, the scrubbers' TTL),
         # not what this command's CONTEXT says
@@ -299,7 +339,9 @@ def _run(config, cloud, res, args) -> int:
         with twin_environment(cloud.endpoint, env):
             if args.command == "reveal":
                 return cmd_reveal(args)
-            return (cmd_forget if args.command == "forget" else cmd_export)(config, cloud, args)
+            if args.command == "forget":
+                return cmd_forget(config, cloud, args)
+            return cmd_export(config, cloud, args, _export_settings(config, res, contracts, args))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@
   ciphertext that no key opens; the lake is not rewritten. A second forget destroys nothing more
   and names the first receipt.
 * ``export(subject_id, start, end)``: the subject's records (Art. 15 and 20), their tokens opened,
-  the subject field holding their id again. A forgotten subject: no data, the receipt named.
+  the subject field holding their id again. A forgotten subject: no data, the receipt named. With
+  a ``finder`` (``rights.finder``: Athena deployed, DuckDB offline) only the objects it names are
+  read; without one, every object of the range. Either way each record is checked the same way,
+  so both return the same records.
 * ``reveal(purpose, start, end)``: every record, with the tokens of the fields that serve
   ``purpose`` opened for the subjects who consented to it, as recorded in the event (a privacy
   stream, as a batch). Other tokens stay tokens.
@@ -30,6 +33,7 @@ from privacy.contract import Contract
 from privacy.subjects import ROOT_VERSION, KeyStore, Opener, Root, Tombstone
 from privacy.tokens import TokenError, is_token
 
+from .finder import FinderError, LinkFinder
 from .lake import object_keys, partition_prefixes, read_objects
 from .ports import Lake, ReadOnlyStore, Receipts, RootReader
 from .receipt import ALREADY, FORGOTTEN, NO_KEY, Retention, erasure_receipt, iso, receipt_key
@@ -69,6 +73,7 @@ class Scan:
     opened: int = 0  # tokens opened
     left: int = 0  # reveal: tokens of the purpose, left as tokens for want of the subject's consent
     unopened: Counter = field(default_factory=Counter)  # tokens that did not open, by reason
+    search: dict = field(default_factory=dict)  # export: how the objects were chosen (rights.finder.Found.report)
 
     @property
     def complete(self) -> bool:
@@ -78,7 +83,7 @@ class Scan:
         return {"complete": self.complete, "objects": self.objects, "objects_total": self.objects_total,
                 "records_read": self.records, "records_returned": self.returned, "unreadable_lines": self.unreadable,
                 "unknown_contract": self.unknown_contract, "tokens_opened": self.opened, "tokens_left": self.left,
-                "tokens_unopened": dict(sorted(self.unopened.items()))}
+                "tokens_unopened": dict(sorted(self.unopened.items())), **({"search": self.search} if self.search else {})}
 
 
 @dataclass
@@ -123,7 +128,7 @@ class _NoRoot:
 
 class Rights:
     def __init__(self, store: KeyStore, root: RootReader, lake: Lake, receipts: Receipts, contracts: Iterable[Contract], *,
-                 lake_prefix: str = "data/", retention: Retention | None = None,
+                 lake_prefix: str = "data/", retention: Retention | None = None, finder: LinkFinder | None = None,
                  now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_receipt_id):
         self.store = store
         self.root_reader = root
@@ -132,6 +137,7 @@ class Rights:
         self.views = Views(contracts)
         self.lake_prefix = lake_prefix
         self.retention = retention or Retention()
+        self.finder = finder
         self.now = now
         self.new_id = new_id
 
@@ -200,12 +206,25 @@ class Rights:
         if isinstance(item, Tombstone):
             earlier = self._earlier(item)
             return Export("forgotten", iter(()), scan, {k: earlier[k] for k in ("id", "at", "key", "on_file")})
-        records = self._export(subject_id, item.link, self._opener(root, {item.link: (id, item)}), prefixes, scan, stop)
+        keys = self._holding(item.link, start, end, prefixes, scan, stop)  # a failed search raises here
+        records = self._export(subject_id, item.link, self._opener(root, {item.link: (id, item)}), keys, scan, stop)
         return Export("found", records, scan)
 
-    def _export(self, subject_id, link: str, opener: Opener, prefixes, scan: Scan, stop) -> Iterator[Opened]:
+    def _holding(self, link: str, start: date | None, end: date | None, prefixes: list[str], scan: Scan, stop) -> list[str]:
+        """The objects to read: those the finder names (each checked to be in the range's
+        partitions), or every object of the range."""
+        if self.finder is None:
+            scan.search = {"finder": "scan"}
+            return object_keys(self.lake, prefixes)
+        found = self.finder.find(link, start, end, stop)
+        outside = next((k for k in found.keys if not k.startswith(tuple(prefixes))), None)
+        if outside is not None:
+            raise FinderError(f"export: the search named {outside}, outside the requested partitions: nothing was exported")
+        scan.search = found.report
+        return found.keys
+
+    def _export(self, subject_id, link: str, opener: Opener, keys: list[str], scan: Scan, stop) -> Iterator[Opened]:
         needle = link.encode()  # base64url and "k:": written as is in JSON
-        keys = object_keys(self.lake, prefixes)
         scan.objects_total = len(keys)
         for key, body in read_objects(self.lake, keys, stop):
             scan.objects += 1

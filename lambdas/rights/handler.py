@@ -11,7 +11,11 @@
 
 A bad payload gets ``{"error": "...", "field": "..."}`` naming the field, never a value of it.
 Logs carry the action, outcomes, counts and receipt ids: never a subject id, nor any record's
-content. A failure of AWS fails the invocation (nothing is reported done that was not).
+content. A failure of AWS fails the invocation (nothing is reported done that was not); so does a
+search for the subject's objects that did not answer (``rights.finder.FinderError``: an Athena
+query failed, was cancelled or ran out of time), with a message that names its state and id.
+``scan.search`` says how the objects were chosen: ``{"finder": "scan"}``, or Athena's query id,
+bytes scanned and objects found.
 
 ``make_handler`` takes the dependencies (settings: key store, root reader, lake, receipts,
 contracts; logger); ``lambda_handler`` builds them from the environment at its first invocation.
@@ -28,6 +32,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from .core import NoKeys
+from .finder import FinderError
 from .records import to_line
 from .request import BadRequest, parse
 from .settings import Settings
@@ -68,7 +73,11 @@ def make_handler(settings: Settings | None = None, logger: Logger | None = None,
         stop = None
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             stop = lambda: context.get_remaining_time_in_millis() < TIME_MARGIN_MS  # noqa: E731
-        result = rights.export(request.subject_id, request.start, request.end, stop=stop)
+        try:
+            result = rights.export(request.subject_id, request.start, request.end, stop=stop)
+        except FinderError:
+            logger.info("export failed", extra={"reason": "search_failed"})
+            raise
         out: dict[str, Any] = {"action": "export", "status": result.status}
         if result.status != "found":
             logger.info("export done", extra={"status": result.status})
@@ -100,7 +109,8 @@ def make_handler(settings: Settings | None = None, logger: Logger | None = None,
                                  "narrow from/to and export the rest separately")
         logger.info("export done", extra={"status": "found", "records": records, "inline": out["lines"] is not None,
                                           "objects": scan["objects"], "objects_total": scan["objects_total"],
-                                          "unopened": scan["tokens_unopened"], "unknown_contract": scan["unknown_contract"]})
+                                          "unopened": scan["tokens_unopened"], "unknown_contract": scan["unknown_contract"],
+                                          "search": scan.get("search")})
         return out
 
     @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -10,6 +10,10 @@
   package, as the scrubber's).
 * ``SUBJECT_KEYS_CACHE_TTL_S``, ``SUBJECT_KEYS_PITR_DAYS``, and optionally
   ``STREAM_RETENTION_HOURS`` and ``QUARANTINE_EXPIRATION_DAYS``: what the receipt states.
+* ``EXPORT_FINDER``: how an export finds the subject's objects: ``athena`` (a query, see
+  ``rights.athena``) or ``scan`` (every object of the range; the default when unset). With
+  ``athena``: ``ATHENA_WORKGROUP``, ``GLUE_DATABASE``, ``GLUE_TABLE``, ``EXPORT_SUBJECT_PATHS`` (the
+  subject columns, ``rights.finder.dump_paths``) and ``EXPORT_QUERY_TIMEOUT_S`` (the longest wait).
 
 Anything missing or malformed fails the invocation with a message naming the variable.
 """
@@ -23,12 +27,17 @@ from pathlib import Path
 from privacy.contract import Contract, load_bundle
 
 from .core import Rights
+from .finder import LinkFinder, load_paths
 from .ports import Lake, Receipts, RootReader
 from .receipt import Retention
 
 
 class ConfigurationError(RuntimeError):
     pass
+
+
+FINDERS = ("athena", "scan")
+_ATHENA_NEEDS = ("ATHENA_WORKGROUP", "GLUE_DATABASE", "GLUE_TABLE", "EXPORT_SUBJECT_PATHS")
 
 
 def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -60,7 +69,8 @@ class Settings:
     root reader (DynamoDB + KMS), the lake and the receipts (S3), the contracts (the bundle)."""
 
     def __init__(self, env: Mapping[str, str] = os.environ, *, store=None, root: RootReader | None = None,
-                 lake: Lake | None = None, receipts: Receipts | None = None, contracts: list[Contract] | None = None):
+                 lake: Lake | None = None, receipts: Receipts | None = None, contracts: list[Contract] | None = None,
+                 finder: LinkFinder | None = None):
         needed = ()
         if store is None or root is None:
             needed += ("SUBJECT_KEYS_TABLE", "SUBJECT_KEYS_ROOT_KEY")
@@ -94,7 +104,30 @@ class Settings:
             lake = lake if lake is not None else S3Lake(s3, env["LAKE_BUCKET"])
             receipts = receipts if receipts is not None else S3Receipts(s3, env["RECEIPTS_BUCKET"])
         self.store, self.root, self.lake, self.receipts = store, root, lake, receipts
+        self.finder = finder if finder is not None else finder_from(env, self.lake_prefix)
 
     def rights(self, **kw) -> Rights:
         return Rights(self.store, self.root, self.lake, self.receipts, self.contracts, lake_prefix=self.lake_prefix,
-                      retention=self.retention, **kw)
+                      retention=self.retention, finder=self.finder, **kw)
+
+
+def finder_from(env: Mapping[str, str], lake_prefix: str) -> LinkFinder | None:
+    """The export's finder as ``EXPORT_FINDER`` says: None for ``scan`` (or unset)."""
+    kind = env.get("EXPORT_FINDER", "").strip() or "scan"
+    if kind not in FINDERS:
+        raise ConfigurationError(f"EXPORT_FINDER must be one of {', '.join(FINDERS)}, got {kind!r}")
+    if kind == "scan":
+        return None
+    _required(env, (*_ATHENA_NEEDS, "LAKE_BUCKET"))
+    try:
+        paths = load_paths(env["EXPORT_SUBJECT_PATHS"])
+    except ValueError:
+        raise ConfigurationError("EXPORT_SUBJECT_PATHS must be the subject columns as the stack writes them "
+                                 "(a JSON list of {names, json_from})") from None
+    import boto3
+
+    from .athena import AthenaFinder
+
+    return AthenaFinder(boto3.client("athena"), workgroup=env["ATHENA_WORKGROUP"], database=env["GLUE_DATABASE"],
+                        table=env["GLUE_TABLE"], bucket=env["LAKE_BUCKET"], data_prefix=lake_prefix, paths=paths,
+                        timeout_s=_int(env, "EXPORT_QUERY_TIMEOUT_S", 300, 1, 900))

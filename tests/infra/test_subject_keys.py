@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from tests.infra.conftest import actions, policies_of, ref_id, synth
+from tests.infra.test_export_search import export_search_statements
 from tests.infra.test_security import ADMIN, ROOT_ARN, _denied, _resolve
 
 ROOT_CONTEXT = {"StringEquals": {"kms:EncryptionContext:purpose": "pii-subject-keys-root"}}
@@ -198,6 +199,7 @@ def test_the_rights_function_may_only_forget_read_the_data_prefix_and_write_rece
         (["s3:PutObject"], exports, None),
         (["s3:GetObject"], receipts, None),  # receipts, never exports
         (["kms:Decrypt", "kms:GenerateDataKey"], arn["receipts_key"], None),
+        *export_search_statements(template),  # the export's Athena search (tests/infra/test_export_search.py)
     ]
     assert got == sorted({(a, json.dumps(r), json.dumps(c)) for acts, r, c in want for a in acts})
     assert "ManagedPolicyArns" not in template.find_resources("AWS::IAM::Role")[role]["Properties"]
