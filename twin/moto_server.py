@@ -10,6 +10,9 @@ iteration", a 500), and the scrubber's invocation fails: its whole batch was qua
 copies, all of the same state, are made once per table and transaction, and transactions run one
 at a time; moto's semantics stay the same (tests/unit/keystore/conftest.py does the same in
 process).
+
+And moto's instance tracking is turned off: it holds every model instance ever made (each copy
+of the table too), so the server's memory grew without bound from run to run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 import types
 
 from moto import server
+from moto.core.common_models import BaseModel
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
@@ -47,8 +51,17 @@ def transact_write_items(self, transact_items):
             dynamodb_models.copy = saved
 
 
+def _untracked_new(cls, *args, **kwargs):
+    return object.__new__(cls)
+
+
 def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
+    # moto appends every model instance it ever makes to a class-wide list, for its dashboard
+    # (/moto-api/data.json, which the twin does not use), and never lets go: with the table copies
+    # above, the server grew by hundreds of MB per `make run`, and by more each time. Untracked,
+    # an instance lives as long as the state that holds it.
+    BaseModel.__new__ = staticmethod(_untracked_new)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,23 @@ def test_a_transaction_copies_the_table_once_and_keeps_its_semantics(table_copie
     assert table_copies == ["t"]
     assert "Item" not in db.get_item(TableName="t", Key={"id": {"S": "s#new"}})
     assert db.scan(TableName="t", Select="COUNT")["Count"] == 100
+
+
+def test_the_server_holds_no_model_instance_beyond_its_state(monkeypatch):
+    """moto tracks every model instance it makes, copies of the table included, forever; the
+    server turns that off, or its memory grows from run to run without bound."""
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.dynamo_type import Item
+
+    monkeypatch.setattr(BaseModel, "__new__", BaseModel.__new__)  # restored after the test
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)
+    moto_server.install()
+    with mock_aws():  # (leaving it resets moto's tracking: the counts are taken inside)
+        before = len(Item.instances_tracked)
+        c = boto3.client("dynamodb", region_name="us-east-1")
+        c.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                       AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        for n in range(10):
+            c.transact_write_items(TransactItems=_puts([f"s{n}-{j}" for j in range(100)]))
+        assert c.scan(TableName="t", Select="COUNT")["Count"] == 1000
+        assert len(Item.instances_tracked) == before
