@@ -51,7 +51,7 @@ def transact_write_items(self, transact_items):
             dynamodb_models.copy = saved
 
 
-def _untracked_new(cls, *args, **kwargs):
+def _untracked_new(cls, *_args, **_kwargs):
     return object.__new__(cls)
 
 
