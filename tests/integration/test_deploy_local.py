@@ -41,7 +41,8 @@ def test_the_rehearsal_deploys_the_stack_on_moto_checks_it_and_deploys_again(tmp
         skipped = _line(first, "moto skipped:")
         assert all(t in skipped for t in SKIPPED_AT_LEAST), skipped
         assert "not produced (each names a skipped resource): DeliveryStreamName" in first
-        assert _line(first, "Lambda code").startswith("Lambda code         3 function(s) run the asset the CLI uploaded")
+        # five functions: producer, scrubber, rights, backfill, redrive
+        assert _line(first, "Lambda code").startswith("Lambda code         5 function(s) run the asset the CLI uploaded")
         assert "PROBLEM" not in first and _line(first, "result") == "result              ok"
 
         # what the report says is there, is there, under the rehearsal's prefix
