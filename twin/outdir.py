@@ -44,6 +44,7 @@ class OutDir:
     replaced_earlier_run: bool = False
     data_objects: int = 0
     quarantine_objects: int = 0
+    unsafe_keys: int = 0  # lake objects whose key is not a plain relative path: never copied
     bucket: str = ""
 
     def holds(self) -> str:
@@ -53,11 +54,17 @@ class OutDir:
 
         text = (f"a copy of the local lake s3://{self.bucket}/ (data and quarantine): {n(self.data_objects, 'data')}, "
                 f"{n(self.quarantine_objects, 'quarantine')}, {MARKER}")
+        if self.unsafe_keys:
+            text += (f"; {self.unsafe_keys:,} object{'' if self.unsafe_keys == 1 else 's'} NOT copied: "
+                     "key not a plain relative path ('..', '.', an empty or absolute part)")
         return text + ("  (refreshed: the earlier copy was removed first)" if self.replaced_earlier_run else "")
 
     def write_objects(self, bucket: str, objects: dict[str, bytes], *, quarantine: bool) -> None:
         """Copy delivered objects, GZIP-compressed as they are in S3, under ``<bucket>/<key>``."""
         self.bucket = bucket
+        safe = {k: v for k, v in objects.items() if _plain_key(bucket) and _plain_key(k)}
+        self.unsafe_keys += len(objects) - len(safe)
+        objects = safe
         try:
             for key, body in objects.items():
                 p = self.path / bucket / key
@@ -78,6 +85,13 @@ class OutDir:
             _write_private(self.path / MARKER, json.dumps({"written_by": WRITTEN_BY, **summary}, indent=2).encode())
         except OSError as exc:
             raise OutDirError(f"--out {self.path}: cannot write {MARKER} ({exc.strerror or exc})") from None
+
+
+def _plain_key(key: str) -> bool:
+    """An S3 key that names a file below the copy's folder, and nothing else: S3 takes any key
+    (``../../x``, ``/etc/x``, ``a//b``), a file system resolves them; such an object is not copied."""
+    parts = key.split("/")
+    return bool(key) and "\0" not in key and "\\" not in key and all(p not in ("", ".", "..") for p in parts)
 
 
 def _written_by_twin(folder: Path) -> bool:

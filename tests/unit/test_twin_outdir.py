@@ -6,6 +6,8 @@ import json
 import os
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from twin.outdir import MARKER, OutDirError, prepare
 
@@ -119,3 +121,35 @@ def test_the_copy_of_the_lake_is_owner_only(tmp_path):
     files = [p for p in root.rglob("*") if p.is_file()]
     assert len(files) == 3 and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in root.rglob("*") if p.is_dir())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(["data"])
+@example(["quarantine", "..", "..", "x.gz"])
+@given(st.lists(st.sampled_from(["..", ".", "", "data", "quarantine", "x.gz", "/", "\\\\..", "a\x00b"]), min_size=1, max_size=8))
+def test_a_lake_key_never_writes_outside_its_bucket_folder(tmp_path, parts):
+    """S3 takes any key; the copy refuses those a file system would resolve elsewhere (a hostile
+    user put ``quarantine/../../../../tmp/x`` in the local lake, and the copy wrote /tmp/x)."""
+    root = tmp_path / "case"
+    root.mkdir(exist_ok=True)
+    out = prepare(root / "out")
+    key = "/".join(parts)
+    try:
+        out.write_objects("b", {key: b"raw\n", "data/ok.gz": b"1\n"}, quarantine=False)
+    except OutDirError:  # a key that is a folder of the other ("data"): refused, nothing outside
+        out.data_objects = 2 - out.unsafe_keys
+    finally:
+        written = {p for p in tmp_path.rglob("*") if p.is_file()}
+        import shutil
+
+        shutil.rmtree(root)
+    bucket = (root / "out" / "b").resolve()
+    assert all(p.resolve().is_relative_to(bucket) or p.name == MARKER for p in written)
+    assert out.data_objects + out.unsafe_keys == 2
+
+
+def test_an_unsafe_key_is_counted_and_said(tmp_path):
+    out = prepare(tmp_path / "out")
+    out.write_objects("b", {"quarantine/processing-failed/../../data/evil.gz": b"raw\n", "data/x.gz": b"1\n"}, quarantine=True)
+    assert not (tmp_path / "out" / "b" / "data" / "evil.gz").exists() and out.quarantine_objects == 1
+    assert "1 object NOT copied" in out.holds()
