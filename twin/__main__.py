@@ -22,7 +22,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
-from twin.outdir import OutDirError, prepare
+from twin.outdir import OutDirError, check, prepare
 from twin.pipeline import DEFAULT_EVENTS_PER_SECOND, ROOT, ProducerError, push_file, redrive_quarantine, run_pipeline
 from twin.prices import DEFAULT_PRICES, PriceError, load_prices
 from twin.push import read_events
@@ -179,10 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as exc:  # named by the file, nothing of its content
                 print(f"error: push: {args.file}: cannot be read ({exc.strerror or type(exc).__name__})", file=sys.stderr)
                 return 2
-        out = prepare(args.out)  # refused before the local cloud is touched
+        check(args.out)  # refused before the local cloud is touched
         with command_lock(Path(args.state_dir)):
             # a redrive reads what earlier commands left: a new, empty local cloud has nothing for it
             cloud = running(args.state_dir) if args.command == "redrive" else ensure_running(args.state_dir, args.port)
+            out = prepare(args.out)  # emptied only now: a command refused (wrong port, no server) keeps the copy
             common = dict(config=config, cloud=cloud, out_dir=out, throughput_limits=not args.no_throughput_limits,
                           events_per_second=args.rate, prices=prices)
             if args.command == "redrive":

@@ -119,6 +119,36 @@ def _foreign(folder: Path) -> Path | None:
     return None
 
 
+def check(out_dir: str | Path) -> None:
+    """Refuse ``out_dir`` as ``prepare`` would, touching nothing (a command checks it before it
+    starts, and empties it only once it can run: a refused command leaves the earlier copy)."""
+    path = Path(out_dir).absolute()
+    try:
+        _refusal(path)
+    except OSError as exc:
+        raise OutDirError(f"--out {path}: cannot use it as the output folder ({exc.strerror or exc})") from None
+
+
+def _refusal(path: Path) -> bool:
+    """Raise OutDirError if ``path`` cannot be the output folder; True if it holds an earlier copy."""
+    if path.exists() and not path.is_dir():
+        raise OutDirError(f"--out {path}: exists and is not a folder")
+    if not (path.is_dir() and any(path.iterdir())):
+        return False
+    if not _written_by_twin(path):
+        raise OutDirError(
+            f"--out {path}: the folder is not empty and has no {MARKER} from an earlier twin run; "
+            "give a new or empty folder (the twin replaces its own output, and nothing else)"
+        )
+    stray = _foreign(path)
+    if stray is not None:
+        raise OutDirError(
+            f"--out {path}: holds {stray}, which a twin run does not write; move it away or give "
+            "another folder (the twin replaces its own output, and nothing else)"
+        )
+    return True
+
+
 def prepare(out_dir: str | Path) -> OutDir:
     """Make ``out_dir`` ready for one command: created if missing, emptied of an earlier twin
     command's output, refused if it holds anything else. Leaves the marker in it, so that a command
@@ -126,20 +156,7 @@ def prepare(out_dir: str | Path) -> OutDir:
     path = Path(out_dir).absolute()
     replaced = False
     try:
-        if path.exists() and not path.is_dir():
-            raise OutDirError(f"--out {path}: exists and is not a folder")
-        if path.is_dir() and any(path.iterdir()):
-            if not _written_by_twin(path):
-                raise OutDirError(
-                    f"--out {path}: the folder is not empty and has no {MARKER} from an earlier twin run; "
-                    "give a new or empty folder (the twin replaces its own output, and nothing else)"
-                )
-            stray = _foreign(path)
-            if stray is not None:
-                raise OutDirError(
-                    f"--out {path}: holds {stray}, which a twin run does not write; move it away or give "
-                    "another folder (the twin replaces its own output, and nothing else)"
-                )
+        if _refusal(path):
             for entry in path.iterdir():
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             replaced = True

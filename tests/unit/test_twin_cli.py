@@ -171,3 +171,23 @@ def test_a_redrive_with_a_bad_range_or_no_local_cloud_is_refused_in_one_line(tmp
     err = capsys.readouterr().err
     assert err.startswith("error: no local cloud is running") and "make run" in err and "Traceback" not in err
     assert not (state / "server.json").exists()
+
+
+def test_a_refused_command_keeps_the_earlier_copy_of_the_lake(tmp_path, monkeypatch, capsys):
+    """A command that cannot run (the server already runs on another port) leaves ./out as it was:
+    it used to empty it first, and make query then counted 0 events without a word."""
+    import twin.__main__ as cli
+    from twin.outdir import prepare
+    from twin.server import ServerError
+
+    out = prepare(tmp_path / "out")
+    out.write_objects("b", {"data/x.gz": b"{}\n"}, quarantine=False)
+    out.write_summary({"complete": True})
+
+    def refuse(*_a, **_k):
+        raise ServerError("the twin's server already runs on port 4690; stop it with make down")
+
+    monkeypatch.setattr(cli, "ensure_running", refuse)
+    code = cli.main(["run", "--events", "1", "--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")])
+    assert code == 2 and "already runs" in capsys.readouterr().err
+    assert (tmp_path / "out" / "b" / "data" / "x.gz").exists()
