@@ -48,12 +48,18 @@ def connect(out: Path, contracts, data_prefix: str, quarantine_prefix: str, data
     """An in-memory DuckDB with the views over the lake copy in ``out``."""
     import duckdb
 
-    stmts = views_sql(contracts, lake_files(out, data_root), lake_files(out, quarantine_root), data_prefix, quarantine_prefix)
+    data, quarantine = lake_files(out, data_root), lake_files(out, quarantine_root)
+    stmts = views_sql(contracts, data, quarantine, data_prefix, quarantine_prefix)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
         for stmt in stmts:
             con.execute(stmt)
+        # The query reads the lake copy's files and nothing else: no other file read or written, no
+        # database attached, no extension installed, and the settings locked against SET.
+        con.execute("SET allowed_paths = ?", [[str(Path(p).absolute()) for p in data + quarantine]])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     except duckdb.Error as exc:
         raise QueryError(f"{out}: cannot define the views over it: {_safe_message(exc)}") from None
     return con
@@ -64,6 +70,11 @@ def _safe_message(exc: Exception) -> str:
     import duckdb
 
     kind = type(exc).__name__
+    if isinstance(exc, duckdb.PermissionException):
+        return ("refused: a query reads the lake copy's views and files only (no other file read or written, "
+                "no ATTACH, COPY TO, INSTALL or LOAD, no SET of the locked settings)")
+    if isinstance(exc, duckdb.InvalidInputException) and "configuration" in str(exc):
+        return "refused: the query's settings are locked"
     if isinstance(exc, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
         return str(exc).strip().splitlines()[0]
     return (f"{kind} while running the query (DuckDB's message is not shown: it can quote a value from the lake; "

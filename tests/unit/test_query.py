@@ -215,6 +215,30 @@ def test_the_quarantine_view_never_reads_the_raw_data(lake):
     assert "rawData" not in cols and "errorCode" in cols
 
 
+@pytest.mark.parametrize("sql", [
+    "select * from read_text('{secret}')",
+    "select count(*) from glob('{folder}/*')",
+    "copy (select 1) to '{folder}/written.csv'",
+    "copy (select * from events) to '{out}/bucket/data/copied.csv'",
+    "attach '{folder}/other.duckdb' as other",
+    "set enable_external_access = true",
+    "set allowed_paths = ['{secret}']",
+    "install httpfs",
+])
+def test_a_query_reads_the_lake_copy_and_nothing_else(lake, tmp_path, capsys, sql):
+    """A hostile user read /etc/passwd, wrote files and attached databases through make query."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    secret = folder / "secret.txt"
+    secret.write_text("not for the query\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["--out", str(lake[0]), sql.format(secret=secret, folder=folder, out=lake[0])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: refused:") and "not for the query" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert run(_connect(lake[0]), "select count(*) from events")[1] == [(len(lake[2]),)]
+
+
 def test_an_empty_lake_has_the_views_and_no_rows(tmp_path):
     (tmp_path / "out").mkdir()
     con = _connect(tmp_path / "out")
