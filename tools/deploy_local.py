@@ -9,7 +9,8 @@ bundled locally (``stacks/bundling.py``: pip, no Docker); deploy uploads the ass
 bucket and creates (or updates) the stack on moto's CloudFormation. Then the report: which resource
 types moto skipped, the stack's outputs against the template's and the configuration's names, and
 each resource moto created looked up with its service's API. Exit status 1 if an output or a created
-resource is missing or wrong, 2 if the rehearsal could not run.
+resource is missing or wrong or the configuration is invalid (as every command of the repo), 2 if
+the rehearsal could not run.
 
 Where moto falls short, the rehearsal works around it, and the README (Deploy rehearsal) says so:
 

@@ -69,6 +69,8 @@ class DeliveryStats:
     # for the cost estimate
     record_sizes: array = field(default_factory=lambda: array("L"))  # every record read, in order
     handler_ms: list[float] = field(default_factory=list)  # each invocation's handler time, on this machine
+    invocation_records: list[int] = field(default_factory=list)  # and its records (retries included)
+    invocation_keystore: list[tuple[int, float]] = field(default_factory=list)  # and its key-store calls, ms waited
     records_invoked: int = 0  # records in the invocations that returned (retries not counted)
     request_overhead_bytes: int = 0  # request bytes that are not base64 record data, over those invocations
     data_bytes_gz: int = 0  # GZIP objects written (data)
@@ -121,14 +123,18 @@ class FirehoseEmulator:
         account: str,
         lambda_arn: str,
         positions: dict[str, str] | None = None,
+        keystore_probe: Callable[[], tuple[int, float]] | None = None,
     ):
         """``positions``: per shard, the last sequence number an earlier delivery took (None:
-        everything in the stream is pending)."""
+        everything in the stream is pending). ``keystore_probe``: the key store's calls and ms
+        waited so far, read around each invocation to tell them apart (the first one's are the
+        cold start's)."""
         self.kinesis = kinesis
         self.s3 = s3
         self.config = config
         self.handler = handler
         self.context_factory = context_factory
+        self.keystore_probe = keystore_probe or (lambda: (0, 0.0))
         self.bucket = bucket
         self.kms_key_arn = kms_key_arn
         self.region = region
@@ -205,14 +211,18 @@ class FirehoseEmulator:
         }
         return event, by_id
 
-    def _invoke(self, event_json: bytes) -> dict:
+    def _invoke(self, event_json: bytes, records: int) -> dict:
         """One Lambda invocation across a JSON boundary, with Lambda's payload limits."""
         event, context = json.loads(event_json), self.context_factory()
+        calls, waited = self.keystore_probe()
         started = time.perf_counter()
         try:
             resp = self.handler(event, context)
         finally:  # a failed invocation is billed too
             self.stats.handler_ms.append((time.perf_counter() - started) * 1000)
+            self.stats.invocation_records.append(records)
+            calls_after, waited_after = self.keystore_probe()
+            self.stats.invocation_keystore.append((calls_after - calls, waited_after - waited))
         out = json.dumps(resp).encode("utf-8")
         self.stats.max_response_bytes = max(self.stats.max_response_bytes, len(out))
         if len(out) > LAMBDA_PAYLOAD_LIMIT:
@@ -260,7 +270,7 @@ class FirehoseEmulator:
         for attempts in range(1, self.config.delivery.processor_retries + 2):  # noqa: B007 - read after the loop
             self.stats.invocations += 1
             try:
-                records = self.validate_response(self._invoke(event_json), ids)
+                records = self.validate_response(self._invoke(event_json, len(batch)), ids)
                 break
             except ContractViolation as exc:
                 last = exc

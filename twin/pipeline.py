@@ -237,6 +237,7 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
         account=ACCOUNT,
         lambda_arn=res.scrubber_arn,
         positions=cloud.delivered(config.delivery_stream_name),
+        keystore_probe=_keystore_probe(scrubber_handler),
     )
     pending_before = emulator.source.count_pending()
     redriven = None
@@ -269,6 +270,7 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
     summary = Summary(
         command=kind,
         seed=seed,
+        direct=direct is not None,
         redrive=redriven,
         endpoint=cloud.endpoint,
         server_pid=cloud.pid,
@@ -322,20 +324,34 @@ def _run(kind, cloud, config, contracts, requests, out, throughput_limits, inspe
     return summary
 
 
+def _keystore(scrubber_handler):
+    """The scrubber's key store, once its first invocation has built it (None before)."""
+    cached = scrubber_handler.deployed_handler.cache_info().currsize
+    return scrubber_handler.deployed_handler().settings.store if cached else None
+
+
+def _keystore_probe(scrubber_handler):
+    """The key store's calls and ms waited so far: the emulator reads it around each invocation."""
+    def probe() -> tuple[int, float]:
+        store = _keystore(scrubber_handler)
+        return sum(getattr(store, "calls", {}).values()), sum(getattr(store, "waited_ms", {}).values())
+    return probe
+
+
 def _cost(config, stats, scrubber_handler, events_per_second, prices) -> dict | None:
     """The cost estimate (``twin.cost``) of what this command delivered; None if nothing went through."""
-    from twin.cost import Deployment, Usage, estimate, render
+    from twin.cost import Deployment, Usage, estimate, render, split_timings
     from twin.prices import load_prices
 
     events = stats.records_read - stats.dropped  # a record put back and read again is one event
     if events <= 0:
         return None
     prices = prices or load_prices()
-    store = scrubber_handler.deployed_handler().settings.store if scrubber_handler.deployed_handler.cache_info().currsize else None
+    store = _keystore(scrubber_handler)
     calls, usage = getattr(store, "calls", {}), getattr(store, "usage", {})
+    cold, warm = split_timings(stats.handler_ms, stats.invocation_records, stats.invocation_keystore)
     measured = Usage(
-        events=events, record_sizes=stats.record_sizes, handler_ms=stats.handler_ms, records_invoked=stats.records_invoked,
-        keystore_calls=sum(calls.values()), keystore_wait_ms=sum(getattr(store, "waited_ms", {}).values()),
+        events=events, record_sizes=stats.record_sizes, cold=cold, warm=warm,
         request_overhead_bytes=stats.request_overhead_bytes, delivered_bytes=stats.bytes_delivered,
         data_bytes_gz=stats.data_bytes_gz, quarantined=stats.failed, error_bytes_gz=stats.error_bytes_gz,
         kms_requests=sum(n for name, n in calls.items() if name.startswith("kms:")),

@@ -60,6 +60,7 @@ class Summary:
     seed: int | None = None  # run: the producer's seed
     cost: dict | None = None  # the cost estimate per million events (twin.cost); its printed table in "table"
     redrive: dict | None = None  # redrive: the redrive function's answer (twin.redrive); it stands for the producer
+    direct: bool = False  # push --direct: the events were put on the stream as they are, no producer
 
     def check(self) -> None:
         self.counts_add_up = (
@@ -100,14 +101,21 @@ class Summary:
             return [*report_lines(self.redrive, self.lake["bucket"]),
                     f"  PutRecords          {self.producer_batches:>10,}  calls (retried {self.producer_retried:,}, "
                     f"throttled by shard limits {self.throttled_entries:,})"]
+        refused, put_failed = self.nonconforming, self.producer_failed - self.nonconforming
+        if self.direct:
+            producer = "  producer                     -  none: the events were put on the stream as they are (--direct)"
+        else:
+            producer = (f"  producer            {self.producer_invocations:>10,}  "
+                        f"invocation{'' if self.producer_invocations == 1 else 's'}"
+                        + (f" (largest request {self.max_producer_request_bytes:,} bytes; Lambda takes at most "
+                           f"{LAMBDA_PAYLOAD_LIMIT:,})" if self.producer_invocations else " (no events to send)"))
         return [
-            f"  produced            {self.produced:>10,}  ({'' if self.seed is None else f'seed {self.seed}, '}"
-            f"sent {self.sent:,}, failed {self.producer_failed:,}, PutRecords calls {self.producer_batches:,}, "
+            f"  {'events given' if self.input is not None else 'produced':<20}{self.produced:>10,}  ("
+            f"{'' if self.seed is None else f'seed {self.seed}, '}sent {self.sent:,}, "
+            + (f"refused by the producer {refused:,}, " if refused else "")
+            + f"failed to put {put_failed:,}, PutRecords calls {self.producer_batches:,}, "
             f"retried {self.producer_retried:,}, throttled by shard limits {self.throttled_entries:,})",
-            (f"  producer            {self.producer_invocations:>10,}  invocation{'' if self.producer_invocations == 1 else 's'} "
-             f"(largest request {self.max_producer_request_bytes:,} bytes; Lambda takes at most {LAMBDA_PAYLOAD_LIMIT:,})"
-             if self.producer_invocations or self.input is None else
-             "  producer                     -  none: the events were put on the stream as they are (--direct)"),
+            producer,
             *self._refused_lines(),
         ]
 

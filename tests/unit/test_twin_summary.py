@@ -88,3 +88,27 @@ def test_a_redrive_reports_the_redrive_function_in_place_of_the_producer():
                  "counts add up       yes  (put back 9 = delivered 8 + dropped 0 + quarantined 1)"):
         assert line in text, line
     assert "produced" not in text and "producer" not in text
+
+
+def _push(**over) -> Summary:
+    given = {"file": "e.jsonl", "lines": 0, "events": 0, "blank": 0, "refused_lines": [], "producer_refused_lines": []}
+    return _summary(command="push", input=given, **over)
+
+
+def test_only_a_direct_push_says_the_events_went_on_the_stream_as_they_are():
+    empty = dict(produced=0, sent=0, producer_invocations=0, producer_batches=0, read=0, delivered=0, dropped=0,
+                 quarantined=0)
+    direct, plain = _push(direct=True, **empty).report(), _push(**empty).report()
+    assert "put on the stream as they are (--direct)" in direct
+    assert "--direct" not in plain and "  producer                     0  invocations (no events to send)" in plain
+    assert "invocation (largest request 100 bytes" in _push().report()
+
+
+def test_events_the_producer_refused_are_not_reported_as_produced():
+    text = _push(produced=3, sent=0, producer_failed=3, nonconforming=3, refused={"validation_failed": 3},
+                 read=0, delivered=0, dropped=0, quarantined=0).report()
+    assert "  events given                 3  (sent 0, refused by the producer 3, failed to put 0, " in text
+    assert "produced" not in text
+    run = _summary(produced=12, sent=9, producer_failed=3, nonconforming=2, refused={"validation_failed": 2},
+                   read=10, delivered=8).report()
+    assert "  produced                    12  (sent 9, refused by the producer 2, failed to put 1, " in run
