@@ -89,13 +89,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _subject(given: str) -> str:
-    if given != "-":
-        return given
-    text = sys.stdin.read()
-    subject = text[:-1] if text.endswith("\n") else text  # one final newline is the terminal's, not the id's
-    if not subject:
-        raise UsageError("no subject id given (as an argument, or one line on standard input): make forget SUBJECT=<id>")
-    return subject
+    """The subject id, as an argument or ``-`` (one line on standard input). It must be UTF-8 text:
+    events are JSON, so an id that is not can never be a subject's, and forgetting it would only
+    write a tombstone for no one (the message never shows the id)."""
+    if given == "-":
+        stdin = getattr(sys.stdin, "buffer", None)  # bytes: the text layer may have escaped what is not UTF-8
+        try:
+            text = stdin.read().decode("utf-8") if stdin is not None else sys.stdin.read()
+        except UnicodeDecodeError:
+            text = "\udcff"  # not UTF-8: refused below
+        given = text[:-1] if text.endswith("\n") else text  # one final newline is the terminal's, not the id's
+        if not given:
+            raise UsageError("no subject id given (as an argument, or one line on standard input): make forget SUBJECT=<id>")
+    try:
+        given.encode("utf-8")  # bytes that are not UTF-8 (in an argument, say) were decoded as lone surrogates
+    except UnicodeEncodeError:
+        raise UsageError("the subject id is not UTF-8 text, so no event can hold it; nothing was done") from None
+    return given
 
 
 def _private_file(path: Path):

@@ -30,6 +30,13 @@ UNDECLARED = ("drop", "keep", "reject")
 # the scrubber's own top-level output fields: provenance and the redaction marker
 RESERVED = frozenset({"_privacy", "data_redacted", "redacted_at"})
 MAX_PATH_SEGMENTS = 32
+# A Kinesis record holds at most 1 MiB, and every character of a string (every item of a list)
+# takes at least one byte of it: a longer max_length is no limit at all, and msgspec (the fast
+# path) cannot take one beyond 64 bits.
+MAX_LENGTH = 1_048_576
+# The fast path checks an integer's bounds as a 64-bit integer (msgspec): a bound beyond it
+# cannot be compiled, and bounds that wide are no bounds in practice.
+BOUND_MIN, BOUND_MAX = -(2**63), 2**63 - 1
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 _VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+){0,2}", re.ASCII)
 
@@ -145,11 +152,15 @@ def _parse_field(doc: _Doc, path: str, raw: Any, purposes: tuple[str, ...]) -> F
     mn, mx = _number(doc, m.get("minimum"), f"{key}.minimum"), _number(doc, m.get("maximum"), f"{key}.maximum")
     if (mn is not None or mx is not None) and ftype not in ("integer", "number", "any"):
         raise doc.err(f"{key}.minimum", f"a range does not apply to a field of type {ftype}")
+    for name, b in (("minimum", mn), ("maximum", mx)):
+        if b is not None and not BOUND_MIN <= b <= BOUND_MAX:
+            raise doc.err(f"{key}.{name}", f"must be from {BOUND_MIN:,} to {BOUND_MAX:,} (a 64-bit integer's range), got {b!r}")
     if mn is not None and mx is not None and mn > mx:
         raise doc.err(f"{key}.minimum", "is greater than maximum")
     ml = m.get("max_length")
-    if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int) or ml < 1):
-        raise doc.err(f"{key}.max_length", f"must be a positive integer, got {ml!r}")
+    if ml is not None and (isinstance(ml, bool) or not isinstance(ml, int) or not 1 <= ml <= MAX_LENGTH):
+        raise doc.err(f"{key}.max_length", f"must be an integer from 1 to {MAX_LENGTH:,} (a Kinesis record holds at most 1 MiB: "
+                      f"a longer value cannot occur), got {ml!r}")
     scan = m.get("scan", False)
     if scan and ftype != "string":
         raise doc.err(f"{key}.scan", "only free-text fields (type: string) can be scanned")

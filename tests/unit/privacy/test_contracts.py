@@ -101,8 +101,15 @@ def test_file_errors_name_the_file(tmp_path):
         ({"o": {"type": "any"}, "o.x": {"type": "string"}}, "its parent 'o' must be declared as an object"),
         ({"n": {"type": "number", "minimum": float("inf")}}, "must be a finite number"),
         ({"n": {"type": "number", "maximum": float("nan")}}, "must be a finite number"),
-        ({"n": {"type": "string", "max_length": "(print('x') or 9)"}}, "must be a positive integer"),
+        ({"n": {"type": "string", "max_length": "(print('x') or 9)"}}, "must be an integer from 1 to 1,048,576"),
         ({"email\n": {"type": "string"}}, "is not a field path"),
+        # absurd bounds: refused naming the key, never left to the fast path's compiler
+        ({"n": {"type": "string", "max_length": 99999999999999999999}}, "fields.n.max_length: must be an integer from 1 to 1,048,576"),
+        ({"n": {"type": "array", "max_length": 1_048_577}}, "fields.n.max_length: must be an integer from 1 to 1,048,576"),
+        ({"n": {"type": "date", "max_length": 0}}, "fields.n.max_length: must be an integer from 1 to 1,048,576"),
+        ({"n": {"type": "integer", "maximum": 2**63}}, "fields.n.maximum: must be from -9,223,372,036,854,775,808"),
+        ({"n": {"type": "number", "minimum": -1e300}}, "fields.n.minimum: must be from -9,223,372,036,854,775,808"),
+        ({"n": {"type": "integer", "maximum": 9.3e18}}, "fields.n.maximum: must be from"),
     ],
 )
 def test_contracts_that_would_not_run_are_refused(fields, message):
@@ -118,7 +125,7 @@ def test_a_tampered_bundle_is_validated_again_at_load():
     good = bundle_json(load_contract_dir(ROOT / "contracts"))
     doc = _json.loads(good)
     doc["contracts"][0]["document"]["fields"]["event_id"]["max_length"] = "(print('INJECTED') or 999)"
-    with pytest.raises(ContractError, match="max_length: must be a positive integer"):
+    with pytest.raises(ContractError, match="max_length: must be an integer from 1 to 1,048,576"):
         load_bundle(_json.dumps(doc))
 
 
@@ -269,3 +276,15 @@ def test_under_keep_a_record_carrying_its_own_provenance_or_redaction_marker_is_
     cs.apply({"uid": "u", "consent": ["analytics"], "note": 1}, None, "now")  # other undeclared keys are kept
     with pytest.raises(Rejection, match="undeclared_field"):
         cs.apply({"uid": "u", "consent": ["analytics"], key: True}, None, "now")
+
+
+@pytest.mark.parametrize("bounds", [{"max_length": 1_048_576}, {"minimum": -(2**63), "maximum": 2**63 - 1}])
+def test_the_widest_bounds_allowed_compile_on_the_fast_path(bounds):
+    """The limits refused above are the fast path's own: anything within them compiles (no
+    ``engine: reference`` workaround needed)."""
+    from privacy.engine import CompiledContract
+    from privacy.fast import FastPlan
+
+    doc = copy.deepcopy(GOOD)
+    doc["fields"]["n"] = {"type": "string" if "max_length" in bounds else "integer", **bounds}
+    FastPlan(CompiledContract(parse_contract(doc, "contracts/t/1.yaml"), "R"))

@@ -96,3 +96,18 @@ def test_reveal_files_stay_inside_their_folder(tmp_path):
     with pytest.raises(rights_cli.UsageError, match="leaves the output folder"):
         rights_cli._target(root, "data/../../../etc/x.gz")
     assert Path(rights_cli._target(root, "x")).name == "x.jsonl"
+
+
+@pytest.mark.parametrize("how", ["stdin", "argument"])
+def test_a_subject_id_that_is_not_utf8_is_refused_without_showing_it(how, tmp_path):
+    """No JSON event can hold it: forgetting it would write a tombstone for no one."""
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "tools.rights", "forget", "--state-dir", str(state)]
+    given = b"zqx-\xff\xfe"
+    if how == "stdin":
+        r = subprocess.run([*argv, "-"], input=given, capture_output=True, cwd=ROOT, timeout=60)
+    else:
+        r = subprocess.run([*argv, given], capture_output=True, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2
+    assert b"is not UTF-8 text" in r.stderr and b"zqx" not in r.stdout + r.stderr
+    assert not state.exists()  # refused before the local cloud was looked for
