@@ -220,6 +220,13 @@ def parse_contract(raw: Any, source: str) -> Contract:
         raise doc.err(f"fields.{subject}.pii", "the subject field cannot be encrypted: its key is found by it (pseudonymise it: "
                       "it then holds the subject's key link)")
     encrypts = any(f.pii is not None and "encrypt" in (f.pii.action, f.pii.always) for f in fields)
+    if encrypts and (sf.pii is None or sf.pii.action not in ("pseudonymise", "redact", "drop")
+                     or sf.pii.always != "pseudonymise"):
+        # else the raw id lands in the lake (or part of it), and export and forget, which look for
+        # the subject's key link there, silently find nothing
+        raise doc.err(f"fields.{subject}.pii", "a contract that encrypts must pseudonymise its subject's field with consent "
+                      "(always: pseudonymise: it holds the subject's key link), and pseudonymise, redact or drop it without "
+                      "(action), never keep it in clear")
     retention = m.get("retention_days")
     if retention is not None:
         if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 36500:

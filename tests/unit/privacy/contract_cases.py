@@ -34,7 +34,9 @@ PLACES = ("top", "top", "obj", "arr", "deep")  # f, obj.f, arr[*].f, arr[*].o.f
 def _parses(pii: dict, ftype: str) -> bool:
     doc = {"contract": "t", "version": "1", "subject": "uid", "purposes": list(PURPOSES),
            "consent": {"model": "flag", "field": "consent"},
-           "fields": {"uid": {"type": "string", "required": True}, "consent": {"type": "any"},
+           "fields": {"uid": {"type": "string", "required": True, "pii": {"purposes": ["p1"], "action": "pseudonymise",
+                                                                          "always": "pseudonymise"}},
+                      "consent": {"type": "any"},
                       "f": {"type": ftype, "pii": {"purposes": ["p1"], **pii}}}}
     try:
         parse_contract(doc, "probe.yaml")

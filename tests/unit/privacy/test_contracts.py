@@ -288,3 +288,30 @@ def test_the_widest_bounds_allowed_compile_on_the_fast_path(bounds):
     doc = copy.deepcopy(GOOD)
     doc["fields"]["n"] = {"type": "string" if "max_length" in bounds else "integer", **bounds}
     FastPlan(CompiledContract(parse_contract(doc, "contracts/t/1.yaml"), "R"))
+
+
+@pytest.mark.parametrize("pii, ok", [
+    (None, False),                                                  # the raw id in clear, always
+    ({"action": "pseudonymise"}, False),                            # kept in clear with consent
+    ({"action": "mask", "mask": "last4", "always": "pseudonymise"}, False),  # part of the id without consent
+    ({"action": "redact"}, False),
+    ({"action": "pseudonymise", "always": "pseudonymise"}, True),
+    ({"action": "redact", "always": "pseudonymise"}, True),
+    ({"action": "drop", "always": "pseudonymise"}, True),
+])
+def test_a_contract_that_encrypts_never_keeps_its_subject_id_in_clear(pii, ok):
+    """A hostile user's contract kept the subject id in clear while sealing the rest: the ids
+    landed in the lake, and export and forget by them found nothing."""
+    doc = copy.deepcopy(GOOD)
+    uid = {"type": "string", "required": True}
+    if pii is not None:
+        uid["pii"] = {"purposes": ["analytics"], **pii}
+    doc["fields"]["uid"] = uid
+    doc["fields"]["note"] = {"type": "string", "pii": {"purposes": ["analytics"], "action": "redact", "always": "encrypt"}}
+    if ok:
+        parse_contract(doc, "c.yaml")
+    else:
+        with pytest.raises(ContractError, match=r"fields\.uid\.pii: a contract that encrypts must pseudonymise"):
+            parse_contract(doc, "c.yaml")
+    doc["fields"]["note"]["pii"].pop("always")  # a contract that encrypts nothing: the id is the author's call
+    parse_contract(doc, "c.yaml")

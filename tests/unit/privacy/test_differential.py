@@ -121,7 +121,9 @@ def test_the_generated_pii_is_what_the_parser_makes_of_it(focus, data):
     doc, pii = pii_of(data.draw, ftype, focus)
     contract = parse_contract({"contract": "t", "version": "1", "subject": "uid", "purposes": list(PURPOSES),
                                "consent": {"model": "flag", "field": "consent"},
-                               "fields": {"uid": {"type": "string", "required": True}, "consent": {"type": "any"},
+                               "fields": {"uid": {"type": "string", "required": True, "pii": {"purposes": ["p1"], "action": "pseudonymise",
+                                                                          "always": "pseudonymise"}},
+                      "consent": {"type": "any"},
                                           "f": {"type": ftype, "pii": doc}}}, "t.yaml")
     assert contract.fields[-1].pii == pii
 
