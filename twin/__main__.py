@@ -25,7 +25,7 @@ from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
 from twin.outdir import OutDirError, check, prepare
 from twin.pipeline import DEFAULT_EVENTS_PER_SECOND, ROOT, ProducerError, push_file, redrive_quarantine, run_pipeline
 from twin.prices import DEFAULT_PRICES, PriceError, load_prices
-from twin.push import read_events
+from twin.push import read_events, too_large_for_direct
 from twin.redrive import RedriveRefused
 from twin.resources import ResourceMismatch
 from twin.server import ServerError, command_lock, ensure_running, running, stop
@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                 given = read_events(args.file)  # read before the local cloud is touched
             except OSError as exc:  # named by the file, nothing of its content
                 print(f"error: push: {args.file}: cannot be read ({exc.strerror or type(exc).__name__})", file=sys.stderr)
+                return 2
+            if args.direct and (refusal := too_large_for_direct(given)) is not None:
+                print(f"error: {refusal}", file=sys.stderr)
                 return 2
         check(args.out)  # refused before the local cloud is touched
         with command_lock(Path(args.state_dir)):

@@ -94,11 +94,13 @@ def push_file(path, *, cloud, config=None, out_dir=None, throughput_limits: bool
     own applications would, without the producer and its contract check: events of the default
     contract (no event type) can be sent so, and the scrubber quarantines what it cannot process."""
     from twin.lambdas import LAMBDA_PAYLOAD_LIMIT
-    from twin.push import InputFile, read_events, split_payloads
+    from twin.push import InputFile, read_events, split_payloads, too_large_for_direct
 
     limit = payload_limit or LAMBDA_PAYLOAD_LIMIT
     out = _prepared(out_dir)
     given = path if isinstance(path, InputFile) else read_events(path, limit)
+    if direct and (refusal := too_large_for_direct(given)) is not None:
+        raise ProducerError(refusal)
     chunks = [] if direct else split_payloads(given.events, limit)
     summary = _command("push", cloud, config, [c for _, _, c in chunks], out, throughput_limits, inspect,
                        lines=[given.line_of[a:b] for a, b, _ in chunks], given=given, cost=(events_per_second, prices),
@@ -179,6 +181,9 @@ def _produce(config, cloud, requests, throughput_limits, lines, direct=None):
         from streams.kinesis_sink import KinesisSink
 
         sent = KinesisSink(producer_client, config.stream_name).send((str(i + 1), e) for i, e in enumerate(direct))
+        if sent.failed:  # still refused after the sink's retries: said, never counted as if all went
+            raise ProducerError(f"push --direct: {sent.failed:,} of {len(direct):,} events could not be put on the stream "
+                                f"(still refused after retries); the {sent.sent:,} sent are delivered by the next command")
         total.update(produced=len(direct), **sent.as_dict())
         return total, limits.stats
     try:

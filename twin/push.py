@@ -99,6 +99,20 @@ def _repeats_a_key(line: bytes) -> bool:
     return repeated
 
 
+def too_large_for_direct(given: InputFile) -> str | None:
+    """Why ``push --direct`` must refuse the file (nothing sent), or None: an event that, with its
+    partition key (its line number), is over Kinesis's 1 MiB record limit can never be put."""
+    from twin.kinesis_limits import MAX_RECORD_BYTES
+
+    big = [(given.line_of[i], len(e)) for i, e in enumerate(given.events) if len(e) + len(str(i + 1)) > MAX_RECORD_BYTES]
+    if not big:
+        return None
+    line, size = big[0]
+    more = f" and {len(big) - 1:,} more" if len(big) > 1 else ""
+    return (f"push --direct: line {line}: too_large ({size:,} bytes; a Kinesis record holds at most {MAX_RECORD_BYTES:,} "
+            f"with its partition key){more}; nothing was sent")
+
+
 def split_payloads(events: list[bytes], limit: int = LAMBDA_PAYLOAD_LIMIT,
                    max_events: int = MAX_EVENTS) -> list[tuple[int, int, bytes]]:
     """``{"events": [...]}`` requests of at most ``limit`` bytes and ``max_events`` events each,

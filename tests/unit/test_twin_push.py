@@ -120,3 +120,15 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="not a regular file"):
         read_events(fifo)
+
+
+def test_direct_push_refuses_an_event_over_the_kinesis_record_limit_and_sends_nothing(tmp_path, capsys):
+    """It used to be left unsent, with `counts add up yes` and exit 0."""
+    import twin.__main__ as cli
+
+    f = tmp_path / "big.jsonl"
+    f.write_text('{"ok": 1}\n{"note": "' + "Q" * (1024 * 1024) + '"}\n')
+    code = cli.main(["push", "--direct", str(f), "--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")])
+    err = capsys.readouterr().err
+    assert code == 2 and "line 2: too_large" in err and "nothing was sent" in err and "QQQ" not in err
+    assert not (tmp_path / "state").exists()  # refused before the local cloud is touched
