@@ -96,11 +96,15 @@ class Redrive:
         self.on_object = on_object or (lambda _key, _outcome, _counts: None)
 
     def select(self, since_ms: int | None, until_ms: int | None) -> tuple[list[str], list[str]]:
-        """The error objects in [since, until), oldest first; and the objects under the prefix whose
-        names carry no time (Firehose never writes them), whatever the range."""
+        """The error objects in [since, until), oldest first; and the objects under the prefix that
+        Firehose never writes (outside its folders, e.g. a key with ``..``, or a name that carries
+        no time), whatever the range: reported, never silently passed over."""
         timed, unnamed = [], []
         for key in self.store.keys(self.layout.listing):
+            if key.startswith(self.layout.redriven_root):
+                continue
             if not self.layout.is_error_object(key):
+                unnamed.append(key)
                 continue
             t = self.layout.object_time_ms(key)
             if t is None:

@@ -68,7 +68,8 @@ def test_an_object_that_is_not_firehose_error_records_is_unreadable_by_reason_an
 @given(raws=RAWS, junk=st.binary(min_size=1, max_size=200), at=st.integers(0, 20))
 def test_one_bad_line_makes_the_whole_object_unreadable(raws, junk, at):
     lines = [error_line(r) for r in raws]
-    if junk.strip() == b"" or b"\n" in junk:
+    if junk.strip() == b"" or b"\n" in junk or (at == 0 or not raws) and junk.startswith(b"\x1f\x8b"):
+        # (an object that starts with GZIP's magic bytes is read as GZIP: another reason, tested apart)
         junk = b"not json " + junk.replace(b"\n", b" ")
     lines.insert(min(at, len(lines)), junk)
     try:

@@ -175,3 +175,17 @@ def test_writes_happen_in_the_order_that_never_loses_a_record():
         ("put", LAYOUT.remainder_key(split)), ("put", LAYOUT.redriven_key(split)), ("delete", split),
         ("copy", LAYOUT.redriven_key(whole)), ("delete", whole),
     ]
+
+
+def test_an_object_outside_firehose_folders_is_reported_not_passed_over():
+    """A hostile user's `quarantine/processing-failed/../../data/evil-….gz` was neither redriven,
+    nor counted, nor named."""
+    store, keys = quarantine([[b"r0"]])
+    odd = ["quarantine/processing-failed/../../data/evil-2026-12-01-20-10-11-x.gz",
+           "quarantine/processing-failed/stray.gz"]
+    for k in odd:
+        store.objects[k] = b"raw"
+    counts = Redrive(store, MemoryStream(), LAYOUT).run()
+    assert counts.objects == 3 and counts.objects_redriven == 1 and counts.objects_skipped == 2 and counts.adds_up()
+    assert sorted(s["key"] for s in counts.skipped) == sorted(odd)
+    assert all(store.objects[k] == b"raw" for k in odd)
