@@ -45,7 +45,10 @@ class Monitoring(Construct):
         scrubber: lambda_.IFunction,
         rights: lambda_.IFunction,
         removal_policy: cdk.RemovalPolicy,
+        operations: dict[str, tuple[lambda_.IFunction, str]] | None = None,
     ):
+        """``operations``: the functions operators run (redrive, backfill), by alarm name: each
+        gets its section and an errors alarm, as the subject-rights function does."""
         super().__init__(scope, id)
         m = config.monitoring
         self._prefix = prefix = config.name_prefix
@@ -128,6 +131,10 @@ class Monitoring(Construct):
             human_readable_name="Subject-rights Lambda",
             add_fault_count_alarm=errors,
         )
+        for name, (function, human) in (operations or {}).items():
+            self.facade.monitor_lambda_function(
+                lambda_function=function, alarm_friendly_name=name, human_readable_name=human, add_fault_count_alarm=errors,
+            )
         self.alarms = self._firehose_and_quarantine_alarms(config, delivery_stream_name)
         self.facade.add_large_header("Firehose delivery and quarantine (plain CloudWatch alarms)")
         for alarm in self.alarms.values():

@@ -77,6 +77,8 @@ class PiiScrubbingPipelineStack(cdk.Stack):
             self, "Monitoring", config=config, stream=self.ingest.stream,
             delivery_stream_name=self.delivery.delivery_stream.delivery_stream_name,
             scrubber=self.delivery.scrubber.function, rights=self.rights.function.function, removal_policy=removal,
+            operations={"Redrive": (self.redrive.function.function, "Quarantine redrive Lambda"),
+                        "Backfill": (self.backfill.function.function, "Backfill Lambda (S3 Batch Operations' task)")},
         )
 
         cdk.CfnOutput(self, "StreamName", value=self.ingest.stream.stream_name)

@@ -37,6 +37,8 @@ def _expected(template, cfg) -> dict[str, tuple]:
     delivery = {"DeliveryStreamName": {"Ref": ref_id(template, "AWS::KinesisFirehose::DeliveryStream", "Delivery")}}
     scrubber = {"FunctionName": {"Ref": ref_id(template, "AWS::Lambda::Function", "DeliveryScrubberFunction")}}
     rights = {"FunctionName": {"Ref": ref_id(template, "AWS::Lambda::Function", "RightsFunction")}}
+    redrive = {"FunctionName": {"Ref": ref_id(template, "AWS::Lambda::Function", "RedriveFunction")}}
+    backfill = {"FunctionName": {"Ref": ref_id(template, "AWS::Lambda::Function", "BackfillFunction")}}
     duration_ms = round(cfg.scrubber.timeout_seconds * 1000 * m.duration_timeout_ratio)
     d = cfg.delivery
     freshness = m.freshness_seconds or 2 * d.buffering_interval_seconds + d.processor_buffer_interval_seconds + cfg.scrubber.timeout_seconds
@@ -56,6 +58,8 @@ def _expected(template, cfg) -> dict[str, tuple]:
         f"{p}-Scrubber-Throttled-Count-Warning": ("AWS/Lambda", "Throttles", "Sum", scrubber, gt, m.error_count),
         f"{p}-Scrubber-Latency-Maximum-Warning": ("AWS/Lambda", "Duration", "Maximum", scrubber, gt, duration_ms),
         f"{p}-Rights-Fault-Count-Critical": ("AWS/Lambda", "Errors", "Sum", rights, gt, m.error_count),
+        f"{p}-Redrive-Fault-Count-Critical": ("AWS/Lambda", "Errors", "Sum", redrive, gt, m.error_count),
+        f"{p}-Backfill-Fault-Count-Critical": ("AWS/Lambda", "Errors", "Sum", backfill, gt, m.error_count),
     }
 
 
@@ -92,7 +96,8 @@ def test_the_dashboard_exists_and_shows_every_resource_and_alarm(template):
     body = json.dumps(dash["Properties"]["DashboardBody"])
     # cdk-monitoring-constructs' sections: graphs of each watched resource, its alarms as annotations
     for type_, pattern in (("AWS::Kinesis::Stream", "IngestStream"), ("AWS::KinesisFirehose::DeliveryStream", "Delivery"),
-                           ("AWS::Lambda::Function", "DeliveryScrubberFunction"), ("AWS::Lambda::Function", "RightsFunction")):
+                           ("AWS::Lambda::Function", "DeliveryScrubberFunction"), ("AWS::Lambda::Function", "RightsFunction"),
+                           ("AWS::Lambda::Function", "RedriveFunction"), ("AWS::Lambda::Function", "BackfillFunction")):
         assert json.dumps({"Ref": ref_id(template, type_, pattern)}) in body, pattern
     assert "Iterator Age > 300000 for 1 datapoints within 5 minutes" in body
     # the plain alarms, each as an alarm widget
