@@ -19,6 +19,9 @@ Contenders:
 * DataMasking  Powertools DataMasking.erase with equivalent masking rules (timed on a sample)
 * plain        the same handler over the same contracts with nothing encrypted (bench.variants):
                what sealing costs, as a ratio on the same batches
+* no AEAD      the handler with its subjects' AEADs replaced by a no-op that returns the plaintext
+               and a zero tag, every token still built (bench.variants, never shipped): what the
+               cipher calls cost, and what the rest of the token path costs (against plain)
 * handler+pt   the same core, but building the response with Powertools'
                 KinesisFirehoseDataTransformationResponse/Record classes (measured, not shipped)
 
@@ -78,14 +81,14 @@ def _handler():
     return make_handler(settings=settings), settings
 
 
-def warm_keys(settings, event: dict) -> None:
+def warm_keys(settings, event: dict):
     """Empty what the scrubber remembers (pseudonyms, masks, keys), then cache the keys of the
-    batch's subjects, as a warm container that has met them holds them."""
+    batch's subjects, as a warm container that has met them holds them; returns them."""
     import orjson
 
     scrubber = settings.scrubber()
     scrubber.forget()
-    scrubber.keys.resolve({orjson.loads(base64.b64decode(r["data"]))["subject_id"] for r in event["records"]})
+    return scrubber.keys.resolve({orjson.loads(base64.b64decode(r["data"]))["subject_id"] for r in event["records"]})
 
 
 BATCH_BYTES = int(float(os.environ.get("BENCH_BATCH_MIB") or CONFIG.delivery.processor_buffer_size_mib) * 1024 * 1024)
@@ -228,9 +231,10 @@ def time_rounds(contenders: dict, events: list[dict] | dict, rounds: int, before
 def _rounds(args) -> dict:
     """This process's share of the rounds: per-round times of each contender (seconds) and
     record counts, as JSON-able data."""
-    from bench.variants import plain_handler, powertools_response_variant
+    from bench.variants import plain_handler, powertools_response_variant, without_aead
 
     handler, settings = _handler()
+    no_aead, no_aead_settings = _handler()
     plain, plain_settings = plain_handler(BENCH_KEYRING, CONFIG.contracts)
     seeds = [1] * args.rounds if args.same_batch else [1 + args.first_seed + r for r in range(args.rounds)]
     events = [build_event(seed=s) for s in seeds] if not args.same_batch else [build_event(seed=1)] * args.rounds
@@ -238,12 +242,21 @@ def _rounds(args) -> dict:
         BASELINE: baseline_transform,
         HANDLER: handler,
         PLAIN: plain,
+        NO_AEAD: no_aead,
         PT_VARIANT: powertools_response_variant(settings),
     }
     # The handler remembers pseudonyms and masked values between records and batches. Every run
     # starts with none (only repeats within the batch are remembered), and with the subjects' keys
     # cached: a warm container that has met them (issue 11's "warm keys").
-    forget = None if args.same_batch else (lambda ev: (warm_keys(settings, ev), warm_keys(plain_settings, ev)))
+    def forget(ev):
+        warm_keys(settings, ev)
+        warm_keys(plain_settings, ev)
+        without_aead(warm_keys(no_aead_settings, ev))
+
+    if args.same_batch:
+        for ev in events[:1]:
+            forget(ev)
+        forget = None
     times = time_rounds(contenders, events, args.rounds, before=forget)
     return {"times": times, "records": [len(e["records"]) for e in events], "bytes": [e["_bytes"] for e in events]}
 
@@ -266,6 +279,7 @@ def _run_workers(args) -> list[dict]:
 BASELINE = "baseline (stdlib json)"
 HANDLER = "scrubbing handler"
 PLAIN = "handler, same contracts, nothing encrypted"
+NO_AEAD = "handler, AEAD a no-op, tokens still built"
 PT_VARIANT = "handler core + Powertools response classes"
 
 

@@ -3,6 +3,9 @@
 * the handler with the same contracts but nothing encrypted (``always: encrypt`` removed: with
   consent a field is kept in clear, as before issue 11), so what sealing costs is measured as a
   ratio on the same batches rather than estimated;
+* the handler with its subjects' AEADs replaced by one that returns the plaintext and a zero tag
+  (``without_aead``): every token is still built (nonce, associated data, base64, header), so the
+  gap between it and ``plain`` is what the token path costs besides the cipher itself;
 * the handler's core building its response with Powertools' Firehose response data classes.
 """
 
@@ -39,6 +42,42 @@ def plain_handler(keyring: str, contracts_config):
     bundle.write_text(bundle_json(plain), encoding="utf-8")
     settings = Settings(env={**os.environ, "CONTRACTS_FILE": str(bundle)}, secret=lambda: keyring, store=MemoryKeyStore())
     return make_handler(settings=settings), settings
+
+
+_TAG = bytes(16)
+
+
+class _NoGcm:
+    """AES-GCM's shape, no cipher: the plaintext and a zero tag (measurement only)."""
+
+    __slots__ = ()
+
+    def encrypt(self, _nonce: bytes, data: bytes, _aad: bytes) -> bytes:
+        return data + _TAG
+
+
+class _NoSiv:
+    """AES-SIV's shape, no cipher (measurement only)."""
+
+    __slots__ = ()
+
+    def encrypt(self, data: bytes, _aad: list) -> bytes:
+        return data + _TAG
+
+
+def without_aead(resolved) -> None:
+    """Replace the AEADs of resolved subjects' keys (``SubjectKeys.resolve``'s answer) by ones
+    that do not encrypt: every inline and slow-path seal still builds its whole token."""
+    gcm, siv = _NoGcm(), _NoSiv()
+    for sk in resolved.values():
+        if sk.cipher is None:
+            continue
+        sk.gcm, sk.siv = gcm, siv
+        sk.cipher.gcm, sk.cipher._siv = gcm, siv
+        sk.pk = {days: (*held[:4], gcm, siv, *held[6:]) for days, held in sk.pk.items()}
+        for _day, cipher in sk._by_day.values():
+            cipher.gcm, cipher._siv = gcm, siv
+        sk._heads.clear()
 
 
 def powertools_response_variant(settings):
