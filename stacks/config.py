@@ -348,6 +348,8 @@ def _parsed(raw: Any) -> Any:
             return json.loads(raw, object_pairs_hook=_no_repeated_keys)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{CONTEXT_KEY} is not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{CONTEXT_KEY} is nested too deep to be a configuration") from None
     return raw
 
 
@@ -378,7 +380,7 @@ def cdk_json_context(path: str | Path) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{path}: cannot be read as JSON ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
     ctx = doc.get("context", {}) if isinstance(doc, dict) else None
     if not isinstance(ctx, dict):

@@ -40,6 +40,8 @@ def parse_keyring(text: str, where: str) -> Keyring:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: is not JSON (line {exc.lineno}, column {exc.colno}); expected {_SHAPE}") from None
+    except RecursionError:
+        raise InputError(f"{where}: is nested too deep to be a keyring; expected {_SHAPE}") from None
     if not isinstance(doc, dict):
         raise InputError(f"{where}: must be a JSON object {_SHAPE}, got {_kind(doc)}")
     if "current" not in doc:

@@ -57,6 +57,9 @@ def read_events(path: str | Path, limit: int = LAMBDA_PAYLOAD_LIMIT) -> InputFil
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
+                if str(exc).startswith("depth limit exceeded"):  # orjson's message: no data in it
+                    out.refused.append((n, "nested too deep to read (more than 1,024 levels)"))
+                    continue
                 column = min(exc.pos, len(text.rstrip("\r\n"))) + 1  # pos: characters
                 out.refused.append((n, f"not JSON (column {column})"))
                 continue

@@ -150,6 +150,7 @@ def test_a_nested_override_merges_key_by_key(tmp_path):
     ('{"delivery": {"typo": 1}}', "pipeline.delivery has unknown key(s): typo"),
     ('{"delivery": {"processor_buffer_size_mib": 9}}', "pipeline.delivery.processor_buffer_size_mib must be between 1 and 3, got 9"),
     ('{"name_prefix": ', "pipeline is not valid JSON"),
+    ('{"delivery": ' + "[" * 100_000 + "]" * 100_000 + "}", "pipeline is nested too deep to be a configuration"),
     ("[1]", "pipeline must be an object, got list"),
     ('{"delivery": 5}', "pipeline.delivery must be an object, got int"),
 ])

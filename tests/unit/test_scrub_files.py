@@ -117,6 +117,7 @@ def _unreadable(d: Path) -> str:
     (json.dumps({"current": "v1", "v1": 12345678901234567890123456789012345}), "key v1 must be a string, got a number"),
     (json.dumps({"current": "v1", "v1": {"k": SECRET}}), "key v1 must be a string, got an object"),
     (json.dumps({"current": SECRET, SECRET: SECRET}), "a key id is not 1 to 16 of"),
+    ("[" * 200_000 + "]" * 200_000, "is nested too deep to be a keyring"),
 ])
 def test_a_bad_keyring_is_named_in_one_line_without_its_content(files, capsys, content, message):
     name = "missing.json"

@@ -103,14 +103,16 @@ def test_lines_the_scrubber_could_not_judge_are_refused_not_collapsed(tmp_path):
     lines = [good,
              good[:-1] + ', "data_share_consent": true}',
              '{"order": {"items": [{"qty": 1, "qty": 2}]}}',
-             '{"x": ' + "[" * 300 + '"a@b.co"' + "]" * 300 + "}"]
+             '{"x": ' + "[" * 300 + '"a@b.co"' + "]" * 300 + "}",
+             '{"x": ' + "[" * 2000 + '"a@b.co"' + "]" * 2000 + "}"]
     path = tmp_path / "e.jsonl"
     path.write_text("\n".join(lines) + "\n")
     got = read_events(path)
     assert got.line_of == [1]
     assert got.refused == [(2, "a key appears twice in one object (which value holds is ambiguous)"),
                            (3, "a key appears twice in one object (which value holds is ambiguous)"),
-                           (4, "nested too deep to send (the producer sends at most 255 levels)")]
+                           (4, "nested too deep to send (the producer sends at most 255 levels)"),
+                           (5, "nested too deep to read (more than 1,024 levels)")]
 
 
 def test_a_fifo_is_refused_not_waited_on(tmp_path):
