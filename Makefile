@@ -119,17 +119,26 @@ down:
 ## The subject id goes to the command on its standard input (not in its arguments), and is never printed.
 RIGHTS_OPTS = $(if $(value FROM), --from $(call arg,FROM))$(if $(value TO), --to $(call arg,TO))$(if $(value CONTEXT), -c $(call arg,CONTEXT))
 
+## make drops the blanks that lead a command-line value (SUBJECT=" x" arrives as "x"): the id would
+## name another subject, and a forget cannot be undone. Refused, from make's own arguments (Linux's
+## /proc; where it is missing, nothing is checked): such an id goes on standard input to the tool.
+no_leading_blank = @if tr '\0' '\n' < /proc/$$PPID/cmdline 2>/dev/null | grep -qE '^$(1)=([[:space:]]|$$)'; then \
+	echo "error: $(1) starts with a blank, which make drops (it would name another subject); nothing was done." \
+	"Give such an id on standard input: printf '%s' '<id>' | $(PY) -m tools.rights $(2) -" >&2; exit 2; fi
+
 forget: venv
 	$(if $(value SUBJECT),,$(error usage: make forget SUBJECT=<id> [CONTEXT=...]))
+	$(call no_leading_blank,SUBJECT,forget)
 	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights forget$(if $(value CONTEXT), -c $(call arg,CONTEXT)) -
 
 export: venv
 	$(if $(value SUBJECT),,$(error usage: make export SUBJECT=<id> [OUT=file] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [FINDER=athena|scan] [CONTEXT=...]))
+	$(call no_leading_blank,SUBJECT,export)
 	@printf '%s' $(call arg,SUBJECT) | $(PY) -m tools.rights export$(RIGHTS_OPTS)$(if $(value OUT), --output $(call arg,OUT))$(if $(value FINDER), --finder $(call arg,FINDER)) -
 
 reveal: venv
 	$(if $(value PURPOSE),,$(error usage: make reveal PURPOSE=<name> [OUT=dir] [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD] [CONTEXT=...]))
-	$(PY) -m tools.rights reveal$(RIGHTS_OPTS)$(if $(value OUT), --output-dir $(call arg,OUT)) -- $(call arg,PURPOSE)
+	@$(PY) -m tools.rights reveal$(RIGHTS_OPTS)$(if $(value OUT), --output-dir $(call arg,OUT)) -- $(call arg,PURPOSE)
 
 ## SQL over ./out (the local copy of the lake) with DuckDB: make query SQL="select event_type, count(*) from events group by 1"
 ## Views: events (every delivered record), one per event type, quarantine (error metadata, no raw data);

@@ -227,6 +227,9 @@ def cmd_export(config, cloud, args, settings=None) -> int:
               f"{s['tokens_opened']:,}, not opened {_reasons(s['tokens_unopened'])}; records of unknown contracts "
               f"{s['unknown_contract']:,}{where}", file=sys.stderr)
         print(f"export: {_search(s.get('search') or {}, args.lake_copy)}", file=sys.stderr)
+        if s.get("withheld"):
+            print(f"export: withheld {s['withheld']:,} records under the subject's key link whose sealed fields all fail "
+                  "to open under their key (moved there or altered: not shown as theirs)", file=sys.stderr)
         if answer.get("incomplete"):
             print(f"export: INCOMPLETE: {answer['incomplete']}", file=sys.stderr)
             return 1
@@ -298,6 +301,9 @@ def cmd_reveal(args) -> int:
           f"{s['tokens_opened']:,} (subjects who consented to it), left for want of consent {s['tokens_left']:,}, not "
           f"opened {_reasons(s['tokens_unopened'])}; unreadable lines {s['unreadable_lines']:,}, records of unknown "
           f"contracts {s['unknown_contract']:,}", file=sys.stderr)
+    if s["gaps"]:
+        print(f"reveal {args.purpose}: INCOMPLETE: {'; '.join(s['gaps'])}", file=sys.stderr)
+        return 1
     return 0
 
 

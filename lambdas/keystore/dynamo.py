@@ -40,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from privacy.subjects import PeriodKey, Stored, Tombstone
 
 from . import items as it
-from .items import KeyStoreError, RootMissing
+from .items import KeyStoreError, RootLost, RootMissing
 
 # Sized for a Lambda: DynamoDB answers in milliseconds, so a request that hangs is retried soon
 # rather than eating the invocation's timeout; KMS gets a little longer. standard mode: throttling
@@ -142,6 +142,11 @@ class DynamoKeyStore:
         if item is None:
             if not create:
                 raise RootMissing(version)
+            if self._get_item(it.keyed_id(version)) is not None:  # marked: another scrubber's root just now, or lost
+                item = self._get_item(it.root_id(version))
+                if item is None:
+                    raise RootLost(version)
+        if item is None:
             made = self._call("kms:GenerateDataKey", self.kms.generate_data_key, KeyId=self.root_key_id,
                               NumberOfBytes=it.ROOT_BYTES, EncryptionContext=it.root_context(version))
             item = {"id": {"S": it.root_id(version)}, "blob": {"B": made["CiphertextBlob"]}}
@@ -149,6 +154,7 @@ class DynamoKeyStore:
                 self._call("PutItem", self.dynamodb.put_item, TableName=self.table_name, Item=item,
                            ConditionExpression=it.ABSENT, ExpressionAttributeNames=it.NAMES_ID)
                 self._written(item, transactional=False)
+                self._mark_keyed(version)
                 return _root_secret(made["Plaintext"])
             except ClientError as exc:
                 if it.error_code(exc) != "ConditionalCheckFailedException":
@@ -163,6 +169,18 @@ class DynamoKeyStore:
         opened = self._call("kms:Decrypt", self.kms.decrypt, CiphertextBlob=blob, KeyId=self.root_key_id,
                             EncryptionContext=it.root_context(version))
         return _root_secret(opened["Plaintext"])
+
+    def _mark_keyed(self, version: int) -> None:
+        """The table's mark that a root of ``version`` was made (see ``items.keyed_id``); a second
+        writer's loses."""
+        item = {"id": {"S": it.keyed_id(version)}}
+        try:
+            self._call("PutItem", self.dynamodb.put_item, TableName=self.table_name, Item=item,
+                       ConditionExpression=it.ABSENT, ExpressionAttributeNames=it.NAMES_ID)
+            self._written(item, transactional=False)
+        except ClientError as exc:
+            if it.error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     # -- subjects -----------------------------------------------------------------------------
 
@@ -272,13 +290,24 @@ class DynamoKeyStore:
     def forget(self, id: str, tombstone: Tombstone) -> Stored | Tombstone | None:
         """The subject's item replaced by ``tombstone`` in one UpdateItem (link and data key
         removed); returns what was there. Also fences a subject never seen: its first event
-        finds the tombstone."""
-        response = self._call(
-            "UpdateItem", self.dynamodb.update_item, TableName=self.table_name, Key=it.key(id),
-            UpdateExpression="SET #tomb = :tomb, #receipt = :receipt, #at = :at REMOVE #link, #dk, #rv",
-            ExpressionAttributeNames={"#tomb": "tomb", "#receipt": "receipt", "#at": "at", "#link": "link", "#dk": "dk", "#rv": "rv"},
-            ExpressionAttributeValues={":tomb": {"BOOL": True}, ":receipt": {"S": tombstone.receipt}, ":at": {"S": tombstone.at}},
-            ReturnValues="ALL_OLD")
+        finds the tombstone. An existing tombstone is never rewritten (the update is conditional):
+        of two forgets at once, the second gets the first's tombstone, which names its receipt."""
+        try:
+            response = self._call(
+                "UpdateItem", self.dynamodb.update_item, TableName=self.table_name, Key=it.key(id),
+                UpdateExpression="SET #tomb = :tomb, #receipt = :receipt, #at = :at REMOVE #link, #dk, #rv",
+                ConditionExpression="attribute_not_exists(#tomb)",
+                ExpressionAttributeNames={"#tomb": "tomb", "#receipt": "receipt", "#at": "at", "#link": "link", "#dk": "dk", "#rv": "rv"},
+                ExpressionAttributeValues={":tomb": {"BOOL": True}, ":receipt": {"S": tombstone.receipt}, ":at": {"S": tombstone.at}},
+                ReturnValues="ALL_OLD")
+        except ClientError as exc:
+            if it.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            held = self._get_item(id)
+            found = it.subject(held) if held else None
+            if not isinstance(found, Tombstone):
+                raise KeyStoreError("a subject item changed while it was being forgotten; nothing was recorded") from None
+            return found
         old = response.get("Attributes")
         return it.subject(old) if old else None
 

@@ -56,6 +56,21 @@ def root_id(version: int) -> str:
     return f"root#{version}"
 
 
+# Written with the first root of a version: the table has keyed subjects under a root. A root missing while it is
+# there was deleted, not never made, and a new root would change every lookup id at once, so every
+# tombstone would stop fencing its subject: the scrubber refuses to make one (RootLost).
+def keyed_id(version: int) -> str:
+    return f"meta#keyed#{version}"
+
+
+class RootLost(KeyStoreError):
+    def __init__(self, version: int):
+        super().__init__(f"the key table lost its root secret of version {version} (its subjects and tombstones are "
+                         "keyed under it): refusing to create a new one, which would let every forgotten subject be "
+                         "keyed again; restore the root item from a backup")
+        self.version = version
+
+
 def period_id(days: int, day: int) -> str:
     return f"p#{days}#{day}"
 

@@ -53,7 +53,8 @@ class MemoryKeyStore:
         with self._lock:
             self.calls["PutItem"] += 1
             before = self.items.get(id)
-            self.items[id] = tombstone
+            if not isinstance(before, Tombstone):  # a tombstone is never rewritten (DynamoStore's condition)
+                self.items[id] = tombstone
             return before
 
     def period(self, days: int, day: int, new: PeriodKey | None = None) -> PeriodKey | None:

@@ -126,7 +126,7 @@ def _period_context(days: int, day: int) -> bytes:
 class SubjectKey:
     """One resolved subject: its key link and cipher, or ``forgotten``."""
 
-    __slots__ = ("_by_day", "_heads", "_key", "_link", "_periods", "cipher", "forgotten", "gcm", "lb", "link", "pk", "siv")
+    __slots__ = ("_by_day", "_heads", "_key", "_link", "_periods", "cipher", "day", "forgotten", "gcm", "lb", "link", "pk", "siv")
 
     def __init__(self, link: str | None, key: bytes | None, periods: dict | None = None):
         self.link = link
@@ -144,11 +144,13 @@ class SubjectKey:
         # retention days -> today's (header, its bytes, deterministic header, its bytes, AES-GCM,
         # AES-SIV) under the subject's period key, for inline sealing (``refresh``)
         self.pk: dict[int, tuple] = {}
+        self.day = -1  # the port's period generation this key's ciphers were derived for
         if key is not None:
             self.refresh()
 
     def refresh(self) -> None:
         """Derive today's period ciphers (once a day, as the port's period keys change)."""
+        self.day = max((d for d, _k in self._periods.values()), default=-1)
         for days, (day, _key) in self._periods.items():
             held = self.pk.get(days)
             if held is None or held[6] != day:
@@ -273,9 +275,14 @@ class SubjectKeys:
                 out[key] = held[0]
             else:
                 wanted.setdefault(self.lookup_id(s), []).append(key)
-        if self._periods():  # a new day: the cached subjects' period ciphers too
+        if self.retention_days:
+            # a new day: today's period ciphers, for every cached subject as it next comes (not
+            # only those of the day's first batch: the inline sealing reads ``pk`` directly)
+            self._periods()
+            today = max(d for d, _k in self.periods.values())
             for sk in out.values():
-                sk.refresh()
+                if sk.day != today and sk.cipher is not None:
+                    sk.refresh()
         if not wanted:
             return out
         found = self.store.get_many(list(wanted))
@@ -359,7 +366,10 @@ class Opener:
             if site.retention_days is None:
                 raise TokenError("tampered")
             pk = self._period(site.retention_days, parsed.period)
-            if pk is None or pk.expires <= self.clock():
+            # the period's end as the token's own day and the contract say, whatever the item's
+            # stored ``expires`` holds (an attribute anyone who writes the table could raise)
+            ends = (parsed.period + 1 + site.retention_days) * DAY_S
+            if pk is None or min(pk.expires, ends) <= self.clock():
                 raise TokenError("expired")
             cipher = Cipher(period_data_key(key, self.root.unwrap(pk.wrapped, _period_context(site.retention_days, parsed.period))))
         elif site.retention_days is not None:

@@ -189,7 +189,8 @@ def parse(token: Any) -> Parsed:
         raise TokenError("malformed")
     head, dot, body = token.rpartition(".")
     parts = head[3:].split(".")
-    if not dot or len(parts) > 2 or not parts[0].isdigit() or (len(parts) == 2 and not parts[1].isdigit()):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
+    if not dot or len(parts) > 2 or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts):
         raise TokenError("malformed")
     if int(parts[0]) != KEY_VERSION:
         raise TokenError("unknown_version")

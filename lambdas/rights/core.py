@@ -74,13 +74,30 @@ class Scan:
     left: int = 0  # reveal: tokens of the purpose, left as tokens for want of the subject's consent
     unopened: Counter = field(default_factory=Counter)  # tokens that did not open, by reason
     search: dict = field(default_factory=dict)  # export: how the objects were chosen (rights.finder.Found.report)
+    unreadable_objects: list = field(default_factory=list)  # keys of objects that do not decompress
+    withheld: int = 0  # export: records under the link whose sealed fields all fail to open (not theirs)
+    export: bool = False  # an export: a line holding the link that is not JSON makes it incomplete
 
     @property
     def complete(self) -> bool:
-        return self.objects == self.objects_total
+        return not self.gaps()
+
+    def gaps(self) -> list[str]:
+        """Why the scan may have missed records (counts and object keys: no content)."""
+        out = []
+        if self.objects < self.objects_total:
+            out.append(f"read {self.objects:,} of {self.objects_total:,} objects before the time limit: "
+                       "narrow from/to and export the rest separately")
+        if self.unreadable_objects:
+            shown = ", ".join(self.unreadable_objects[:5]) + (", ..." if len(self.unreadable_objects) > 5 else "")
+            out.append(f"{len(self.unreadable_objects):,} lake object(s) do not decompress ({shown})")
+        if self.export and self.unreadable:
+            out.append(f"{self.unreadable:,} line(s) holding the subject's key link are not JSON records")
+        return out
 
     def report(self) -> dict:
         return {"complete": self.complete, "objects": self.objects, "objects_total": self.objects_total,
+                "gaps": self.gaps(), "unreadable_objects": list(self.unreadable_objects), "withheld": self.withheld,
                 "records_read": self.records, "records_returned": self.returned, "unreadable_lines": self.unreadable,
                 "unknown_contract": self.unknown_contract, "tokens_opened": self.opened, "tokens_left": self.left,
                 "tokens_unopened": dict(sorted(self.unopened.items())), **({"search": self.search} if self.search else {})}
@@ -225,9 +242,12 @@ class Rights:
 
     def _export(self, subject_id, link: str, opener: Opener, keys: list[str], scan: Scan, stop) -> Iterator[Opened]:
         needle = link.encode()  # base64url and "k:": written as is in JSON
-        scan.objects_total = len(keys)
+        scan.objects_total, scan.export = len(keys), True
         for key, body in read_objects(self.lake, keys, stop):
             scan.objects += 1
+            if body is None:
+                scan.unreadable_objects.append(key)
+                continue
             for line in body.split(b"\n"):
                 if not line.strip():
                     continue
@@ -245,7 +265,13 @@ class Rights:
                 if view.subject(record) != link:
                     continue
                 unopened: list[tuple[str, str]] = []
-                scan.opened += open_fields(record, view, view.sites, opener, link, unopened)
+                opened = open_fields(record, view, view.sites, opener, link, unopened)
+                if not opened and unopened and all(r == "tampered" for _, r in unopened):
+                    # sealed fields, none of which opens under this subject's key: the record was
+                    # moved to their link (or altered); its clear fields are no proof it is theirs
+                    scan.withheld += 1
+                    continue
+                scan.opened += opened
                 unknown_sealed(record, view, unopened)
                 view.set_subject(record, subject_id)
                 scan.unopened.update(reason for _, reason in unopened)
@@ -269,6 +295,9 @@ class Rights:
         scan.objects_total = len(keys)
         for key, body in read_objects(self.lake, keys, stop):
             scan.objects += 1
+            if body is None:
+                scan.unreadable_objects.append(key)
+                continue
             for line in body.split(b"\n"):
                 if not line.strip():
                     continue

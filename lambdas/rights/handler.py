@@ -105,8 +105,7 @@ def make_handler(settings: Settings | None = None, logger: Logger | None = None,
             out["lines"] = None
             out["export"] = {"bucket": getattr(settings.receipts, "bucket", None), "key": key, "bytes": len(body)}
         if not scan["complete"]:
-            out["incomplete"] = (f"read {scan['objects']:,} of {scan['objects_total']:,} objects before the time limit: "
-                                 "narrow from/to and export the rest separately")
+            out["incomplete"] = "; ".join(scan["gaps"])
         logger.info("export done", extra={"status": "found", "records": records, "inline": out["lines"] is not None,
                                           "objects": scan["objects"], "objects_total": scan["objects_total"],
                                           "unopened": scan["tokens_unopened"], "unknown_contract": scan["unknown_contract"],

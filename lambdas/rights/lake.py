@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-from .ports import Lake
+from .ports import Lake, UnreadableObject
 
 # the default data prefix's layout, assumed under a prefix given as a static folder only
 DEFAULT_LAYOUT = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
@@ -96,9 +96,10 @@ def object_keys(lake: Lake, prefixes: Iterable[str]) -> list[str]:
 
 
 def read_objects(lake: Lake, keys: list[str], stop: Callable[[], bool] | None = None,
-                 window: int = READ_AHEAD) -> Iterator[tuple[str, bytes]]:
-    """(key, content) of each object in order, read up to ``window`` ahead on threads. Before each
-    object, ``stop()`` may end the scan (the caller then reports it incomplete)."""
+                 window: int = READ_AHEAD) -> Iterator[tuple[str, bytes | None]]:
+    """(key, content) of each object in order, read up to ``window`` ahead on threads; content
+    None for an object that does not decompress (the caller reports it). Before each object,
+    ``stop()`` may end the scan (the caller then reports it incomplete)."""
     if not keys:
         return
     with ThreadPoolExecutor(max_workers=min(window, len(keys))) as pool:
@@ -108,7 +109,10 @@ def read_objects(lake: Lake, keys: list[str], stop: Callable[[], bool] | None = 
                 for f in pending:
                     f.cancel()
                 return
-            body = pending.pop(0).result()
+            try:
+                body = pending.pop(0).result()
+            except UnreadableObject:
+                body = None
             nxt = i + window
             if nxt < len(keys):
                 pending.append(pool.submit(lake.read, keys[nxt]))

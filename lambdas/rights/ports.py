@@ -16,6 +16,7 @@ that can create nothing.
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
@@ -45,9 +46,18 @@ class RootReader(Protocol):
         """The 64-byte root secret of ``version``, or None if none was ever created (never creates one)."""
 
 
+class UnreadableObject(ValueError):
+    """A lake object that starts as GZIP but does not decompress (cut short, corrupted)."""
+
+
 def gunzip(body: bytes) -> bytes:
     """A lake object's content: Firehose writes GZIP (the magic bytes say so); anything else as is."""
-    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        return gzip.decompress(body)
+    except (EOFError, OSError, zlib.error):  # gzip.BadGzipFile is an OSError
+        raise UnreadableObject("GZIP that does not decompress") from None
 
 
 class MemoryLake:

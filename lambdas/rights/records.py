@@ -125,14 +125,21 @@ class Views:
 def open_fields(record: dict, view: ContractView, paths: Iterable[str], opener: Opener, link: Any,
                 unopened: list[tuple[str, str]]) -> int:
     """Open the tokens at ``paths`` in place; append (path, reason) for each that does not open.
-    Values that are not tokens (the field was redacted, masked or generalised) are left alone.
-    Returns how many opened."""
+    Values that are not tokens (the field was redacted, masked or generalised) are left alone,
+    unless the record's provenance says the field was sealed: then the value was put there
+    afterwards, and is reported ``malformed``. Returns how many opened."""
     opened = 0
+    meta = record.get(META_FIELD)
+    applied = meta.get("applied") if type(meta) is dict else None
+    applied = applied if type(applied) is dict else {}
     for path in paths:
         site = view.sites[path]
+        sealed = applied.get(path) == "encrypt"
         for c, k, where in walk(record, view.segs[path]):
             v = c[k]
             if not is_token(v):
+                if sealed:
+                    unopened.append((where, "malformed"))
                 continue
             try:
                 c[k] = opener.open(v, site, link)

@@ -197,6 +197,23 @@ def test_a_new_day_seals_under_the_new_period_key_even_for_cached_subjects_and_o
     assert open_record(record, CONTRACTS[second["_privacy"]["contract"]], Opener(store, clock=lambda: later)) == []
 
 
+def test_a_cached_subject_absent_from_the_days_first_batch_still_seals_under_the_new_day():
+    """The day changes with one subject's batch; another cached subject's next record, later
+    that day, is sealed under the new period key too, as the reference engine would."""
+    from privacy.tokens import parse
+
+    store, now = MemoryKeyStore(), [1_800_000_000.0]
+    scrubber = _scrubber(store, clock=lambda: now[0])
+    forms = [e for e in POOL if e["event_type"] == "health_form_submitted"]
+    a = {**forms[0], "data_share_consent": True}
+    b = {**next(e for e in forms if e["subject_id"] != a["subject_id"]), "data_share_consent": True}
+    _run(scrubber, [a, b])
+    now[0] += 86400
+    today = int(now[0] // 86400)
+    assert parse(_run(scrubber, [a])[0]["name"]).period == today
+    assert parse(_run(scrubber, [b])[0]["name"]).period == today
+
+
 @pytest.mark.parametrize("second", [b'"subject_id":"someone-else"', b'"subject\\u005fid":"someone-else"'],
                          ids=["spelt twice", "spelt again with an escape"])
 def test_a_subject_key_spelt_twice_is_quarantined_not_filed_under_either(second):

@@ -28,8 +28,8 @@ def scan(cloud) -> list[dict]:
 def test_new_subjects_cost_one_write_per_hundred(cloud, n):
     store = cloud.store()
     port = cloud.port(store)
-    port.root  # noqa: B018 - the first container creates the root (1 GetItem, GenerateDataKey, PutItem)
-    assert store.calls == {"GetItem": 1, "kms:GenerateDataKey": 1, "PutItem": 1}
+    port.root  # noqa: B018 - the first container creates the root and marks the table (2 GetItem, GenerateDataKey, 2 PutItem)
+    assert store.calls == {"GetItem": 2, "kms:GenerateDataKey": 1, "PutItem": 2}
     store.calls.clear()
     resolved = port.resolve(subjects(n))
     assert store.calls == {"BatchGetItem": math.ceil(n / 100), "TransactWriteItems": math.ceil(n / 100)}
@@ -70,7 +70,7 @@ def test_a_period_key_costs_one_read_per_day_and_the_first_writer_wins(cloud):
     first_store = cloud.store()
     first = cloud.port(first_store, retention_days=[30], clock=lambda: now[0])
     first.resolve(["a"])
-    assert first_store.calls["PutItem"] == 2  # the root, then the period key
+    assert first_store.calls["PutItem"] == 3  # the root, the table's mark, then the period key
     store = cloud.store()
     port = cloud.port(store, retention_days=[30], clock=lambda: now[0])
     port.resolve(["b"])

@@ -79,7 +79,7 @@ def test_concurrent_scrubbers_converge_on_one_key_per_subject(cloud, scrubbers, 
         reader = cloud.port().resolve(SUBJECTS)
         assert all(reader.of(s).link == results[0].of(s).link for s in SUBJECTS)
         items = cloud.dynamodb.scan(TableName=TABLE, Select="COUNT", ConsistentRead=True)["Count"]
-        assert items == len(SUBJECTS) + 1  # one item per subject, and the root
+        assert items == len(SUBJECTS) + 2  # one item per subject, the root and its mark
         assert len({s.root(1) for s in stores}) == 1
         assert sum(s.calls["kms:GenerateDataKey"] for s in stores) >= 1
         if forced:  # every container generated a root, one stored it, the others decrypted it
@@ -87,3 +87,32 @@ def test_concurrent_scrubbers_converge_on_one_key_per_subject(cloud, scrubbers, 
             assert sum(s.calls["kms:Decrypt"] for s in stores) == scrubbers - 1
             assert len(cancelled) >= scrubbers - 1  # the first chunk: one winner, the others cancelled
             assert sum(cancelled) >= 100 * (scrubbers - 1)
+
+
+def test_two_forgets_at_once_keep_the_first_tombstone_and_its_receipt(cloud):
+    """Two subject-rights calls forget one subject at the same moment: both read the live item,
+    then both update it. The second finds the first's tombstone (the update is conditional), so
+    the tombstone keeps naming the receipt that records the destruction, and the second answers
+    "already forgotten", naming it."""
+    from datetime import UTC, datetime
+
+    from rights.core import Rights
+    from rights.ports import MemoryLake, MemoryReceipts
+
+    port = cloud.port()
+    port.resolve(["alice"])
+    first, second = cloud.store(create_root=False), cloud.store(create_root=False)
+    id = port.lookup_id("alice")
+    live = second.get_many([id])
+    second.get_many = lambda ids: live  # it read the item before the first forget landed
+    receipts, ids = MemoryReceipts(), iter(["receipt-A", "receipt-B"])
+
+    def rights(store):
+        return Rights(store, store.root, MemoryLake(), receipts, [], now=lambda: datetime(2026, 1, 15, tzinfo=UTC),
+                      new_id=lambda: next(ids))
+
+    a, b = rights(first).forget("alice"), rights(second).forget("alice")
+    assert (a.outcome, b.outcome) == ("forgotten", "already_forgotten")
+    assert b.receipt["earlier_receipt"]["id"] == "receipt-A"
+    assert cloud.raw_item(id)["receipt"]["S"] == "receipt-A"
+    assert "link" not in cloud.raw_item(id) and "dk" not in cloud.raw_item(id)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from keystore.dynamo import DynamoKeyStore, from_env
-from keystore.items import KeyStoreError, RootMissing, cancellation_reasons, root_context
+from keystore.items import KeyStoreError, RootLost, RootMissing, cancellation_reasons, root_context
 from keystore.table import create_table
 from privacy.memory_store import MemoryKeyStore
 from privacy.subjects import DAY_S, KeyStore, Opener, PeriodKey, Stored, Tombstone
@@ -95,9 +95,11 @@ def test_the_root_is_made_once_under_kms_with_its_context(cloud):
     store = cloud.store()
     secret = store.root(1)
     assert len(secret) == 64
-    assert store.calls == {"GetItem": 1, "kms:GenerateDataKey": 1, "PutItem": 1}
+    # the root and the table's mark: each read (absent), then each written
+    assert store.calls == {"GetItem": 2, "kms:GenerateDataKey": 1, "PutItem": 2}
+    assert cloud.raw_item("meta#keyed#1") == {"id": {"S": "meta#keyed#1"}}
     assert store.root(1) is secret  # cached: no call
-    assert store.calls == {"GetItem": 1, "kms:GenerateDataKey": 1, "PutItem": 1}
+    assert store.calls == {"GetItem": 2, "kms:GenerateDataKey": 1, "PutItem": 2}
     blob = cloud.raw_item("root#1")["blob"]["B"]
     assert secret not in blob
     assert cloud.kms.decrypt(CiphertextBlob=blob, EncryptionContext=root_context(1))["Plaintext"] == secret
@@ -125,18 +127,49 @@ def test_a_reader_never_creates_the_root(cloud):
 def test_a_root_created_meanwhile_wins(cloud):
     rival = cloud.store()
     real = cloud.client("dynamodb")
+
+    def get_item(**kw):
+        response = real.get_item(**kw)
+        if kw["Key"]["id"]["S"] == "meta#keyed#1" and "Item" not in response:
+            rival.root(1)  # our reads found neither root nor mark; the rival makes both just after
+        return response
+
+    store = cloud.store(dynamodb=Wrapper(real, get_item=get_item))
+    assert store.root(1) == rival.root(1)
+    # root, mark (both absent), our conditional put loses, the rival's root re-read and opened
+    assert store.calls == {"GetItem": 3, "kms:GenerateDataKey": 1, "PutItem": 1, "kms:Decrypt": 1}
+
+
+def test_a_root_made_between_our_two_reads_is_used_without_generating_one(cloud):
+    rival = cloud.store()
+    real = cloud.client("dynamodb")
     seen = []
 
     def get_item(**kw):
         response = real.get_item(**kw)
-        if not seen:  # our first read found nothing; the rival creates the root just after it
+        if not seen:  # our first read found no root; the rival makes it (and the mark) just after
             seen.append(True)
             rival.root(1)
         return response
 
     store = cloud.store(dynamodb=Wrapper(real, get_item=get_item))
     assert store.root(1) == rival.root(1)
-    assert store.calls == {"GetItem": 2, "kms:GenerateDataKey": 1, "PutItem": 1, "kms:Decrypt": 1}
+    assert store.calls == {"GetItem": 3, "kms:Decrypt": 1}
+
+
+def test_a_deleted_root_is_never_replaced_so_tombstones_keep_fencing(cloud):
+    """Were the root replaced, every lookup id would change and every tombstone with it: a
+    forgotten subject's next event would be keyed again. The scrubber refuses instead (the batch
+    fails, Firehose retries, then quarantines: nothing is written in clear)."""
+    port = cloud.port()
+    port.resolve(["ann"])
+    id = port.lookup_id("ann")
+    port.store.forget(id, Tombstone("rcpt-1", "2026-02-03T04:05:06Z"))
+    cloud.dynamodb.delete_item(TableName=TABLE, Key={"id": {"S": "root#1"}})
+    fresh = cloud.port(cloud.store())
+    with pytest.raises(RootLost, match="lost its root secret of version 1"):
+        fresh.resolve(["ann"])
+    assert cloud.raw_item("root#1") is None and cloud.raw_item(id)["tomb"] == {"BOOL": True}
 
 
 def test_a_forgotten_subject_stays_forgotten(cloud):

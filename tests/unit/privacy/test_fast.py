@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from privacy import tokens
 from privacy.codec import DecodeFailure, decode_object, encode_line
 from privacy.common import NeedsExactNumbers, Rejection
 from privacy.contract import parse_contract
@@ -52,7 +51,11 @@ class _Subjects(Resolved):
 
 
 ALL_SUBJECTS = _Subjects(SUBJECTS)
-tokens._nonce = lambda: b"\0" * 12  # the two engines' tokens compared byte for byte (see privacy.tokens)
+
+
+pytestmark = pytest.mark.usefixtures("zero_nonce")  # the two engines' tokens compared byte for byte
+
+
 TOKEN = "REDACTED_CONTENT"
 TAILS = FastContracts.tails(NOW)
 _FAST: dict[int, FastContracts] = {}

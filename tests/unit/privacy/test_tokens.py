@@ -59,6 +59,14 @@ def test_a_token_moved_or_altered_fails_to_open(value, deterministic):
                 assert got_reason in ("malformed", "tampered", "unknown_version")
 
 
+@pytest.mark.parametrize("header", ["~gs\u00b2.", "~gs1.\u00b2.", "~gs\u0661.", "~gs1." + "9" * 5000 + "."])
+def test_a_header_with_digits_int_cannot_read_is_malformed_not_a_crash(header):
+    token = Cipher(KEY).seal("Jane", NAME, LINK)
+    with pytest.raises(TokenError) as exc:
+        parse(header + token.rpartition(".")[2])
+    assert exc.value.reason == "malformed"
+
+
 def _open(c, token, s):
     """(reason, None) for a token that does not open, (None, value) for one that does."""
     try:

@@ -275,6 +275,33 @@ def test_tampered_moved_and_swapped_tokens_are_reported_never_opened():
     assert line["_privacy"]["unopened"] == [["name", "tampered"]] and line["_privacy"]["contract"] == "customer_signed_up/1"
 
 
+def test_a_value_that_is_not_a_token_at_a_sealed_field_is_reported_not_handed_out_as_theirs():
+    w = World(events(30, types=("customer_signed_up",)))
+    a = sorted({e["subject_id"] for e in w.events})[0]
+    ra = next(r for r in w.records if r["subject_id"] == w.store.items[Root(w.store.roots[1]).lookup_id(a)].link)
+    assert ra["_privacy"]["applied"]["ssn"] == "encrypt"
+    odd = [dict(ra, event_id=f"00000000-0000-4000-8000-00000000000{i}", ssn=v)
+           for i, v in enumerate([12345, {"t": ra["ssn"]}, "~gs1.", "~xs1." + ra["ssn"][5:], "123-45-6789"])]
+    _relake(w, odd)
+    out = list(w.rights.export(a).records)
+    assert len(out) == len(odd) and all(o.unopened == [("ssn", "malformed")] for o in out)
+
+
+def test_a_record_moved_to_another_subjects_link_is_withheld_from_their_export():
+    """Alice's record relinked to Bob's key link: none of its tokens opens under Bob's key, so its
+    clear fields (her note, her postcode) are not handed out as Bob's."""
+    w = World(events(30, types=("customer_signed_up",)))
+    a, b = sorted({e["subject_id"] for e in w.events})[:2]
+    link = {s: w.store.items[Root(w.store.roots[1]).lookup_id(s)].link for s in (a, b)}
+    ra = next(r for r in w.records if r["subject_id"] == link[a])
+    moved = dict(ra, subject_id=link[b], event_id="00000000-0000-4000-8000-00000000000f", note="alice-marker-4411")
+    _relake(w, [*w.records, moved])
+    export = w.rights.export(b)
+    lines = b"".join(to_line(o) for o in export.records)
+    assert b"alice-marker-4411" not in lines and export.scan.withheld == 1
+    assert len(lines.splitlines()) == len(w.of(b))
+
+
 def test_tokens_under_an_expired_period_key_are_refused_by_the_keys_own_expiry():
     contracts = encrypting_contracts(retention_days=30)
     w = World(events(12, types=("customer_signed_up",)), contracts)
@@ -291,6 +318,21 @@ def test_tokens_under_an_expired_period_key_are_refused_by_the_keys_own_expiry()
     assert not [v for e in w.of(subject) for v in plaintexts(w, e) if v.encode() in lines]
 
 
+def test_a_period_key_whose_stored_expiry_was_raised_is_still_refused_at_its_own_end():
+    """The period's end is the token's day plus the contract's retention, whatever the item's
+    ``expires`` attribute says: someone who can write the table cannot extend a retention."""
+    contracts = encrypting_contracts(retention_days=30)
+    w = World(events(12, types=("customer_signed_up",)), contracts)
+    day = int(at(15).timestamp() // DAY_S)
+    ends = (day + 1 + 30) * DAY_S
+    held = w.store.period_keys[(30, day)]
+    w.store.period_keys[(30, day)] = held._replace(expires=ends + 10 * 365 * DAY_S)
+    subject = w.events[0]["subject_id"]
+    w.now = datetime.fromtimestamp(ends, UTC)
+    out = list(w.rights.export(subject).records)
+    assert out and all(o.unopened and {r for _, r in o.unopened} == {"expired"} for o in out)
+
+
 def test_malformed_lines_and_unknown_contracts_are_counted_not_returned():
     w = World(events(6, types=("customer_signed_up",)))
     subject = w.events[0]["subject_id"]
@@ -301,6 +343,23 @@ def test_malformed_lines_and_unknown_contracts_are_counted_not_returned():
     out = w.rights.export(subject)
     assert len(list(out.records)) == len(w.of(subject))
     assert out.scan.unknown_contract == 1 and out.scan.unreadable == 2
+    # lines holding the link that are not records may be the subject's: the export says it is incomplete
+    assert not out.scan.complete and out.scan.gaps() == ["2 line(s) holding the subject's key link are not JSON records"]
+
+
+def test_an_object_that_does_not_decompress_is_named_and_makes_export_and_reveal_incomplete():
+    w = World(events(6, types=("customer_signed_up",)))
+    subject = w.events[0]["subject_id"]
+    key = "data/year=2026/month=01/day=15/hour=10/cut.gz"
+    w.lake.objects[key] = lake_object(w.records)[:-20]  # cut short: EOFError from gzip
+    w.lake.objects[key.replace("cut", "bad")] = b"\x1f\x8b" + b"\0" * 40  # GZIP's magic, then nothing valid
+    out = w.rights.export(subject)
+    assert len(list(out.records)) == len(w.of(subject))
+    assert sorted(out.scan.unreadable_objects) == sorted([key, key.replace("cut", "bad")])
+    assert not out.scan.complete and "2 lake object(s) do not decompress" in out.scan.gaps()[0]
+    shown = w.rights.reveal("marketing")
+    assert list(shown.records) and not shown.scan.complete
+    assert shown.scan.report()["unreadable_objects"] == out.scan.unreadable_objects
 
 
 def test_redacted_fields_stay_redacted_in_an_export():

@@ -111,3 +111,25 @@ def test_a_subject_id_that_is_not_utf8_is_refused_without_showing_it(how, tmp_pa
     assert r.returncode == 2
     assert b"is not UTF-8 text" in r.stderr and b"zqx" not in r.stdout + r.stderr
     assert not state.exists()  # refused before the local cloud was looked for
+
+
+@pytest.mark.parametrize("target", ["forget", "export"])
+@pytest.mark.parametrize("subject", [" zq-7731", "\tzq-7731", "  zq-7731@example.com"])
+def test_make_refuses_a_subject_whose_leading_blank_it_would_drop(fake_python, target, subject):
+    """make strips the blanks that lead a command-line value: " zq" would reach the tool as "zq",
+    another subject (a forget cannot be undone). Refused before anything runs."""
+    r = subprocess.run(["make", "-s", "-o", ".venv/.installed", f"PY={fake_python}", target, f"SUBJECT={subject}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "SUBJECT starts with a blank, which make drops" in r.stderr
+    assert "argv" not in r.stdout  # the tool never ran
+    assert subject.strip() not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("args", [["reveal", "PURPOSE=support"], ["export", f"SUBJECT={SUBJECT}"], ["forget", f"SUBJECT={SUBJECT}"]])
+def test_make_echoes_no_command_so_standard_output_is_the_tools_alone(fake_python, args):
+    """Without -s, make echoes each recipe line it runs unless it starts with @: that line would be
+    the first of the JSON lines an export or a reveal writes to standard output."""
+    r = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", f"PY={fake_python}", *args], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 1 and json.loads(r.stdout)["argv"][:3] == ["-m", "tools.rights", args[0]]
