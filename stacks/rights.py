@@ -101,6 +101,9 @@ class Rights(Construct):
             environment={
                 **subject_keys.environment(),
                 "SUBJECT_KEYS_PITR_DAYS": str(config.subject_keys.point_in_time_recovery_days),
+                # what the erasure receipt states of the copies it does not touch
+                "STREAM_RETENTION_HOURS": str(config.stream.retention_hours),
+                "QUARANTINE_EXPIRATION_DAYS": str(config.storage.quarantine_expiration_days),
                 "LAKE_BUCKET": lake.bucket_name,
                 "LAKE_PREFIX": config.delivery.data_prefix,  # the template: date ranges list its partitions
                 "RECEIPTS_BUCKET": self.receipts.bucket_name,

@@ -9,7 +9,7 @@ decryption to every principal but the scrubber's and the subject-rights function
 
 Writes are split by role, and IAM says so: only the scrubber creates keys (``PutItem``, used only
 with ``attribute_not_exists``, and ``GenerateDataKey`` to create a root), only the subject-rights
-function forgets them (``UpdateItem`` to turn an item into a tombstone, ``DeleteItem``).
+function forgets them (``UpdateItem`` to turn a subject's item into a tombstone; no role may delete an item).
 
 Backups: point-in-time recovery would keep every forgotten key restorable for its window, so it
 is off unless the configuration turns it on; the erasure receipt states the window either way.
@@ -117,13 +117,20 @@ class SubjectKeys(Construct):
         self._grant_table_key(role)
 
     def grant_forget(self, role: iam.IRole) -> None:
-        """The subject-rights function: read items, find one by its key link (the index), turn it
-        into a tombstone (UpdateItem) or delete it, and open a root (Decrypt). No put: it never
-        creates a key, nor a root (no GenerateDataKey)."""
+        """The subject-rights function: read items, find one by its key link (the index), turn a
+        subject's item into a tombstone (UpdateItem, on subject items only: their ids start with
+        ``s#``), and open a root (Decrypt). No put and no delete: it never creates a key nor a
+        root (no GenerateDataKey), and cannot remove the root or a period key."""
         iam.Grant.add_to_principal(
             grantee=role,
-            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"],
             resource_arns=[self.table.table_arn],
+        )
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=["dynamodb:UpdateItem"],
+            resource_arns=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["s#*"]}},
         )
         iam.Grant.add_to_principal(grantee=role, actions=["dynamodb:Query"], resource_arns=[self.table.table_arn, self.index_arn])
         self._grant_root(role, "kms:Decrypt")

@@ -35,6 +35,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rights.finder import FinderError
+from rights.request import MAX_SUBJECT_CHARS
 from rights.settings import ConfigurationError
 from stacks.config import CONTEXT_KEY, ConfigError, load_from_cdk_json
 from twin.pipeline import ROOT
@@ -88,14 +89,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+LONGEST_READ = 4 * (MAX_SUBJECT_CHARS + 2)  # bytes: the longest id in UTF-8, and a newline
+
+
 def _subject(given: str) -> str:
     """The subject id, as an argument or ``-`` (one line on standard input). It must be UTF-8 text:
     events are JSON, so an id that is not can never be a subject's, and forgetting it would only
     write a tombstone for no one (the message never shows the id)."""
     if given == "-":
         stdin = getattr(sys.stdin, "buffer", None)  # bytes: the text layer may have escaped what is not UTF-8
+        # read a little past the longest id the rights function takes: a longer one is refused
+        # here, never sent (a request over Lambda's 6 MB would fail without saying why)
+        raw = stdin.read(LONGEST_READ) if stdin is not None else sys.stdin.read(LONGEST_READ)
+        if len(raw) >= LONGEST_READ:  # longer than any id can be (shorter ones too long are refused by the request)
+            raise UsageError(f"the subject id is longer than {MAX_SUBJECT_CHARS:,} characters, so no event can hold it; "
+                             "nothing was done")
         try:
-            text = stdin.read().decode("utf-8") if stdin is not None else sys.stdin.read()
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         except UnicodeDecodeError:
             text = "\udcff"  # not UTF-8: refused below
         given = text[:-1] if text.endswith("\n") else text  # one final newline is the terminal's, not the id's

@@ -128,7 +128,10 @@ def _bucket(s3, config, key_arn: str, created: list[str], bucket: str | None = N
                        "BucketKeyEnabled": True}]
         },
     )
-    if not lake:
+    if not lake:  # the receipts bucket: exports (personal data, decrypted) expire after a day, as deployed
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+            {"ID": "exports-expire", "Filter": {"Prefix": "exports/"}, "Status": "Enabled", "Expiration": {"Days": 1},
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]})
         return bucket
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket,

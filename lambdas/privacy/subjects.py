@@ -358,7 +358,9 @@ class Opener:
     def open(self, token: str, site: Site, link: Any) -> Any:
         """The value, or TokenError (malformed, tampered, forgotten, expired, no_key)."""
         parsed = parse(token)
-        held = self.subject(link) if type(link) is str else None
+        if type(link) is not str or not link.startswith(LINK_PREFIX):
+            raise TokenError("tampered")  # the record's subject is no key link: it was altered
+        held = self.subject(link)
         if held is None:
             raise TokenError("forgotten")
         key, cipher = held
@@ -369,8 +371,10 @@ class Opener:
             # the period's end as the token's own day and the contract say, whatever the item's
             # stored ``expires`` holds (an attribute anyone who writes the table could raise)
             ends = (parsed.period + 1 + site.retention_days) * DAY_S
-            if pk is None or min(pk.expires, ends) <= self.clock():
+            if ends <= self.clock() or pk is not None and pk.expires <= self.clock():
                 raise TokenError("expired")
+            if pk is None:  # a day whose period has not ended has its key: this one's day was altered
+                raise TokenError("tampered")
             cipher = Cipher(period_data_key(key, self.root.unwrap(pk.wrapped, _period_context(site.retention_days, parsed.period))))
         elif site.retention_days is not None:
             raise TokenError("tampered")

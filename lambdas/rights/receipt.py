@@ -43,7 +43,8 @@ def _caches(outcome: str, destroyed_at: datetime, r: Retention) -> dict:
     until = destroyed_at + timedelta(seconds=r.cache_ttl_s)
     return {"ttl_seconds": r.cache_ttl_s, "until": iso(until),
             "statement": f"a warm scrubber may still hold the key for up to {r.cache_ttl_s} seconds after it was "
-                         f"destroyed (until {iso(until)}) and seal the subject's new events under it; "
+                         f"destroyed (until {iso(until)}) and seal the subject's new events under it, and a batch "
+                         "that began by then runs to its end with it (at most the scrubber's timeout); "
                          "no scrubber holds it after that"}
 
 
@@ -67,9 +68,9 @@ def _lake(outcome: str) -> dict:
     else:
         statement = ("the lake's objects are not rewritten: the subject's encrypted fields stay there, and in every "
                      "copy and backup of the lake, as ciphertext that no key opens; their records keep the key link as "
-                     "a pseudonym that nothing ties to the subject's id any more, and the fields the contracts did not "
-                     "encrypt (generalised, masked or redacted values, and fields that are not personal data) stay as "
-                     "they were written")
+                     "a pseudonym that nothing ties to the subject's id any more, and every field the contracts did "
+                     "not encrypt (kept in clear with consent, generalised, masked or redacted, or not personal data) "
+                     "stays as it was written")
     return {"rewritten": False, "statement": statement}
 
 
@@ -82,6 +83,9 @@ def _elsewhere(r: Retention) -> list[str]:
         "not touched by this erasure",
         f"raw records the scrubber could not process are kept in the lake's quarantine prefix ({quarantine}), are not "
         "encrypted under the subject's key, and are not touched by this erasure",
+        "exports made before this erasure hold the subject's data decrypted: one too large to return inline is kept "
+        "under exports/ in the receipts bucket for up to 1 day, and copies the requester took are outside the pipeline; "
+        "neither is touched by this erasure",
     ]
 
 

@@ -113,7 +113,9 @@ def test_pitr_and_its_window_follow_the_configuration(with_pitr):
     # the receipt states the window: the rights function is told it
     t.has_resource_properties("AWS::Lambda::Function", {
         "FunctionName": "pii-scrub-subject-rights",
-        "Environment": {"Variables": Match.object_like({"SUBJECT_KEYS_PITR_DAYS": "35"})},
+        # the receipt states what it does not touch from the same configuration as the stack
+        "Environment": {"Variables": Match.object_like({"SUBJECT_KEYS_PITR_DAYS": "35", "STREAM_RETENTION_HOURS": "24",
+                                                        "QUARANTINE_EXPIRATION_DAYS": "7"})},
     })
     ann = Annotations.from_stack(stack)
     assert [e.entry.data for e in ann.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))] == []
@@ -123,8 +125,9 @@ def test_pitr_and_its_window_follow_the_configuration(with_pitr):
 # --- who may create, forget and read keys --------------------------------------------------------
 
 def test_only_the_rights_function_may_forget_keys(template, ids):
-    for action in ("dynamodb:DeleteItem", "dynamodb:UpdateItem"):
-        assert set(_who_may(template, action, ids["table"])) == {ids["rights"]}, action
+    assert set(_who_may(template, "dynamodb:UpdateItem", ids["table"])) == {ids["rights"]}
+    # nobody may delete an item: a deleted root would change every lookup id, and every tombstone
+    assert _who_may(template, "dynamodb:DeleteItem", ids["table"]) == {}
     # nobody may write around those: batch writes and PartiQL would put or delete items too
     for action in ("dynamodb:BatchWriteItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"):
         assert _who_may(template, action, ids["table"]) == {}, action
@@ -187,7 +190,8 @@ def test_the_rights_function_may_only_forget_read_the_data_prefix_and_write_rece
     exports = {"Fn::Join": ["", [arn["receipts"], "/exports/*"]]}
     want = [
         (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [logs, "Arn"]}, None),
-        (["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], arn["table"], None),
+        (["dynamodb:BatchGetItem", "dynamodb:GetItem"], arn["table"], None),
+        (["dynamodb:UpdateItem"], arn["table"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["s#*"]}}),
         (["dynamodb:Query"], arn["table"], None),
         (["dynamodb:Query"], {"Fn::Join": ["", [arn["table"], "/index/by-link"]]}, None),
         (["kms:Decrypt"], arn["root"], ROOT_CONTEXT),  # no GenerateDataKey: never creates a root

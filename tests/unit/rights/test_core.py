@@ -140,6 +140,10 @@ def test_forget_destroys_the_key_and_writes_a_receipt_naming_no_one(capsys):
     assert receipt["backups"]["until"] == "2026-02-08T12:00:00Z"
     assert "restorable from backups until 2026-02-08T12:00:00Z" in receipt["backups"]["statement"]
     assert receipt["lake"]["rewritten"] is False and "ciphertext that no key opens" in receipt["lake"]["statement"]
+    assert "kept in clear with consent" in receipt["lake"]["statement"]
+    # what it does not touch: the stream, the quarantine, and exports made before (decrypted)
+    assert [n.split(" ")[:2] for n in receipt["not_covered"]] == [["raw", "events"], ["raw", "records"], ["exports", "made"]]
+    assert "a batch that began by then runs to its end" in receipt["caches"]["statement"]
     printed = capsys.readouterr()
     for secret in (subject, lookup, lookup[2:], link, link[2:]):
         assert secret not in body.decode() and secret not in printed.out + printed.err
@@ -331,6 +335,20 @@ def test_a_period_key_whose_stored_expiry_was_raised_is_still_refused_at_its_own
     w.now = datetime.fromtimestamp(ends, UTC)
     out = list(w.rights.export(subject).records)
     assert out and all(o.unopened and {r for _, r in o.unopened} == {"expired"} for o in out)
+
+
+def test_a_period_day_without_a_key_or_a_subject_that_is_no_link_is_tampered_not_expired_or_forgotten():
+    from privacy.tokens import parse
+
+    contracts = encrypting_contracts(retention_days=30)
+    w = World(events(12, types=("customer_signed_up",)), contracts)
+    r = next(r for r in w.records if is_token(r.get("name")))
+    day = parse(r["name"]).period
+    later = dict(r, event_id="00000000-0000-4000-8000-00000000000a", name=r["name"].replace(f".{day}.", f".{day + 3}."))
+    listed = dict(r, event_id="00000000-0000-4000-8000-00000000000b", subject_id=[r["subject_id"]])
+    _relake(w, [later, listed])
+    shown = {o.record["event_id"]: o.unopened for o in w.rights.reveal("marketing").records}
+    assert ("name", "tampered") in shown[later["event_id"]] and ("name", "tampered") in shown[listed["event_id"]]
 
 
 def test_malformed_lines_and_unknown_contracts_are_counted_not_returned():

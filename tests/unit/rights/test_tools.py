@@ -67,8 +67,8 @@ class _Stdin:
     def __init__(self, text):
         self.text = text
 
-    def read(self):
-        return self.text
+    def read(self, n=-1):
+        return self.text if n < 0 else self.text[:n]
 
 
 def test_bad_arguments_and_outputs_are_refused_before_the_local_cloud_is_looked_for(tmp_path, capsys, monkeypatch):
@@ -133,3 +133,16 @@ def test_make_echoes_no_command_so_standard_output_is_the_tools_alone(fake_pytho
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 1 and json.loads(r.stdout)["argv"][:3] == ["-m", "tools.rights", args[0]]
+
+
+def test_a_subject_id_far_longer_than_any_is_refused_before_anything_is_sent(tmp_path, capsys, monkeypatch):
+    import io
+
+    class Piped:
+        buffer = io.BytesIO(b"L" * 10_000_000)
+
+    monkeypatch.setattr(sys, "stdin", Piped())
+    assert rights_cli.main(["forget", "-", "--state-dir", str(tmp_path / "state")]) == 2
+    err = capsys.readouterr().err
+    assert "longer than 4,096 characters" in err and "LLLL" not in err
+    assert Piped.buffer.tell() < 20_000  # read no further than the longest id could reach
