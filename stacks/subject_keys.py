@@ -123,7 +123,8 @@ class SubjectKeys(Construct):
         root (no GenerateDataKey), and cannot remove the root or a period key."""
         iam.Grant.add_to_principal(
             grantee=role,
-            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            # and the table's point-in-time recovery as it is, which each erasure receipt states
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeContinuousBackups"],
             resource_arns=[self.table.table_arn],
         )
         iam.Grant.add_to_principal(

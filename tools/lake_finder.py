@@ -7,8 +7,10 @@ cloud's lake (a command that wrote objects without refreshing it, a folder given
 elsewhere), so the lake itself decides what there is: its objects in the range are listed (one
 LIST a day, as the scan does), those with a copy are searched by DuckDB, and those without one are
 named too (the export reads and checks them in full, as the scan would). Copies the lake no longer
-holds are ignored. A copy whose MD5 is not its object's ETag (edited, or stale) is not searched:
-its object is read in full, as one without a copy.
+holds are ignored. An object's key is never rewritten (Firehose names each one once), so a copy
+under a key holds what the lake holds, unless someone edited it: the copy is trusted (its size
+cannot be checked against the object's, as it is written re-compressed, and under SSE-KMS an ETag
+is not the bytes' MD5). ``--finder scan`` reads the lake itself.
 
 The query is ``SELECT DISTINCT filename FROM read_json([...]) WHERE json_extract_string(<subject
 column>, '$…') = ?``: the link is a prepared-statement parameter, and the subject columns are read
@@ -19,7 +21,6 @@ quote a value from the lake.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -66,28 +67,17 @@ class LocalFinder:
         self.data_prefix = data_prefix
         self.paths = contract_paths(contracts)
 
-    def _copy_of(self, key: str, etag: str | None) -> Path | None:
-        """The copy of ``key``, if it holds the lake object's bytes (its MD5 is the object's ETag:
-        a copy edited or left stale is not searched, and the object is read in full instead)."""
+    def _copy_of(self, key: str) -> Path | None:
         p = self.copy_root / key
         try:
             inside = self.copy_root.resolve() in p.resolve().parents
-            if not (inside and p.is_file() and not p.is_symlink()):
-                return None
-            if etag is not None and hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() != etag:
-                return None
         except OSError:
             return None
-        return p
+        return p if inside and p.is_file() and not p.is_symlink() else None
 
     def find(self, link: str, start: date | None, end: date | None, stop: Stop | None = None) -> Found:  # noqa: ARG002 - the port's signature
-        prefixes = partition_prefixes(self.data_prefix, start, end)
-        keys = object_keys(self.lake, prefixes)
-        etags: dict[str, str] = {}
-        if hasattr(self.lake, "etags"):  # S3: compare each copy with its object (a lake in memory has no ETags)
-            for prefix in prefixes:
-                etags.update(self.lake.etags(prefix))
-        copies = {k: p for k in keys if (p := self._copy_of(k, etags.get(k))) is not None}
+        keys = object_keys(self.lake, partition_prefixes(self.data_prefix, start, end))
+        copies = {k: p for k in keys if (p := self._copy_of(k)) is not None}
         matched = self._search(link, copies) if copies and self.paths else set()
         chosen = [k for k in keys if k in matched or k not in copies]
         return Found(chosen, {"finder": "duckdb", "objects_in_range": len(keys), "objects_in_copy": len(copies),

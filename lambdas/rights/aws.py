@@ -25,12 +25,6 @@ class S3Lake:
             for obj in page.get("Contents", ()):
                 yield obj["Key"]
 
-    def etags(self, prefix: str) -> dict[str, str]:
-        """Each object's ETag under ``prefix`` (the MD5 of its bytes, for a single-part upload)."""
-        return {obj["Key"]: obj.get("ETag", "").strip('"')
-                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-                for obj in page.get("Contents", ())}
-
     def read(self, key: str) -> bytes:
         return gunzip(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 

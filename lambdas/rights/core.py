@@ -145,7 +145,8 @@ class _NoRoot:
 
 class Rights:
     def __init__(self, store: KeyStore, root: RootReader, lake: Lake, receipts: Receipts, contracts: Iterable[Contract], *,
-                 lake_prefix: str = "data/", retention: Retention | None = None, finder: LinkFinder | None = None,
+                 lake_prefix: str = "data/", retention: Retention | Callable[[], Retention] | None = None,
+                 finder: LinkFinder | None = None,
                  now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_receipt_id):
         self.store = store
         self.root_reader = root
@@ -173,6 +174,9 @@ class Rights:
         if root is None:
             raise NoKeys("the key table has no root: no subject was ever keyed, there is nothing to forget; "
                          "nothing was recorded")
+        # the backup window the receipt states, read before anything is destroyed (a live reading
+        # of the table's point-in-time recovery, deployed; a failure to read it fails the forget)
+        retention = self.retention() if callable(self.retention) else self.retention
         id = Root(root, ROOT_VERSION).lookup_id(subject_id)
         at = self.now()
         receipt_id = self.new_id()
@@ -184,7 +188,7 @@ class Rights:
             outcome, earlier = ALREADY, self._earlier(before)
         else:
             outcome = NO_KEY if before is None else FORGOTTEN
-        doc = erasure_receipt(receipt_id, at, outcome, self.retention, earlier=earlier)
+        doc = erasure_receipt(receipt_id, at, outcome, retention, earlier=earlier)
         key = receipt_key(receipt_id, at)
         try:
             self.receipts.put(key, json.dumps(doc, indent=2).encode("utf-8"), "application/json")

@@ -54,7 +54,9 @@ def _backups(outcome: str, destroyed_at: datetime, r: Retention) -> dict:
                 "statement": "no key existed: no backup of the key table holds one"}
     if r.pitr_days == 0:
         return {"point_in_time_recovery_days": 0, "until": None,
-                "statement": "point-in-time recovery of the key table is off: no backup of the key table holds the key"}
+                "statement": "point-in-time recovery of the key table is off: no continuous backup of the key table holds "
+                             "the key (on-demand backups are not made by the pipeline: any an operator made keep it "
+                             "until they are deleted)"}
     until = destroyed_at + timedelta(days=r.pitr_days)
     return {"point_in_time_recovery_days": r.pitr_days, "until": iso(until),
             "statement": f"the key table's point-in-time recovery keeps the key restorable from backups until "

@@ -20,6 +20,7 @@ Anything missing or malformed fails the invocation with a message naming the var
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,6 +57,19 @@ def retention_from(env: Mapping[str, str]) -> Retention:
         stream_retention_hours=_int(env, "STREAM_RETENTION_HOURS", None, 1, 8760),
         quarantine_days=_int(env, "QUARANTINE_EXPIRATION_DAYS", None, 1, 36500),
     )
+
+
+def _live_backups(configured: Retention, dynamodb, table: str):
+    """The retention a receipt states, with the key table's point-in-time recovery as DynamoDB
+    reports it at the moment (turned on outside the stack, it is still stated), not as configured."""
+
+    def now() -> Retention:
+        desc = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        pitr = desc.get("PointInTimeRecoveryDescription") or {}
+        on = pitr.get("PointInTimeRecoveryStatus") == "ENABLED"
+        return dataclasses.replace(configured, pitr_days=int(pitr.get("RecoveryPeriodInDays") or 35) if on else 0)
+
+    return now
 
 
 def _required(env: Mapping[str, str], names: tuple[str, ...]) -> None:
@@ -101,6 +115,7 @@ class Settings:
                         raise ConfigurationError(f"the DynamoDB key store cannot be loaded ({exc.name or 'keystore.dynamo'})") from exc
                     store = DynamoKeyStore(table, root_key, dynamodb=dynamodb, kms=kms)
                 root = root if root is not None else DynamoRoot(table, root_key, dynamodb=dynamodb, kms=kms)
+                self.retention = _live_backups(self.retention, dynamodb, table)
             lake = lake if lake is not None else S3Lake(s3, env["LAKE_BUCKET"])
             receipts = receipts if receipts is not None else S3Receipts(s3, env["RECEIPTS_BUCKET"])
         self.store, self.root, self.lake, self.receipts = store, root, lake, receipts

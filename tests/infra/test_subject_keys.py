@@ -190,7 +190,7 @@ def test_the_rights_function_may_only_forget_read_the_data_prefix_and_write_rece
     exports = {"Fn::Join": ["", [arn["receipts"], "/exports/*"]]}
     want = [
         (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [logs, "Arn"]}, None),
-        (["dynamodb:BatchGetItem", "dynamodb:GetItem"], arn["table"], None),
+        (["dynamodb:BatchGetItem", "dynamodb:DescribeContinuousBackups", "dynamodb:GetItem"], arn["table"], None),
         (["dynamodb:UpdateItem"], arn["table"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["s#*"]}}),
         (["dynamodb:Query"], arn["table"], None),
         (["dynamodb:Query"], {"Fn::Join": ["", [arn["table"], "/index/by-link"]]}, None),

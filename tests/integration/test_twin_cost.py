@@ -49,12 +49,12 @@ def test_a_run_is_priced_from_what_it_put_wrote_and_stored(local_cloud, tmp_path
         sum(math.ceil(n / 1024) * 1024 for n in sizes) * scale)
     assert _line(s, "Kinesis (on-demand)", "stream-hours")["quantity"] == pytest.approx(MILLION / 50 / 3600)
     # the key table, new: each subject written in a transaction (2 units a KB) and copied into the
-    # by-link index (1), the root and the retention periods' keys in a PutItem each (1)
+    # by-link index (1), the root, its mark and the retention periods' keys in a PutItem each (1)
     pages = local_cloud.client("dynamodb").get_paginator("scan").paginate(TableName=config.subject_keys_table_name)
     table = [i for p in pages for i in p["Items"]]
     subjects = [i for i in table if i["id"]["S"].startswith("s#")]
     others = [i for i in table if not i["id"]["S"].startswith("s#")]
-    assert subjects and {i["id"]["S"].split("#")[0] for i in others} <= {"root", "p"}
+    assert subjects and {i["id"]["S"].split("#")[0] for i in others} <= {"root", "meta", "p"}
     assert _line(s, "DynamoDB (keys)", "writes")["quantity"] == pytest.approx((3 * len(subjects) + len(others)) * scale)
     stored = sum(item_bytes(i) + ITEM_OVERHEAD_BYTES for i in table) + sum(item_bytes(i) + ITEM_OVERHEAD_BYTES for i in subjects)
     assert _line(s, "DynamoDB (keys)", "storage")["quantity"] * GB == pytest.approx(stored * scale)

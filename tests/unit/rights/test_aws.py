@@ -64,3 +64,19 @@ def test_the_root_is_read_if_it_exists_and_never_created(aws):
     dynamodb.put_item(TableName=table, Item={"id": {"S": "root#1"}, "blob": {"B": made["CiphertextBlob"]}})
     assert reader(1) == made["Plaintext"] and len(reader(1)) == 64
     assert reader(2) is None
+
+
+def test_deployed_a_receipt_states_the_tables_point_in_time_recovery_as_it_is_not_as_configured(aws):
+    """Turned on outside the stack (the console, another tool), point-in-time recovery keeps a
+    forgotten key restorable: the receipt reads the table at each forget, and says so."""
+    from rights.settings import Settings
+
+    table = _key_table(aws["dynamodb"])
+    env = {"SUBJECT_KEYS_TABLE": table, "SUBJECT_KEYS_ROOT_KEY": "arn:aws:kms:us-east-1:123456789012:key/x",
+           "LAKE_BUCKET": "lake", "RECEIPTS_BUCKET": "receipts", "SUBJECT_KEYS_PITR_DAYS": "0"}
+    settings = Settings(env, contracts=[])
+    assert settings.retention().pitr_days == 0
+    aws["dynamodb"].update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
+    assert settings.retention().pitr_days == 35
+    assert settings.rights().retention().pitr_days == 35

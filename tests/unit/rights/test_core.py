@@ -149,6 +149,19 @@ def test_forget_destroys_the_key_and_writes_a_receipt_naming_no_one(capsys):
         assert secret not in body.decode() and secret not in printed.out + printed.err
 
 
+def test_a_live_retention_is_read_at_each_forget_before_anything_is_destroyed():
+    readings = iter([Retention(pitr_days=9)])
+    w = World(events(), retention=lambda: next(readings))
+    subject = w.events[0]["subject_id"]
+    done = w.rights.forget(subject)
+    assert done.receipt["backups"]["point_in_time_recovery_days"] == 9
+    lookup = Root(w.store.roots[1]).lookup_id(w.events[-1]["subject_id"])
+    before = w.store.items.get(lookup)
+    with pytest.raises(StopIteration):  # the reading fails: nothing is destroyed
+        w.rights.forget(w.events[-1]["subject_id"])
+    assert w.store.items.get(lookup) == before and len(w.receipts.objects) == 1
+
+
 def test_after_forget_nothing_of_the_subject_opens_and_others_are_unaffected():
     w = World(events(80, consent_ratio=1.0))
     subjects = sorted({e["subject_id"] for e in w.events})

@@ -106,33 +106,3 @@ def test_subject_columns_are_read_as_json_whatever_their_type(tmp_path):
 def test_contract_paths_are_each_subject_field_once(tmp_path):
     w = World([])
     assert [p.names for p in contract_paths(w.contracts)] == [("subject_id",), ("name",)]
-
-
-def test_a_copy_edited_or_stale_is_not_trusted_its_object_is_read_in_full(tmp_path):
-    """The copy in ./out is the user's to edit: one whose bytes are not its S3 object's (its MD5 is
-    not the object's ETag) is not searched, so removing a subject's lines from it hides nothing."""
-    import boto3
-    from moto import mock_aws
-
-    from rights.aws import S3Lake
-
-    w = _world()
-    subject = w.events[-1]["subject_id"]
-    link = w.store.items[Root(w.store.roots[1]).lookup_id(subject)].link
-    copy = write_lake(tmp_path, BUCKET, w.lake.objects)
-    holding = [k for k, body in w.lake.objects.items() if link.encode() in gzip.decompress(body)]
-    assert holding
-    for key in holding:  # the subject's lines taken out of the copy
-        kept = [ln for ln in gzip.decompress((copy / key).read_bytes()).split(b"\n") if link.encode() not in ln]
-        (copy / key).write_bytes(gzip.compress(b"\n".join(kept)))
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        for key, body in w.lake.objects.items():
-            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-        found = LocalFinder(S3Lake(s3, BUCKET), copy, PREFIX, w.contracts).find(link, None, None)
-        assert set(holding) <= set(found.keys)
-        assert found.report["objects_not_in_copy"] == len(holding) and found.report["objects_found"] == 0
-        unedited = LocalFinder(S3Lake(s3, BUCKET), write_lake(tmp_path / "fresh", BUCKET, w.lake.objects), PREFIX,
-                               w.contracts).find(link, None, None)
-        assert sorted(unedited.keys) == sorted(holding) and unedited.report["objects_not_in_copy"] == 0
