@@ -122,7 +122,7 @@ RIGHTS_OPTS = $(if $(value FROM), --from $(call arg,FROM))$(if $(value TO), --to
 ## make drops the blanks that lead a command-line value (SUBJECT=" x" arrives as "x"): the id would
 ## name another subject, and a forget cannot be undone. Refused, from make's own arguments (Linux's
 ## /proc; where it is missing, nothing is checked): such an id goes on standard input to the tool.
-no_leading_blank = @if tr '\0' '\n' < /proc/$$PPID/cmdline 2>/dev/null | grep -qE '^$(1)=([[:space:]]|$$)'; then \
+no_leading_blank = @if tr '\0' '\n' < /proc/$$PPID/cmdline 2>/dev/null | grep -qE '^$(1)[[:space:]]*(:{1,3}|[?+!])?=([[:space:]]|$$)'; then \
 	echo "error: $(1) starts with a blank, which make drops (it would name another subject); nothing was done." \
 	"Give such an id on standard input: printf '%s' '<id>' | $(PY) -m tools.rights $(2) -" >&2; exit 2; fi
 

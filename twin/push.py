@@ -74,7 +74,7 @@ def read_events(path: str | Path, limit: int = LAMBDA_PAYLOAD_LIMIT) -> InputFil
             try:
                 data = orjson.dumps(value)
             except orjson.JSONEncodeError:  # orjson writes at most 255 levels of nesting
-                out.refused.append((n, "nested too deep to send (the producer sends at most 255 levels)"))
+                out.refused.append((n, "nested too deep to send (events are re-encoded, at most 255 levels deep)"))
                 continue
             if ENVELOPE_BYTES + len(data) > limit:
                 out.refused.append((n, f"larger than one Lambda request ({limit / 1024 / 1024:.0f} MB) on its own"))

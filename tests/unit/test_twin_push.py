@@ -111,7 +111,7 @@ def test_lines_the_scrubber_could_not_judge_are_refused_not_collapsed(tmp_path):
     assert got.line_of == [1]
     assert got.refused == [(2, "a key appears twice in one object (which value holds is ambiguous)"),
                            (3, "a key appears twice in one object (which value holds is ambiguous)"),
-                           (4, "nested too deep to send (the producer sends at most 255 levels)"),
+                           (4, "nested too deep to send (events are re-encoded, at most 255 levels deep)"),
                            (5, "nested too deep to read (more than 1,024 levels)")]
 
 

@@ -115,10 +115,11 @@ def test_a_subject_id_that_is_not_utf8_is_refused_without_showing_it(how, tmp_pa
 
 @pytest.mark.parametrize("target", ["forget", "export"])
 @pytest.mark.parametrize("subject", [" zq-7731", "\tzq-7731", "  zq-7731@example.com"])
-def test_make_refuses_a_subject_whose_leading_blank_it_would_drop(fake_python, target, subject):
-    """make strips the blanks that lead a command-line value: " zq" would reach the tool as "zq",
-    another subject (a forget cannot be undone). Refused before anything runs."""
-    r = subprocess.run(["make", "-s", "-o", ".venv/.installed", f"PY={fake_python}", target, f"SUBJECT={subject}"],
+@pytest.mark.parametrize("assign", ["SUBJECT=", "SUBJECT:=", "SUBJECT ::= ", "SUBJECT ?=", "SUBJECT+="])
+def test_make_refuses_a_subject_whose_leading_blank_it_would_drop(fake_python, target, subject, assign):
+    """make strips the blanks that lead a command-line value, whatever the assignment: " zq" would
+    reach the tool as "zq", another subject (a forget cannot be undone). Refused before anything runs."""
+    r = subprocess.run(["make", "-s", "-o", ".venv/.installed", f"PY={fake_python}", target, f"{assign}{subject}"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode != 0 and "SUBJECT starts with a blank, which make drops" in r.stderr
     assert "argv" not in r.stdout  # the tool never ran
