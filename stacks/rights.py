@@ -106,6 +106,8 @@ class Rights(Construct):
                 "QUARANTINE_EXPIRATION_DAYS": str(config.storage.quarantine_expiration_days),
                 "LAKE_BUCKET": lake.bucket_name,
                 "LAKE_PREFIX": config.delivery.data_prefix,  # the template: date ranges list its partitions
+                # the largest object Firehose writes: an export reads as many at once as fit in memory
+                "LAKE_OBJECT_MAX_MIB": str(config.delivery.buffering_size_mib),
                 "RECEIPTS_BUCKET": self.receipts.bucket_name,
                 "CONTRACT_SELECTOR": config.contracts.selector_json(),
                 "CONTRACTS_FILE": "/var/task/contracts.json",

@@ -34,7 +34,7 @@ from privacy.subjects import ROOT_VERSION, KeyStore, Opener, Root, Tombstone
 from privacy.tokens import TokenError, is_token
 
 from .finder import FinderError, LinkFinder
-from .lake import object_keys, partition_prefixes, read_objects
+from .lake import READ_AHEAD, object_keys, partition_prefixes, read_objects
 from .ports import Lake, ReadOnlyStore, Receipts, RootReader
 from .receipt import ALREADY, FORGOTTEN, NO_KEY, Retention, erasure_receipt, iso, receipt_key
 from .records import ContractView, Opened, Views, open_fields, parse_line, unknown_sealed, walk
@@ -146,7 +146,7 @@ class _NoRoot:
 class Rights:
     def __init__(self, store: KeyStore, root: RootReader, lake: Lake, receipts: Receipts, contracts: Iterable[Contract], *,
                  lake_prefix: str = "data/", retention: Retention | Callable[[], Retention] | None = None,
-                 finder: LinkFinder | None = None,
+                 finder: LinkFinder | None = None, read_ahead: int = READ_AHEAD,
                  now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_receipt_id):
         self.store = store
         self.root_reader = root
@@ -156,6 +156,7 @@ class Rights:
         self.lake_prefix = lake_prefix
         self.retention = retention or Retention()
         self.finder = finder
+        self.read_ahead = read_ahead  # lake objects held at once (each read whole, then split)
         self.now = now
         self.new_id = new_id
 
@@ -247,7 +248,7 @@ class Rights:
     def _export(self, subject_id, link: str, opener: Opener, keys: list[str], scan: Scan, stop) -> Iterator[Opened]:
         needle = link.encode()  # base64url and "k:": written as is in JSON
         scan.objects_total, scan.export = len(keys), True
-        for key, body in read_objects(self.lake, keys, stop):
+        for key, body in read_objects(self.lake, keys, stop, self.read_ahead):
             scan.objects += 1
             if body is None:
                 scan.unreadable_objects.append(key)
@@ -297,7 +298,7 @@ class Rights:
     def _reveal(self, purpose: str, opener, prefixes, scan: Scan, stop) -> Iterator[Opened]:
         keys = object_keys(self.lake, prefixes)
         scan.objects_total = len(keys)
-        for key, body in read_objects(self.lake, keys, stop):
+        for key, body in read_objects(self.lake, keys, stop, self.read_ahead):
             scan.objects += 1
             if body is None:
                 scan.unreadable_objects.append(key)

@@ -29,6 +29,7 @@ from privacy.contract import Contract, load_bundle
 
 from .core import Rights
 from .finder import LinkFinder, load_paths
+from .lake import READ_AHEAD
 from .ports import Lake, Receipts, RootReader
 from .receipt import Retention
 
@@ -120,10 +121,24 @@ class Settings:
             receipts = receipts if receipts is not None else S3Receipts(s3, env["RECEIPTS_BUCKET"])
         self.store, self.root, self.lake, self.receipts = store, root, lake, receipts
         self.finder = finder if finder is not None else finder_from(env, self.lake_prefix)
+        self.read_ahead = read_ahead_from(env)
 
     def rights(self, **kw) -> Rights:
         return Rights(self.store, self.root, self.lake, self.receipts, self.contracts, lake_prefix=self.lake_prefix,
-                      retention=self.retention, finder=self.finder, **kw)
+                      retention=self.retention, finder=self.finder, read_ahead=self.read_ahead, **kw)
+
+
+def read_ahead_from(env: Mapping[str, str]) -> int:
+    """How many lake objects an export reads ahead, so that the largest the configuration lets
+    Firehose write fit in the function's memory: those read ahead and the one being matched are
+    each held compressed, decompressed and split into lines (about three times its size), within
+    three quarters of the memory. Outside Lambda (no ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``) or
+    without ``LAKE_OBJECT_MAX_MIB``: ``READ_AHEAD``."""
+    memory = _int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, 128, 10240)
+    largest = _int(env, "LAKE_OBJECT_MAX_MIB", None, 1, 1024)
+    if memory is None or largest is None:
+        return READ_AHEAD
+    return max(1, min(READ_AHEAD, int(memory * 0.75) // (3 * largest) - 1))
 
 
 def finder_from(env: Mapping[str, str], lake_prefix: str) -> LinkFinder | None:

@@ -80,3 +80,20 @@ def test_deployed_a_receipt_states_the_tables_point_in_time_recovery_as_it_is_no
         "PointInTimeRecoveryEnabled": True})
     assert settings.retention().pitr_days == 35
     assert settings.rights().retention().pitr_days == 35
+
+
+@pytest.mark.parametrize("memory, largest, window", [
+    (None, "64", 8), ("1024", None, 8),  # outside Lambda, or no bound given: the default
+    ("1024", "64", 3), ("1024", "128", 1), ("2048", "128", 3), ("10240", "1", 8), ("3008", "128", 4),
+])
+def test_an_export_holds_only_as_many_objects_as_the_largest_fit_in_memory(memory, largest, window):
+    """At the largest buffer the configuration allows (128 MiB), 8 objects read ahead would not fit
+    in the default 1,024 MB: those read ahead and the one being matched are each held about three
+    times (compressed, decompressed, in lines)."""
+    from rights.settings import read_ahead_from
+
+    env = {k: v for k, v in (("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory), ("LAKE_OBJECT_MAX_MIB", largest)) if v}
+    got = read_ahead_from(env)
+    assert got == window
+    if memory and largest:
+        assert got == 1 or (got + 1) * 3 * int(largest) <= int(memory) * 0.75

@@ -434,3 +434,30 @@ def test_a_forgotten_key_the_index_still_holds_does_not_open():
     assert stale and all(reason == "forgotten" for o in stale for _, reason in o.unopened)
     secrets = set().union(*(plaintexts(w, e) for e in w.of(gone)))
     assert not [s for s in secrets if s.encode() in b"".join(to_line(o) for o in stale)]
+
+
+@pytest.mark.parametrize("window", [1, 2])
+def test_an_export_holds_no_more_lake_objects_at_once_than_its_read_ahead(window):
+    import threading
+    import time as _time
+
+    w = World(events(40), objects=8)
+    held, peak, lock = [0], [0], threading.Lock()
+    real = w.lake.read
+
+    def read(key):
+        with lock:
+            held[0] += 1
+            peak[0] = max(peak[0], held[0])
+        _time.sleep(0.01)
+        try:
+            return real(key)
+        finally:
+            with lock:
+                held[0] -= 1
+
+    w.lake.read = read
+    rights = Rights(w.store, memory_root(w.store), w.lake, w.receipts, w.contracts, read_ahead=window, now=lambda: w.now)
+    subject = w.events[0]["subject_id"]
+    assert [without_meta(o.record) for o in rights.export(subject).records] == w.of(subject)
+    assert peak[0] <= window
