@@ -177,7 +177,7 @@ class Scanner:
                     if _bounded(text, m.start(), m.start() + len(cand), "", "") and ip_ok(cand):
                         spans.append((m.start(), m.start() + len(cand), "ip", "[IP]"))
             if self._ssn and (marks is not None and marks.find(b"/") != -1 or cls is None and "/" in text):
-                for m in _SLASHED_SSN.finditer(text, start, stop):
+                for m in _SLASHED_SSN.finditer(text, start):  # no endpos: its lookahead reads the next character
                     c = classify(m.group(), label=labelled(text, m.start()), phone=False)
                     if c is not None:
                         spans.append((m.start(), m.end(), c[0], c[1]))

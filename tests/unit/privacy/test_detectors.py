@@ -4,7 +4,7 @@ from importlib import import_module
 
 import pytest
 from faker import Faker
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from privacy.detectors import Scanner, iban_ok, luhn_ok
@@ -109,6 +109,7 @@ _TEXT = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(_TEXT, st.lists(st.sampled_from(["email", "ssn", "phone", "card", "iban", "ip"]), unique=True))
+@example("ssn=390/30/2473/", [])  # the window ended at the last digit: the lookahead never saw the "/"
 def test_windowed_gates_find_what_the_plain_regular_expressions_find(text, detectors):
     """The scanner's byte-class gates and digit window are an optimisation: same findings."""
     detectors = detectors or ["email", "ssn", "phone", "card", "iban", "ip"]
